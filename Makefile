@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh clone: `make eval` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# An unpinned torch pulls a multi-GB CUDA build; this version has a CPU wheel on our machines.
+TORCH_VERSION ?= 2.13.0
+PRESET ?= default
+comma := ,
+TASKS ?= maze,prontoqa,prosqa
+METHODS ?= sol-only,cot,random-replace
+
+.PHONY: install test eval data clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+eval: install
+	$(PY) -m token_assorted.pipeline preset=$(PRESET) 'pipeline.tasks=[$(TASKS)]' 'pipeline.methods=[$(METHODS)]'
+
+data: install
+	for task in $(subst $(comma), ,$(TASKS)); do $(PY) -m token_assorted.generate_data task=$$task preset=$(PRESET) || exit 1; done
+
+clean:
+	rm -rf outputs data/*/ .pytest_cache

@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+import token_assorted.config  # noqa: F401  (registers the schema)
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if not (REFERENCE / "prosqa_valid.json").exists():
+        raise FileNotFoundError(f"reference data not found at {REFERENCE}; clone the repo beside shared/")
+    return REFERENCE
+
+
+def make_config(*overrides: str):
+    """The config an entry point would see for these command-line overrides."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def config():
+    return make_config

@@ -1,0 +1,95 @@
+"""The generate_data command, the config checks, and tokenization of every task's records."""
+
+import subprocess
+import sys
+
+import pytest
+
+from token_assorted.data import get_tokenizer, load_dataset, load_split, sequence_text
+from token_assorted.generate_data import run
+from token_assorted.tasks import TASKS, get_task
+from token_assorted.errors import ConfigError
+
+from conftest import ROOT, make_config
+
+SMALL = ["task.sizes.train=300", "task.sizes.valid=40", "task.sizes.test=40"]
+
+
+def generate_data(*overrides):
+    return subprocess.run(
+        [sys.executable, "-m", "token_assorted.generate_data", *overrides],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_command_writes_splits_and_reports_counts(tmp_path):
+    result = generate_data("task=prosqa", f"data.dir={tmp_path}", *SMALL)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path}/prosqa/{{train,valid,test}}.json" in result.stdout
+    assert "train 300, valid 40, test 40" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "prosqa").iterdir()) == ["meta.json", "test.json", "train.json", "valid.json"]
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_same_seed_gives_byte_identical_files(tmp_path, task):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        run(make_config(f"task={task}", f"data.dir={tmp_path / name}", f"data.seed={seed}", *SMALL), progress=False)
+    for split in ("train", "valid", "test", "meta"):
+        a, b, c = ((tmp_path / n / task / f"{split}.json").read_bytes() for n in "abc")
+        assert a == b
+        assert a != c
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["task=nosuchtask"], "Could not find 'task/nosuchtask'"),
+        (["task.nme=prosqa"], "Key 'nme' not in 'TaskConfig'"),
+        (["task=maze", "+task.params.rooms_=2"], "unknown keys ['rooms_']"),
+        (["mode=nosuchmode"], "Could not find 'mode/nosuchmode'"),
+    ],
+)
+def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, message):
+    result = generate_data(*overrides, f"data.dir={tmp_path}")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_task_name_in_the_api():
+    with pytest.raises(ConfigError, match="unknown task 'foo'; choose one of: maze, prontoqa, prosqa"):
+        get_task("foo")
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_config_sizes_match_the_task_defaults(task):
+    assert dict(make_config(f"task={task}").task.sizes) == get_task(task).SPLITS
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_record_round_trips_through_the_tokenizer(tmp_path, task):
+    cfg = make_config(f"task={task}", f"data.dir={tmp_path}", *SMALL)
+    run(cfg, progress=False)
+    tokenizer = get_tokenizer(cfg)
+    for split in ("train", "valid", "test"):
+        records = load_split(cfg, split)
+        for record in records:
+            text = sequence_text(record)
+            ids = tokenizer.encode(text)
+            assert tokenizer.unk_token_id not in ids
+            assert tokenizer.decode(ids) == text
+        dataset = load_dataset(cfg, split, tokenizer)
+        assert len(dataset) == len(records)
+        assert all(row["solution_ids"][-1] == tokenizer.eos_token_id for row in dataset)
+
+
+def test_tokenizer_is_rebuilt_when_the_training_data_changes(tmp_path):
+    cfg = make_config("task=prontoqa", f"data.dir={tmp_path}", *SMALL)
+    run(cfg, progress=False)
+    stamp = tmp_path / "prontoqa" / "tokenizer" / "train.sha256"
+    get_tokenizer(cfg)
+    first = stamp.read_text()
+    run(make_config("task=prontoqa", f"data.dir={tmp_path}", "data.seed=5", *SMALL), progress=False)
+    get_tokenizer(cfg)
+    assert stamp.read_text() != first

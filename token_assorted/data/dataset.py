@@ -1,0 +1,65 @@
+"""Token ids for the later stages: each record becomes prompt, reasoning and solution ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..io import read_meta
+from .format import prompt_text, solution_text
+from .splits import load_split, task_dir
+from .tokenizer import build_word_tokenizer, load_tokenizer, save_tokenizer
+
+
+def get_tokenizer(cfg, progress: bool = True):
+    """The model's own tokenizer when `model.path` is set; else the task's word-level one, built on first use."""
+    if cfg.model.path:
+        return load_tokenizer(cfg.model.path)
+    directory = task_dir(cfg) / "tokenizer"
+    train_checksum = read_meta(task_dir(cfg))["inputs"]["train"]
+    stamp = directory / "train.sha256"
+    if not (directory.exists() and stamp.exists() and stamp.read_text() == train_checksum):
+        from .format import sequence_text
+
+        records = load_split(cfg, "train")
+        tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+        save_tokenizer(tokenizer, directory, stamp={"train.sha256": train_checksum})
+    return load_tokenizer(directory)
+
+
+def encode_record(tokenizer, record: dict) -> dict:
+    """Prompt ids (with the tokenizer's BOS, if any), reasoning ids (one run per step) and solution ids + EOS."""
+    prompt = tokenizer(prompt_text(record), add_special_tokens=True)["input_ids"]
+    steps = [tokenizer(step + "\n", add_special_tokens=False)["input_ids"] for step in record["steps"]]
+    solution = tokenizer(solution_text(record), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return {
+        "prompt_ids": prompt,
+        "reasoning_ids": [t for step in steps for t in step],
+        "step_lengths": [len(step) for step in steps],
+        "solution_ids": solution,
+    }
+
+
+def encode_records(tokenizer, records: list[dict], *, max_length: int | None = None, file=None):
+    """A `datasets.Dataset` of encoded records; a sequence longer than `max_length` is an error naming its record."""
+    from datasets import Dataset
+
+    rows = []
+    for index, record in enumerate(records):
+        row = encode_record(tokenizer, record)
+        length = len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
+        if max_length is not None and length > max_length:
+            raise DataError(
+                f"the sequence has {length} tokens, more than the model's limit of {max_length}",
+                file=file, record=index, field="question/steps/answer",
+            )
+        rows.append({"index": index, **row})
+    return Dataset.from_list(rows)
+
+
+def load_dataset(cfg, split: str, tokenizer, max_length: int | None = None):
+    file = cfg.data.test_file if (split == "test" and cfg.data.test_file) else Path(task_dir(cfg)) / f"{split}.json"
+    return encode_records(tokenizer, load_split(cfg, split), max_length=max_length, file=file)
+
+
+

@@ -1,0 +1,79 @@
+"""Coconut-format records: read JSON lists or JSONL, validate, write splits atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DataError
+from ..io import write_json
+
+REQUIRED = {"question": str, "steps": list, "answer": str}
+
+
+def load_records(path) -> list[dict]:
+    """Read a JSON list of records, or one JSON object per line (JSONL), and validate every record."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file", file=path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+    if not text.strip():
+        raise DataError("the file is empty", file=path)
+    records = _parse_json_list(text, path) if text.lstrip().startswith("[") else _parse_jsonl(text, path)
+    if not records:
+        raise DataError("the file holds no records", file=path)
+    for index, record in enumerate(records):
+        validate_record(record, file=path, index=index)
+    return records
+
+
+def _parse_json_list(text: str, path: Path) -> list:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}", file=path) from None
+
+
+def _parse_jsonl(text: str, path: Path) -> list:
+    records = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise DataError(
+                f"malformed JSON on line {lineno}, column {err.colno}: {err.msg} "
+                "(expected a JSON list of records or one record per line)",
+                file=path,
+            ) from None
+    return records
+
+
+def validate_record(record, *, file=None, index: int | None = None) -> None:
+    """A record is an object with a non-empty string question and answer and a non-empty list of strings as steps."""
+    if not isinstance(record, dict):
+        raise DataError(f"expected a JSON object, got {type(record).__name__}", file=file, record=index)
+    for field, kind in REQUIRED.items():
+        if field not in record:
+            raise DataError("missing", file=file, record=index, field=field)
+        value = record[field]
+        if not isinstance(value, kind):
+            raise DataError(
+                f"expected {kind.__name__}, got {type(value).__name__}", file=file, record=index, field=field
+            )
+        if not value or (isinstance(value, str) and not value.strip()):
+            raise DataError("empty", file=file, record=index, field=field)
+    for position, step in enumerate(record["steps"]):
+        if not isinstance(step, str) or not step.strip():
+            raise DataError(
+                f"step {position} must be a non-empty string", file=file, record=index, field="steps"
+            )
+
+
+def write_records(path, records: list[dict]) -> None:
+    write_json(path, records)

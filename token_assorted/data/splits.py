@@ -1,0 +1,76 @@
+"""Generated splits on disk: data/<task>/{train,valid,test}.json with a meta.json that says how they were made."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ..errors import ConfigError
+from ..io import read_meta, sha256, write_meta
+from ..tasks import get_task
+from ..tasks.base import SPLIT_NAMES
+from .records import load_records, write_records
+
+
+def task_dir(cfg) -> Path:
+    return Path(cfg.data.dir) / cfg.task.name
+
+
+def task_params(cfg):
+    """The task's generator knobs, checked against its Params dataclass (a misspelled knob is an error)."""
+    task = get_task(cfg.task.name)
+    known = {f.name for f in dataclasses.fields(task.Params)}
+    given = OmegaConf.to_container(cfg.task.params, resolve=True)
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigError(f"task.params for '{task.NAME}' has unknown keys {unknown}; known: {sorted(known)}")
+    return task.Params(**given)
+
+
+def generation_recipe(cfg) -> dict:
+    """Everything that decides the generated files: equal recipes give byte-identical files."""
+    sizes = {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES}
+    return {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(task_params(cfg)), "seed": cfg.data.seed}
+
+
+def splits_are_current(cfg) -> bool:
+    directory = task_dir(cfg)
+    try:
+        meta = read_meta(directory)
+    except Exception:
+        return False
+    return meta.get("config") == generation_recipe(cfg) and all(
+        (directory / f"{split}.json").exists() and sha256(directory / f"{split}.json") == meta["inputs"].get(split)
+        for split in SPLIT_NAMES
+    )
+
+
+def generate(cfg, progress: bool = True) -> dict[str, int]:
+    """Generate and write every split; meta.json is written last, so its presence marks a complete set."""
+    recipe = generation_recipe(cfg)
+    task = get_task(cfg.task.name)
+    missing = [s for s in SPLIT_NAMES if s not in cfg.task.sizes]
+    if missing:
+        raise ConfigError(f"task.sizes lacks {missing}")
+    splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress)
+    directory = task_dir(cfg)
+    (directory / "meta.json").unlink(missing_ok=True)
+    checksums = {}
+    for split, records in splits.items():
+        path = directory / f"{split}.json"
+        write_records(path, records)
+        checksums[split] = sha256(path)
+    write_meta(directory, config=recipe, seed=cfg.data.seed, inputs=checksums)
+    return {split: len(records) for split, records in splits.items()}
+
+
+def load_split(cfg, split: str) -> list[dict]:
+    """Records of a generated split, or of `data.test_file` when that is set and the split is test."""
+    if split == "test" and cfg.data.test_file:
+        return load_records(cfg.data.test_file)
+    path = task_dir(cfg) / f"{split}.json"
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist: run `python -m token_assorted.generate_data task={cfg.task.name}` first")
+    return load_records(path)
