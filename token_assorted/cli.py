@@ -20,5 +20,4 @@ def hydra_main(run):
     def main(cfg) -> None:
         run(cfg)
 
-    main.__doc__ = run.__module__ and __import__(run.__module__, fromlist=["_"]).__doc__
     return main
