@@ -1,0 +1,342 @@
+"""Evaluation: batched generation, token counting, 1-Feasible-k, the evaluate and show commands, reports."""
+
+import json
+import random
+import shutil
+
+import pytest
+import torch
+from conftest import make_config
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from token_assorted import evaluate, show
+from token_assorted.data import encode_record, load_records, sequence_text, write_records
+from token_assorted.data.tokenizer import build_word_tokenizer
+from token_assorted.errors import ConfigError, StaleInputError, reports_errors
+from token_assorted.evaluation import (
+    Decoding, evaluate_records, generate, latent_blocks, latent_token_ids, load_results, one_feasible, summarize,
+    write_report,
+)
+from token_assorted.evaluation.metrics import score_generation
+from token_assorted.evaluation.tokens import completion_text, count_tokens, trim
+from token_assorted.io import sha256
+from token_assorted.latent import extend_tokenizer, latent_token, latent_tokens
+from token_assorted.tasks import maze
+from token_assorted.vqvae import VQVAE
+
+K = 8  # latent codes in the test vocabulary
+SUMMARY_KEYS = ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads run many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def word_tokenizer(records, latent: bool = True):
+    tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+    if latent:
+        extend_tokenizer(tokenizer, K)
+    return tokenizer
+
+
+def tiny_llama(tokenizer, seed: int = 0, max_positions: int = 512) -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config).eval()
+
+
+def latent_sequence(tokenizer, record: dict, code: int) -> tuple[list[int], list[int]]:
+    """(prompt, continuation): the first step replaced by <boLatent> <latent_code> <eoLatent>."""
+    encoded = encode_record(tokenizer, record)
+    latent = tokenizer.convert_tokens_to_ids(["<boLatent>", latent_token(code), "<eoLatent>"])
+    rest = encoded["reasoning_ids"][encoded["step_lengths"][0]:]
+    return encoded["prompt_ids"], latent + rest + encoded["solution_ids"]
+
+
+def memorise(model, sequences, steps: int = 200):
+    """Plain next-token loss on the continuations, full batch, until the model has them by heart."""
+    width = max(len(p) + len(c) for p, c in sequences)
+    input_ids = torch.zeros((len(sequences), width), dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    labels = torch.full_like(input_ids, -100)
+    for row, (prompt, continuation) in enumerate(sequences):
+        ids = prompt + continuation
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        mask[row, : len(ids)] = 1
+        labels[row, len(prompt) : len(ids)] = torch.tensor(continuation)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), loss.item()
+
+
+@pytest.fixture(scope="module")
+def prosqa_records(reference_dir):
+    return load_records(reference_dir / "prosqa_valid.json")
+
+
+@pytest.fixture(scope="module")
+def short_records(prosqa_records):
+    """ProsQA records whose question keeps only its last 1-3 sentences: prompts of mixed, short lengths."""
+    short = []
+    for i, record in enumerate(prosqa_records[:24]):
+        sentences = record["question"].split(". ")
+        short.append({**record, "question": ". ".join(sentences[-(1 + i % 3):])})
+    return short
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, short_records):
+    """A tiny Llama that has memorised the short records, latent block first, saved like a fine-tuned model."""
+    tokenizer = word_tokenizer(short_records)
+    sequences = [latent_sequence(tokenizer, r, i % K) for i, r in enumerate(short_records)]
+    model, loss = memorise(tiny_llama(tokenizer, max_positions=128), sequences)
+    assert loss < 0.05
+    directory = tmp_path_factory.mktemp("finetune") / "prosqa" / "random-replace"
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    tokens_seen = 200 * sum(len(p) + len(c) for p, c in sequences)
+    meta = {"config": {"task": {"name": "prosqa"}}, "seed": 7, "tokens_seen": tokens_seen}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    test_file = directory.parent.parent / "short.json"
+    write_records(test_file, short_records)
+    return {"model": model, "tokenizer": tokenizer, "dir": directory, "test_file": test_file, "meta": meta}
+
+
+def one_by_one(model, tokenizer, prompts, max_new_tokens):
+    return [generate(model, tokenizer, [p], max_new_tokens=max_new_tokens, progress=False)[0] for p in prompts]
+
+
+def test_batched_greedy_matches_one_by_one(trained, short_records, prosqa_records):
+    tokenizer = trained["tokenizer"]
+    prompts = [encode_record(tokenizer, r)["prompt_ids"] for r in short_records[:9]]
+    assert len({len(p) for p in prompts}) >= 3
+    batched = generate(trained["model"], tokenizer, prompts, max_new_tokens=40, batch_size=4, progress=False)
+    assert batched == one_by_one(trained["model"], tokenizer, prompts, 40)
+    assert all(len(samples) == 1 and samples[0][-1] == tokenizer.eos_token_id for samples in batched)
+
+    # an untrained model on full ProsQA questions: prompts of very different lengths, long padding runs
+    full_tokenizer = word_tokenizer(prosqa_records, latent=False)
+    model = tiny_llama(full_tokenizer, seed=1)
+    model.generation_config.do_sample, model.generation_config.temperature = True, 3.0  # must not leak into greedy
+    prompts = [encode_record(full_tokenizer, r)["prompt_ids"] for r in prosqa_records[:6]]
+    assert max(map(len, prompts)) - min(map(len, prompts)) > 40
+    batched = generate(model, full_tokenizer, prompts, max_new_tokens=12, batch_size=6, progress=False)
+    assert batched == one_by_one(model, full_tokenizer, prompts, 12)
+
+
+def test_token_counts_on_a_hand_made_generation(trained):
+    tokenizer = trained["tokenizer"]
+    latent = "<boLatent><latent_3><latent_5><eoLatent>"
+    text = " Every terpus is a brimpus.\n### Tom is a lempus."
+    ids = tokenizer(latent + text + "<boLatent><latent_1><eoLatent>", add_special_tokens=False)["input_ids"]
+    text_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    padded = ids + [tokenizer.eos_token_id] + [tokenizer.pad_token_id] * 3
+
+    generation = trim(padded, tokenizer.eos_token_id)
+    counts = count_tokens(generation, latent_token_ids(tokenizer))
+    assert counts.generated == len(ids) + 1  # the EOS was generated too
+    assert counts.latent == 7
+    assert counts.text == len(text_ids) + 1
+    assert completion_text(tokenizer, generation) == latent + text + "<boLatent><latent_1><eoLatent>"
+    assert latent_blocks(tokenizer.convert_ids_to_tokens(generation)) == [[3, 5], [1]]
+    assert latent_token_ids(tokenizer) == set(tokenizer.convert_tokens_to_ids(latent_tokens(K)))
+    assert latent_token_ids(word_tokenizer([{"question": "a", "steps": ["b"], "answer": "c"}], latent=False)) == set()
+
+
+def test_one_feasible_k_aggregation():
+    rng = random.Random(0)
+    rows = []
+    for index in range(12):
+        samples = [{"feasible": rng.random() < 0.15, "generated_tokens": rng.randrange(5, 50)} for _ in range(10)]
+        for sample in samples:
+            sample["latent_tokens"] = sample["generated_tokens"] // 3
+            sample["text_tokens"] = sample["generated_tokens"] - sample["latent_tokens"]
+        greedy_feasible = index % 3 == 0
+        rows.append({
+            "feasible": greedy_feasible, "optimal": greedy_feasible and index % 2 == 0,
+            "generated_tokens": 20, "latent_tokens": 2, "text_tokens": 18,
+            "samples": samples, "solved": one_feasible(samples),
+        })
+    expected = sum(any(s["feasible"] for s in row["samples"]) for row in rows)
+    assert 0 < expected < len(rows)
+    summary = summarize(rows, seconds=2.0)
+    assert summary["solved"] == expected and summary["accuracy"] == expected / 12
+    assert summary["greedy_feasible"] == 4 / 12 and summary["greedy_optimal"] == 2 / 12
+    all_samples = [s for row in rows for s in row["samples"]]
+    assert summary["generated_tokens"] == pytest.approx(sum(s["generated_tokens"] for s in all_samples) / 120)
+    assert summary["greedy_generated_tokens"] == 20 and summary["samples_per_example"] == 10
+    assert summary["seconds_per_solved"] == pytest.approx(2.0 / expected)
+    assert not one_feasible([{"feasible": False}] * 10) and one_feasible([{"feasible": False}, {"feasible": True}])
+
+
+def test_seeded_sampling_is_deterministic(trained, short_records):
+    tokenizer = trained["tokenizer"]
+    prompts = [encode_record(tokenizer, r)["prompt_ids"] for r in short_records[:5]]
+    model = tiny_llama(tokenizer, seed=3)  # untrained: a flat distribution, so samples differ
+    decoding = Decoding(top_k=10, samples=4)
+
+    def draw(seed):
+        return generate(model, tokenizer, prompts, max_new_tokens=8, decoding=decoding, seed=seed, progress=False)
+
+    first = draw(seed=0)
+    assert all(len(samples) == 4 for samples in first)
+    assert first == draw(seed=0)
+    assert first != draw(seed=1)
+    assert len({tuple(s) for samples in first for s in samples}) > 1
+
+
+def test_maze_protocol_scores_greedy_and_samples():
+    params = maze.Params(rooms=2, room_size=2, doors=1)
+    records = maze.generate(params, {"train": 6, "valid": 0, "test": 0}, seed=0, progress=False)["train"]
+    tokenizer = word_tokenizer(records, latent=False)
+    model = tiny_llama(tokenizer, seed=2)
+    options = dict(max_new_tokens=10, batch_size=8, num_samples=3, top_k=5, seed=4, progress=False)
+    summary, rows = evaluate_records(model, tokenizer, "maze", records, **options)
+    again, rows_again = evaluate_records(model, tokenizer, "maze", records, **options)
+    assert rows == rows_again and summary["accuracy"] == again["accuracy"]
+    assert all(len(row["samples"]) == 3 and "feasible" in row and "optimal" in row for row in rows)
+    assert summary["samples_per_example"] == 3 and summary["n"] == 6
+
+    # a generation that is the right plan counts as feasible and optimal
+    record = records[0]
+    right = tokenizer("\n### " + record["answer"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    scored = score_generation(maze, tokenizer, record, right, latent_token_ids(tokenizer))
+    assert scored["feasible"] and scored["optimal"] and scored["generated_tokens"] == len(right)
+
+
+def test_evaluate_a_coconut_file(trained, short_records, tmp_path):
+    cfg = make_config(
+        "task=prosqa", "mode=random-replace", f"eval.checkpoint={trained['dir']}",
+        f"data.test_file={trained['test_file']}", f"out_dir={tmp_path}", "eval.batch_size=5",
+    )
+    results = evaluate.run(cfg, progress=False)
+    directory = tmp_path / "eval" / "prosqa" / "random-replace"
+    assert json.loads((directory / "results.json").read_text()) == results
+    rows = [json.loads(line) for line in (directory / "predictions.jsonl").read_text().splitlines()]
+
+    assert results["n"] == len(rows) == len(short_records)
+    assert results["accuracy"] == 1.0  # the model learnt these records by heart
+    assert results["latent_tokens"] == 3.0  # one <boLatent> <latent_i> <eoLatent> block each
+    for row, record in zip(rows, short_records):
+        assert row["completion"].startswith("<boLatent><latent_")
+        assert row["correct"] == (row["completion"].split("#")[-1].strip() == record["answer"])
+        assert row["generated_tokens"] == row["latent_tokens"] + row["text_tokens"]
+    assert results["generated_tokens"] == pytest.approx(sum(r["generated_tokens"] for r in rows) / len(rows))
+    assert results["text_tokens"] == pytest.approx(results["generated_tokens"] - 3.0)
+    assert results["parameters"] == sum(p.numel() for p in trained["model"].parameters())
+    assert results["training_tokens"] == trained["meta"]["tokens_seen"] and results["seed"] == 7
+    assert results["examples_per_s"] > 0 and results["seconds_per_solved"] > 0
+    assert results["config"]["eval"]["checkpoint"] == str(trained["dir"])
+    assert (directory / "meta.json").exists()
+    assert load_results(tmp_path) == {"prosqa": {"random-replace": results}}
+
+
+def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    cfg = make_config("task=prosqa", "mode=cot", f"out_dir={tmp_path}")
+    with pytest.raises(ConfigError, match="python -m token_assorted.finetune task=prosqa mode=cot") as caught:
+        evaluate.run(cfg, progress=False)
+    assert str(tmp_path / "finetune" / "prosqa" / "cot") in str(caught.value)
+    with pytest.raises(SystemExit) as exit_:
+        reports_errors(evaluate.run)(cfg)
+    assert exit_.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_checkpoint_from_other_training_data_is_refused(trained, short_records, tmp_path):
+    """The default checkpoint location, and the check that the train split is the one the model learnt."""
+    checkpoint = tmp_path / "out" / "finetune" / "prosqa" / "cot"
+    shutil.copytree(trained["dir"], checkpoint)
+    write_records(tmp_path / "data" / "prosqa" / "train.json", short_records)
+    meta = {**trained["meta"], "inputs": {"train": sha256(tmp_path / "data" / "prosqa" / "train.json")}}
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
+    cfg = make_config("task=prosqa", "mode=cot", f"out_dir={tmp_path / 'out'}", f"data.dir={tmp_path / 'data'}",
+                      f"data.test_file={trained['test_file']}", "eval.limit=4")
+    results = evaluate.run(cfg, progress=False)
+    assert results["n"] == 4 and results["checkpoint"] == str(checkpoint)
+
+    write_records(tmp_path / "data" / "prosqa" / "train.json", short_records[1:])
+    with pytest.raises(StaleInputError, match="made from another train"):
+        evaluate.run(cfg, progress=False)
+
+
+def test_checkpoint_of_another_task_is_refused(trained, tmp_path):
+    cfg = make_config("task=prontoqa", f"eval.checkpoint={trained['dir']}", f"data.test_file={trained['test_file']}",
+                      f"out_dir={tmp_path}")
+    with pytest.raises(ConfigError, match="trained on task 'prosqa'"):
+        evaluate.run(cfg, progress=False)
+
+
+def test_show_prints_the_generation_and_decoded_latents(trained, short_records, monkeypatch, capsys):
+    decoded_calls = []
+
+    class FakeVQVAE:
+        def decode_text(self, tokenizer, prompt_ids, codes):
+            decoded_calls.append((list(prompt_ids), list(codes)))
+            return f"decoded {codes}"
+
+    monkeypatch.setattr(show, "find_vqvae", lambda cfg: FakeVQVAE())
+    cfg = make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", f"data.test_file={trained['test_file']}",
+                      "eval.example=5")
+    shown = show.run(cfg)
+    printed = capsys.readouterr().out
+    record = short_records[5]
+    assert shown["latent_blocks"] == [[5 % K]] and shown["correct"]
+    assert decoded_calls == [(encode_record(trained["tokenizer"], record)["prompt_ids"], [5 % K])]
+    assert record["question"] in printed and shown["completion"] in printed and f"decoded [{5 % K}]" in printed
+
+    # an (untrained) VQ-VAE of the real kind takes the same call
+    vqvae = VQVAE(vocab_size=len(trained["tokenizer"]), pad_id=trained["tokenizer"].pad_token_id,
+                  eos_id=trained["tokenizer"].eos_token_id, chunk_size=4, compression=4, codebook_size=K, dim=32,
+                  heads=2, prompt_layers=1, encoder_layers=1, decoder_layers=1).eval()
+    monkeypatch.setattr(show, "find_vqvae", lambda cfg: vqvae)
+    shown = show.run(cfg)
+    assert len(shown["decoded"]) == 1 and not shown["decoded"][0].startswith("(cannot decode")
+    assert f"decodes to: {shown['decoded'][0]!r}" in capsys.readouterr().out
+
+    with pytest.raises(ConfigError, match="out of range"):
+        show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}",
+                             f"data.test_file={trained['test_file']}", "eval.example=24"))
+
+
+def test_write_report(tmp_path):
+    def run(accuracy, tokens, **extra):
+        return {"accuracy": accuracy, "generated_tokens": tokens, "latent_tokens": tokens / 4,
+                "text_tokens": tokens * 3 / 4, "seconds_per_solved": 0.5, "examples_per_s": 3.0, "n": 100,
+                "parameters": 1000, "training_tokens": 5000, "seed": 0, "config": {"large": "left out"}, **extra}
+
+    results = {
+        "maze": {"sol-only": run(0.03, 645.0, samples_per_example=10, greedy_feasible=0.01, greedy_optimal=0.0),
+                 "random-replace": run(0.628, 374.6, samples_per_example=10, greedy_feasible=0.4, greedy_optimal=0.3)},
+        "prosqa": {"sol-only": run(0.767, 8.2), "cot": run(0.775, 49.4), "random-replace": run(0.962, 10.9)},
+    }
+    table, paths = write_report(results, tmp_path)
+    lines = table.strip().splitlines()
+    assert lines[0] == "| method | maze (1-Feasible-10) | prosqa |"
+    assert "| random-replace | 62.8 (374.6) | 96.2 (10.9) |" in lines
+    assert "| cot | – | 77.5 (49.4) |" in lines
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot"]
+
+    summary = json.loads(paths["summary"].read_text())
+    assert summary.keys() == results.keys()
+    assert {task: set(runs) for task, runs in summary.items()} == {task: set(runs) for task, runs in results.items()}
+    for task, runs in summary.items():
+        for mode, numbers in runs.items():
+            assert set(SUMMARY_KEYS) <= numbers.keys()
+            assert numbers["accuracy"] == results[task][mode]["accuracy"] and "config" not in numbers
+    assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert table in paths["table"].read_text()

@@ -1,0 +1,236 @@
+"""End-to-end fine-tuning of a tiny model on 40 ProsQA records, and loading the result with stock transformers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import make_config
+
+from token_assorted import finetune
+from token_assorted.data.records import load_records, write_records
+from token_assorted.data.tokenizer import build_word_tokenizer
+from token_assorted.errors import DataError
+from token_assorted.io import sha256, write_meta
+
+TINY = [
+    "task=prosqa",
+    "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+    "finetune.epochs=2", "finetune.batch_size=8", "finetune.lr=3e-3",
+    "trainer.log_every_n_steps=1",
+    "vqvae.codebook_size=8",
+]
+CHUNK, COMPRESSION, CODEBOOK = 8, 4, 8  # the hand-made VQ-VAE: 2 codes per chunk of 8 tokens
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Models this small gain nothing from a second thread, and on a busy machine two threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, reference_dir):
+    """40 train and 10 valid ProsQA records in the layout generate_data writes."""
+    records = load_records(reference_dir / "prosqa_valid.json")
+    root = tmp_path_factory.mktemp("data")
+    directory = root / "prosqa"
+    splits = {"train": records[:40], "valid": records[40:50], "test": records[50:60]}
+    for split, rows in splits.items():
+        write_records(directory / f"{split}.json", rows)
+    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
+    return root
+
+
+def hand_made_codes(cfg):
+    """Codes a VQ-VAE could have made: each chunk's codes are a function of its tokens, so they are learnable."""
+    from token_assorted.data import get_tokenizer, load_dataset
+
+    tokenizer = get_tokenizer(cfg, progress=False)
+    per_chunk = CHUNK // COMPRESSION
+    splits = {}
+    for split in finetune.SPLITS:
+        splits[split] = []
+        for trace in load_dataset(cfg, split, tokenizer)["reasoning_ids"]:
+            chunks = [trace[i : i + CHUNK] for i in range(0, len(trace), CHUNK)]
+            splits[split].append([(sum(c) * (slot + 1)) % CODEBOOK for c in chunks for slot in range(per_chunk)])
+    codebook = torch.randn(CODEBOOK, 4, generator=torch.Generator().manual_seed(0))
+    return finetune.LatentCodes(CHUNK, COMPRESSION, per_chunk, CODEBOOK, codebook, splits, checksum="hand-made")
+
+
+def no_vqvae(cfg):
+    raise AssertionError("this mode must not need a VQ-VAE")
+
+
+def train(monkeypatch, data_dir, out, *overrides, codes=no_vqvae):
+    monkeypatch.setattr(finetune, "load_latent_codes", codes)
+    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", *overrides)
+    return finetune.run(cfg, progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs(data_dir, tmp_path_factory):
+    """A cot and a random-replace fine-tune, shared by the tests below."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        out = tmp_path_factory.mktemp("out")
+        cot = train(monkeypatch, data_dir, out, "mode=cot")
+        mixed = train(monkeypatch, data_dir, out, "mode=random-replace", codes=hand_made_codes)
+    return {"cot": cot, "random-replace": mixed}
+
+
+def test_outputs_and_meta(runs):
+    for mode, directory in runs.items():
+        assert directory.name == mode and directory.parent.name == "prosqa"
+        assert not directory.with_name(mode + ".partial").exists()
+        for name in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "train_log.csv"):
+            assert (directory / name).is_file(), name
+        assert list((directory / "checkpoints").glob("*.ckpt"))
+        meta = json.loads((directory / "meta.json").read_text())
+        assert meta["mode"] == mode and meta["seed"] == 0 and meta["config"]["mode"]["name"] == mode
+        assert meta["steps"] == 10 and meta["parameters"] > 0 and meta["tokens_seen"] > 0
+        assert set(meta["inputs"]) >= {"train", "tokenizer"}
+        log = (directory / "train_log.csv").read_text().splitlines()
+        assert {"epoch", "step", "train_loss", "val_loss", "lr"} <= set(log[0].split(",")) and len(log) > 10
+    cot = json.loads((runs["cot"] / "meta.json").read_text())
+    mixed = json.loads((runs["random-replace"] / "meta.json").read_text())
+    assert (cot["chunk_size"], cot["compression"], cot["codebook_size"]) == (16, 16, 8)  # from cfg.vqvae
+    assert (mixed["chunk_size"], mixed["compression"], mixed["codebook_size"]) == (CHUNK, COMPRESSION, CODEBOOK)
+    assert mixed["inputs"]["vqvae"] == "hand-made" and "vqvae" not in cot["inputs"]
+    assert mixed["tokens_seen"] < cot["tokens_seen"]  # latents are shorter than the text they replace
+
+
+def test_random_replace_trained_the_latent_embeddings_it_used(runs):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(runs["random-replace"])
+    meta = json.loads((runs["random-replace"] / "meta.json").read_text())
+    first = meta["latent_ids"]["first_code"]
+    rows = model.get_input_embeddings().weight.detach()[first : first + CODEBOOK]
+    # all rows started equal (mean init); codes that appeared in training moved apart
+    assert torch.cdist(rows, rows).max() > 1e-3
+
+
+GENERATE = r"""
+import json, sys
+from transformers import AutoModelForCausalLM, AutoTokenizer
+out = {}
+for directory in sys.argv[1:]:
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory)
+    vocab = tokenizer.get_vocab()
+    latents = [f"<latent_{k}>" for k in range(8)] + ["<boLatent>", "<eoLatent>"]
+    prompt = tokenizer("Every wumpus is a yumpus. Tom is a wumpus. Is Tom a yumpus or impus?\n", return_tensors="pt")
+    ids = model.generate(**prompt, max_new_tokens=12)
+    new = ids[0, prompt["input_ids"].shape[1]:].tolist()
+    out[directory] = {
+        "latents_in_vocab": all(t in vocab for t in latents),
+        "latents_single": [tokenizer.encode(t, add_special_tokens=False) for t in latents],
+        "latent_ids": [vocab.get(t) for t in latents],
+        "generated": len(new), "text": tokenizer.decode(new, skip_special_tokens=False),
+        "vocab_size": model.config.vocab_size, "tokenizer_size": len(tokenizer),
+        "imported_token_assorted": any(m.startswith("token_assorted") for m in sys.modules),
+    }
+print(json.dumps(out))
+"""
+
+
+def test_stock_transformers_loads_and_generates_without_this_package(runs, tmp_path):
+    directories = [str(d) for d in runs.values()]
+    done = subprocess.run(
+        [sys.executable, "-c", GENERATE, *directories], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for directory in directories:
+        result = results[directory]
+        assert not result["imported_token_assorted"]
+        assert result["latents_in_vocab"]
+        assert result["latents_single"] == [[i] for i in result["latent_ids"]]
+        assert 1 <= result["generated"] <= 12 and isinstance(result["text"], str) and result["text"]
+        assert result["vocab_size"] == result["tokenizer_size"]
+
+
+def test_same_seed_same_loss(runs, data_dir, tmp_path, monkeypatch):
+    again = train(monkeypatch, data_dir, tmp_path, "mode=cot")
+    first = json.loads((runs["cot"] / "meta.json").read_text())["final_metrics"]
+    second = json.loads((again / "meta.json").read_text())["final_metrics"]
+    assert first == second
+    other = train(monkeypatch, data_dir, tmp_path, "mode=cot", "seed=1")
+    assert json.loads((other / "meta.json").read_text())["final_metrics"] != first
+
+
+def test_sol_only_and_a_local_pretrained_model(data_dir, tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    records = load_records(data_dir / "prosqa" / "train.json") + load_records(data_dir / "prosqa" / "valid.json")
+    from token_assorted.data.format import sequence_text
+
+    tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    pretrained = tmp_path / "pretrained"
+    AutoModelForCausalLM.from_config(config).save_pretrained(pretrained)
+    tokenizer.save_pretrained(pretrained)
+
+    directory = train(monkeypatch, data_dir, tmp_path / "out", "mode=sol-only", f"model.path={pretrained}")
+    model = AutoModelForCausalLM.from_pretrained(directory)
+    saved = AutoTokenizer.from_pretrained(directory)
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 32  # the local model, not model=tiny
+    assert len(saved) == len(tokenizer) + 8 + 2 == model.config.vocab_size
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["mode"] == "sol-only" and meta["tokens_seen"] > 0
+
+
+def test_too_long_sequences_are_refused(data_dir, tmp_path, monkeypatch):
+    with pytest.raises(DataError, match="record 0.*limit of 64"):
+        train(monkeypatch, data_dir, tmp_path, "mode=cot", "model.max_positions=64")
+    assert not (tmp_path / "finetune" / "prosqa" / "cot").exists()
+
+
+def test_curriculum_stage_advances_and_is_kept_in_the_checkpoint_with_codebook_init(data_dir, tmp_path, monkeypatch):
+    directory = train(monkeypatch, data_dir, tmp_path, "mode=curriculum-replace", "mode.stage_caps=[0,8]",
+                      "model.latent_init=codebook", codes=hand_made_codes)
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["curriculum_stage"] == 1
+    log = (directory / "train_log.csv").read_text().splitlines()
+    stage = log[0].split(",").index("stage")
+    assert sorted({float(row.split(",")[stage]) for row in log[1:] if row.split(",")[stage]}) == [0.0, 1.0]
+    checkpoint = torch.load(next((directory / "checkpoints").glob("*.ckpt")), weights_only=False)
+    assert any(state == {"stage": 1} for state in checkpoint["callbacks"].values())
+
+
+def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
+    from token_assorted.config import ModeConfig
+    from token_assorted.latent import LatentVocab
+    from token_assorted.lm import MixingCollator
+
+    vocab = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
+    rows = [
+        {"index": i, "prompt_ids": [5, 6], "reasoning_ids": list(range(10, 14 + 4 * (i % 3))), "solution_ids": [7, 2]}
+        for i in range(12)
+    ]
+    codes = [[c % 4 for c in range(len(r["reasoning_ids"]) // 4)] for r in rows]
+    collate = MixingCollator(ModeConfig(name="random-replace"), vocab, codes, chunk_size=4, per_chunk=1,
+                             pad_id=0, max_length=64, seed=0)
+    batch = collate(rows)
+    lengths = batch["attention_mask"].sum(1)
+    assert batch["input_ids"].shape[1] == int(lengths.max())
+    for row, n in enumerate(lengths.tolist()):
+        assert batch["attention_mask"][row, :n].all() and not batch["attention_mask"][row, n:].any()
+        assert (batch["input_ids"][row, n:] == 0).all() and (batch["labels"][row, n:] == -100).all()
+        assert (batch["labels"][row, :2] == -100).all()
+        assert torch.equal(batch["labels"][row, 2:n], batch["input_ids"][row, 2:n])
+    assert torch.equal(collate(rows)["input_ids"], batch["input_ids"])  # same epoch, same draws
+    collate.epoch = 1
+    assert not torch.equal(collate(rows)["attention_mask"].sum(1), lengths)  # a new epoch draws anew
+    collate.max_length = 5
+    with pytest.raises(DataError, match="record 0"):
+        collate(rows)

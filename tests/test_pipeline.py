@@ -1,0 +1,47 @@
+"""The whole `make eval` job on a tiny configuration: every stage runs once, then everything is reused."""
+
+import json
+
+from hydra import compose, initialize_config_dir
+
+from token_assorted import pipeline
+
+from conftest import ROOT
+
+TINY = [
+    "task.sizes.train=48", "task.sizes.valid=8", "task.sizes.test=8",
+    "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+    "vqvae.dim=32", "vqvae.heads=2", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
+    "vqvae.train.epochs=1", "vqvae.train.batch_size=16", "finetune.epochs=1", "finetune.batch_size=16",
+    "'pipeline.tasks=[prosqa]'", "'pipeline.methods=[cot,random-replace]'",
+]
+
+
+def run_pipeline(tmp_path, capsys):
+    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
+    overrides = [o.strip("'") for o in overrides]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        results = pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
+    return results, capsys.readouterr().out
+
+
+def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capsys):
+    results, printed = run_pipeline(tmp_path, capsys)
+    stages = ["prosqa: generate data", "prosqa: train VQ-VAE"]
+    stages += [f"prosqa/{mode}: {step}" for mode in ("cot", "random-replace") for step in ("fine-tune", "evaluate")]
+    for stage in stages:
+        assert f"=== {stage}\n" in printed
+    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    assert set(summary) == {"prosqa"} and set(summary["prosqa"]) == {"cot", "random-replace"}
+    for run in summary["prosqa"].values():
+        for key in ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved"):
+            assert key in run
+    assert summary["prosqa"]["cot"]["latent_tokens"] == 0
+    assert (tmp_path / "outputs" / "eval" / "accuracy_vs_tokens.png").stat().st_size > 0
+    report = (tmp_path / "outputs" / "eval" / "summary.md").read_text()
+    rows = [line for line in report.split("## Details")[0].splitlines() if line.startswith("|")]
+    assert rows and all(row in printed for row in rows)
+
+    again, printed = run_pipeline(tmp_path, capsys)
+    assert "===" not in printed  # nothing ran a second time
+    assert again == results

@@ -1,0 +1,315 @@
+"""The VQ-VAE: shapes, training, the encode/decode round trip, the code cache and its staleness checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from token_assorted import config  # noqa: F401  (registers the config schema)
+from token_assorted.data.dataset import encode_records
+from token_assorted.data.format import sequence_text
+from token_assorted.data.records import load_records, write_records
+from token_assorted.data.tokenizer import build_word_tokenizer, save_tokenizer
+from token_assorted.errors import DataError, StaleInputError
+from token_assorted.io import sha256, write_meta
+from token_assorted.vqvae import VQVAE, load_codes, load_vqvae
+from token_assorted.vqvae import codes as code_cache
+from token_assorted.vqvae.chunks import IGNORE, collate
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(dim=32, heads=2, prompt_layers=1, encoder_layers=1, decoder_layers=1)
+# A tiny run of the real entry point: L = 8, r = 4 (2 codes per chunk), K = 16, on 30 records.
+TINY_OVERRIDES = [
+    "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16", "vqvae.dim=32", "vqvae.heads=2",
+    "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1", "vqvae.train.epochs=40",
+    "vqvae.train.batch_size=6", "vqvae.train.lr=3e-3", "trainer.log_every_n_steps=1", "trainer.precision=32-true",
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models run fastest on one thread, above all on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def records(reference_dir) -> list[dict]:
+    return load_records(reference_dir / "prosqa_valid.json")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(records):
+    return build_word_tokenizer(sequence_text(r) for r in records)
+
+
+@pytest.fixture(scope="module")
+def rows(records, tokenizer) -> list[tuple[list[int], list[int]]]:
+    dataset = encode_records(tokenizer, records[:30])
+    return list(zip(dataset["prompt_ids"], dataset["reasoning_ids"]))
+
+
+def tiny_model(tokenizer, **settings) -> VQVAE:
+    torch.manual_seed(0)
+    options = dict(chunk_size=8, compression=4, codebook_size=16, fsq_levels=[4, 4], **TINY) | settings
+    return VQVAE(vocab_size=len(tokenizer), pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, **options)
+
+
+def batch_of(model: VQVAE, rows):
+    return collate(rows, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id)
+
+
+def test_batches_pad_the_last_chunk_and_mark_the_trace_end(tokenizer, rows):
+    batch = collate(rows[:4], chunk_size=8, pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id)
+    for i, (prompt, trace) in enumerate(rows[:4]):
+        chunks = math.ceil(len(trace) / 8)
+        assert batch.chunk_mask[i].sum() == chunks
+        assert batch.trace_ids[i, : len(trace)].tolist() == trace
+        assert (batch.trace_ids[i, len(trace) :] == tokenizer.pad_token_id).all()
+        assert batch.prompt_ids[i, : len(prompt)].tolist() == prompt and batch.prompt_mask[i].sum() == len(prompt)
+        scored = batch.targets[i][batch.targets[i] != IGNORE].tolist()
+        assert scored == trace + ([tokenizer.eos_token_id] if len(trace) % 8 else [])
+
+
+def test_encoder_quantizer_and_decoder_output_shapes(tokenizer, rows):
+    model = tiny_model(tokenizer)
+    batch = batch_of(model, rows[:5])
+    b, n, vectors = len(batch), batch.chunk_mask.shape[1], 8 // 4
+    prompt_states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+    assert prompt_states.shape == (b, batch.prompt_ids.shape[1], 32)
+    latents = model.encode(prompt_states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+    assert latents.shape == (b, n * vectors, 32)
+    quantized, codes, loss = model.quantize(latents, batch.chunk_mask)
+    assert quantized.shape == latents.shape and codes.shape == (b, n * vectors, 1) and loss.ndim == 0
+    logits = model.decode(prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
+    assert logits.shape == (b, n * 8, len(tokenizer))
+
+
+def test_a_chunk_is_encoded_from_the_prompt_and_earlier_chunks_only(tokenizer, rows):
+    model = tiny_model(tokenizer).eval()
+    prompt, trace = rows[0]
+    changed = trace[:8] + [3 + (t - 2) % (len(tokenizer) - 3) for t in trace[8:]]  # other words after chunk 0
+    assert changed[8:] != trace[8:]
+    batch = batch_of(model, [(prompt, trace), (prompt, changed)])
+    states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+    latents = model.encode(states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+    assert torch.allclose(latents[0, :2], latents[1, :2], atol=1e-5)  # chunk 0 cannot see chunk 1
+    assert not torch.allclose(latents[0, 2:4], latents[1, 2:4])
+
+
+@pytest.mark.parametrize("kind", ["vq", "fsq", "rvq"])
+def test_each_quantizer_builds_trains_and_looks_codes_up(tokenizer, rows, kind):
+    model = tiny_model(tokenizer, quantizer=kind)
+    batch = batch_of(model, rows[:6])
+    out = model(batch)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert model.codebook().shape == (16, 32)
+    levels = 2 if kind == "rvq" else 1
+    assert model.codes_per_chunk == 2 * levels
+    model.eval()
+    codes = model.encode_codes(batch)
+    for row, (_, trace) in zip(codes, rows[:6]):
+        assert len(row) == math.ceil(len(trace) / 8) * model.codes_per_chunk
+        assert all(0 <= c < 16 for c in row)
+    # the vectors looked up from the codes are the ones the decoder was given
+    states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+    latents = model.encode(states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+    quantized, _, _ = model.quantize(latents, batch.chunk_mask)
+    first = torch.tensor([codes[0][: 2 * levels]])
+    assert torch.allclose(model.codes_to_vectors(first)[0], quantized[0, :2], atol=1e-5)
+
+
+def test_fsq_levels_must_give_the_codebook_size(tokenizer):
+    from token_assorted.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="product"):
+        tiny_model(tokenizer, quantizer="fsq", fsq_levels=[4, 8])
+
+
+def test_loss_falls_when_overfitting_a_few_records(tokenizer, rows):
+    model = tiny_model(tokenizer)
+    batch = batch_of(model, rows[:8])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = model(batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_decode_rejects_a_code_sequence_of_the_wrong_shape(tokenizer, rows):
+    model = tiny_model(tokenizer).eval()
+    with pytest.raises(DataError, match="multiple of 2"):
+        model.decode_text(tokenizer, rows[0][0], [1, 2, 3])
+    with pytest.raises(DataError, match=r"\[0, 16\)"):
+        model.decode_text(tokenizer, rows[0][0], [1, 99])
+
+
+# The real entry point on a small task directory: training, the cache, staleness.
+
+
+def compose(data_dir: Path, out_dir: Path, *overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        return hydra_compose(
+            "config", overrides=["task=prosqa", f"data.dir={data_dir}", f"out_dir={out_dir}", *TINY_OVERRIDES, *overrides]
+        )
+
+
+def write_task(directory: Path, splits: dict[str, list[dict]]) -> None:
+    for split, items in splits.items():
+        write_records(directory / f"{split}.json", items)
+    write_meta(directory, config={"test": True}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, records):
+    """A task directory with 30 train records and a VQ-VAE trained on it by `train_vqvae.run`."""
+    from token_assorted import train_vqvae
+
+    root = tmp_path_factory.mktemp("vqvae")
+    write_task(root / "data" / "prosqa", {"train": records[:30], "valid": records[:30], "test": records[30:40]})
+    cfg = compose(root / "data", root / "out")
+    metrics = train_vqvae.run(cfg, progress=False)
+    return root, cfg, metrics
+
+
+def test_training_writes_model_meta_metrics_and_code_caches(trained):
+    root, cfg, metrics = trained
+    run = root / "out" / "vqvae" / "prosqa"
+    for name in ("model/config.json", "model/model.safetensors", "meta.json", "metrics.json", "codes/train.json", "codes/test.json"):
+        assert (run / name).exists(), name
+    meta = json.loads((run / "meta.json").read_text())
+    assert (meta["chunk_size"], meta["compression"], meta["codebook_size"]) == (8, 4, 16)
+    assert set(meta["inputs"]) == {"tokenizer", "train"} and meta["config"]["codebook_size"] == 16
+    written = json.loads((run / "metrics.json").read_text())
+    for key in ("recon_token_acc", "recon_chunk_exact", "codebook_usage", "codebook_perplexity", "dead_codes", "code_informativeness"):
+        assert key in written
+    assert 0 <= written["codebook_usage"] <= 1 and written["dead_codes"] == 16 - round(written["codebook_usage"] * 16)
+    assert list((run / "checkpoints").glob("*.ckpt")) and list((run / "logs").rglob("metrics.csv"))
+
+
+def test_round_trip_gives_back_most_chunks(trained, records):
+    """A few hundred steps on 30 records: decoding each record's codes writes its trace back, for most chunks."""
+    root, cfg, metrics = trained
+    from token_assorted.data import get_tokenizer, load_dataset
+
+    tokenizer = get_tokenizer(cfg, progress=False)
+    vqvae = load_vqvae(cfg)
+    dataset = load_dataset(cfg, "train", tokenizer)
+    codes = load_codes(cfg, "train")
+    written = vqvae.decode_ids(dataset["prompt_ids"], codes)
+    right = total = 0
+    for ids, trace in zip(written, dataset["reasoning_ids"]):
+        for start in range(0, len(trace), 8):
+            total += 1
+            right += ids[start : start + 8] == trace[start : start + 8]
+    assert right / total > 0.6, f"{right} of {total} chunks written back"
+    whole = [i for i, (ids, trace) in enumerate(zip(written, dataset["reasoning_ids"])) if ids == trace]
+    assert whole, "no trace written back whole"
+    row = dataset[whole[0]]
+    assert vqvae.decode_text(tokenizer, row["prompt_ids"], codes[whole[0]]) == tokenizer.decode(row["reasoning_ids"])
+    assert metrics["recon_chunk_exact"] > 0.6 and metrics["code_informativeness"] > 0.05
+
+
+def test_load_codes_is_aligned_with_the_split(trained):
+    root, cfg, _ = trained
+    from token_assorted.data import get_tokenizer, load_dataset
+
+    vqvae = load_vqvae(cfg)
+    assert (vqvae.chunk_size, vqvae.compression, vqvae.codebook_size) == (8, 4, 16) and not vqvae.training
+    assert vqvae.codebook().shape == (16, 32)
+    dataset = load_dataset(cfg, "test", get_tokenizer(cfg, progress=False))
+    codes = load_codes(cfg, "test")
+    assert len(codes) == len(dataset)
+    assert [len(c) for c in codes] == [math.ceil(len(r) / 8) * 2 for r in dataset["reasoning_ids"]]
+
+
+def copy_run(trained, tmp_path) -> tuple[Path, object]:
+    """A private copy of the trained run and its data, for tests that change them."""
+    root, _, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    shutil.copytree(root / "out", tmp_path / "out")
+    return tmp_path, compose(tmp_path / "data", tmp_path / "out")
+
+
+def test_cache_is_reused_until_the_data_or_the_checkpoint_changes(trained, tmp_path, monkeypatch, records):
+    root, cfg = copy_run(trained, tmp_path)
+    encoded = []
+    original = code_cache.encode_split
+    monkeypatch.setattr(code_cache, "encode_split", lambda *a, **k: encoded.append(a[2]) or original(*a, **k))
+
+    first = load_codes(cfg, "test")
+    assert load_codes(cfg, "test") == first and encoded == []  # made by training, reused since
+
+    write_records(root / "data" / "prosqa" / "test.json", records[40:45])  # other records
+    changed = load_codes(cfg, "test")
+    assert encoded == ["test"] and len(changed) == 5
+    assert load_codes(cfg, "test") == changed and encoded == ["test"]
+
+    model_dir = root / "out" / "vqvae" / "prosqa" / "model"
+    vqvae = VQVAE.from_pretrained(model_dir)
+    with torch.no_grad():
+        vqvae.embed.weight.mul_(1.5)  # another checkpoint
+    vqvae.save_pretrained(model_dir)
+    load_codes(cfg, "test")
+    assert encoded == ["test", "test"]
+
+
+def test_a_checkpoint_made_with_another_tokenizer_is_refused(trained, tmp_path, records):
+    root, _ = copy_run(trained, tmp_path)
+    other = build_word_tokenizer(["an entirely different vocabulary\n"] + [sequence_text(r) for r in records[:30]])
+    save_tokenizer(other, tmp_path / "other_tokenizer")
+    cfg = compose(root / "data", root / "out", f"model.path={tmp_path / 'other_tokenizer'}")
+    with pytest.raises(StaleInputError, match="another tokenizer.*train_vqvae task=prosqa"):
+        load_codes(cfg, "valid")
+    with pytest.raises(StaleInputError, match="another tokenizer"):
+        load_vqvae(cfg)
+
+
+def test_a_checkpoint_made_from_other_training_data_is_refused(trained, tmp_path, records):
+    root, cfg = copy_run(trained, tmp_path)
+    task = root / "data" / "prosqa"
+    write_task(task, {"train": list(reversed(records[:30])), "valid": records[:30], "test": records[30:40]})
+    with pytest.raises(StaleInputError) as err:
+        load_codes(cfg, "valid")
+    message = str(err.value)
+    assert "train.json" in message and "tokenizer" not in message and "train_vqvae" in message
+
+
+def test_a_checkpoint_made_with_another_codebook_size_is_refused(trained):
+    root, _, _ = trained
+    cfg = compose(root / "data", root / "out", "vqvae.codebook_size=32")
+    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\)"):
+        load_codes(cfg, "valid")
+
+
+def test_no_checkpoint_says_what_to_run(trained, tmp_path):
+    root, _, _ = trained
+    cfg = compose(root / "data", tmp_path / "nothing")
+    with pytest.raises(StaleInputError, match="no trained VQ-VAE.*train_vqvae task=prosqa"):
+        load_vqvae(cfg)
+
+
+def test_same_seed_gives_identical_codes(trained, tmp_path):
+    from token_assorted import train_vqvae
+
+    root, cfg, metrics = trained
+    again = compose(root / "data", tmp_path / "out")
+    assert train_vqvae.run(again, progress=False)["recon_token_acc"] == metrics["recon_token_acc"]
+    first = json.loads((root / "out" / "vqvae" / "prosqa" / "codes" / "train.json").read_text())["codes"]
+    second = json.loads((tmp_path / "out" / "vqvae" / "prosqa" / "codes" / "train.json").read_text())["codes"]
+    assert first == second

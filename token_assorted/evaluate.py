@@ -1,0 +1,56 @@
+"""Evaluate a fine-tuned model on a task's test split (DESIGN §5) and save results.json + predictions.jsonl.
+
+    python -m token_assorted.evaluate task=prosqa mode=random-replace
+    python -m token_assorted.evaluate task=prosqa eval.checkpoint=DIR data.test_file=PATH
+"""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from .cli import hydra_main
+from .data.splits import load_split
+from .evaluation.checkpoint import load_checkpoint
+from .evaluation.harness import autocast, device_for, evaluate_records, evaluation_file
+from .evaluation.report import describe
+from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
+from .io import sha256
+
+
+def run(cfg, progress: bool = True) -> dict:
+    device = device_for(cfg.trainer.accelerator)
+    checkpoint = load_checkpoint(cfg, device)
+    records = load_split(cfg, "test")[: cfg.eval.limit]
+    with autocast(device, cfg.trainer.precision):
+        metrics, predictions = evaluate_records(
+            checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
+            max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
+            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed,
+            progress=progress, file=evaluation_file(cfg),
+        )
+    results = {
+        "task": cfg.task.name,
+        "mode": cfg.mode.name,
+        "checkpoint": str(checkpoint.path),
+        "test_file": str(evaluation_file(cfg)),
+        **metrics,
+        "parameters": checkpoint.parameters,
+        "training_tokens": checkpoint.training_tokens,
+        "seed": checkpoint.training_seed,
+        "eval_seed": cfg.seed,
+        "device": str(device),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    directory = eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name)
+    write_results(directory, results, predictions,
+                  inputs={"checkpoint": checkpoint.checksum, "test": sha256(evaluation_file(cfg))})
+    print(describe(results))
+    print(f"wrote {directory / RESULTS} and {PREDICTIONS}")
+    return results
+
+
+main = hydra_main(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Finding and loading a fine-tuned model: a `save_pretrained` directory (model + tokenizer) with a meta.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.splits import task_dir
+from ..data.tokenizer import load_tokenizer
+from ..errors import ConfigError
+from ..io import META, check_input, sha256
+
+
+def finetune_dir(cfg) -> Path:
+    return Path(cfg.out_dir) / "finetune" / cfg.task.name / cfg.mode.name
+
+
+def checkpoint_dir(cfg) -> Path:
+    return Path(cfg.eval.checkpoint) if cfg.eval.checkpoint else finetune_dir(cfg)
+
+
+def finetune_command(cfg) -> str:
+    preset = [f"preset={cfg.preset}"] if cfg.preset != "default" else []
+    return " ".join(["python -m token_assorted.finetune", f"task={cfg.task.name}", f"mode={cfg.mode.name}", *preset])
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    model: object  # a transformers causal LM
+    tokenizer: object
+    meta: dict = field(default_factory=dict)  # the training stage's meta.json; empty if it has none
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def training_tokens(self) -> int | None:
+        return self.meta.get("tokens_seen")
+
+    @property
+    def training_seed(self) -> int | None:
+        return self.meta.get("seed")
+
+    @property
+    def checksum(self) -> str:
+        """Identifies the checkpoint: its meta.json, written after the weights, or else all of its files."""
+        return sha256(self.path / META if self.meta else self.path)
+
+
+def check_training_data(cfg, meta: dict, path: Path) -> None:
+    """A checkpoint fine-tuned on another train split than the one here now may have seen today's test items."""
+    train = task_dir(cfg) / "train.json"
+    if "train" in meta.get("inputs", {}) and train.is_file():
+        check_input(meta, "train", sha256(train), where=path, remedy=f"run `{finetune_command(cfg)}` again")
+
+
+def load_checkpoint(cfg, device="cpu") -> Checkpoint:
+    """The model to evaluate, in eval mode on `device`, with cheap checks that it fits this task."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = checkpoint_dir(cfg)
+    if not (path / "config.json").is_file():
+        if cfg.eval.checkpoint:
+            raise ConfigError(f"no model checkpoint at {path} (eval.checkpoint): expected a save_pretrained directory")
+        raise ConfigError(f"no model checkpoint at {path}: run `{finetune_command(cfg)}` first")
+    meta = json.loads((path / META).read_text(encoding="utf-8")) if (path / META).is_file() else {}
+    trained_on = meta.get("config", {}).get("task", {}).get("name")
+    if trained_on not in (None, cfg.task.name):
+        raise ConfigError(f"the checkpoint at {path} was trained on task '{trained_on}', not '{cfg.task.name}'")
+    check_training_data(cfg, meta, path)
+    tokenizer = load_tokenizer(path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot load a model from {path}: {err}") from None
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        raise ConfigError(
+            f"the model at {path} has {model.get_input_embeddings().num_embeddings} token embeddings but its "
+            f"tokenizer has {len(tokenizer)} tokens: the checkpoint was saved with another tokenizer"
+        )
+    return Checkpoint(path=path, model=model.to(device).eval(), tokenizer=tokenizer, meta=meta)

@@ -1,0 +1,84 @@
+"""Batched generation with a KV cache: prompts sorted by length, left-padded, decoded together by `generate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .tokens import trim
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Greedy when top_k is None; else `samples` draws per prompt from the top_k most likely tokens."""
+
+    top_k: int | None = None
+    samples: int = 1
+
+    def generation_config(self, tokenizer, max_new_tokens: int):
+        from transformers import GenerationConfig
+
+        # Everything pinned: values left unset would be filled in from the checkpoint's own generation_config.
+        sampling = dict(top_k=self.top_k, top_p=1.0, temperature=1.0) if self.top_k else {}
+        return GenerationConfig(
+            do_sample=bool(self.top_k),
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=self.samples,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **sampling,
+        )
+
+
+GREEDY = Decoding()
+
+
+def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad on the left, so that every prompt ends at the last column and generation appends to all at once."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        attention_mask[row, width - len(prompt) :] = 1
+    return input_ids.to(device), attention_mask.to(device)
+
+
+def generate(
+    model,
+    tokenizer,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    decoding: Decoding = GREEDY,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "generating",
+) -> list[list[list[int]]]:
+    """For each prompt, `decoding.samples` generations as ids, each cut after its EOS.
+
+    `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
+    generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
+    """
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # little padding; long ones first
+    prompts_per_batch = max(1, batch_size // decoding.samples)
+    config = decoding.generation_config(tokenizer, max_new_tokens)
+    generations: list[list[list[int]]] = [[] for _ in prompts]
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        with tqdm(total=len(prompts), desc=desc, unit="example", disable=not progress) as bar:
+            for start in range(0, len(order), prompts_per_batch):
+                batch = order[start : start + prompts_per_batch]
+                input_ids, attention_mask = left_pad([prompts[i] for i in batch], tokenizer.pad_token_id, model.device)
+                output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+                new_ids = output[:, input_ids.shape[1] :].reshape(len(batch), decoding.samples, -1).tolist()
+                for index, samples in zip(batch, new_ids):
+                    generations[index] = [trim(ids, tokenizer.eos_token_id) for ids in samples]
+                bar.update(len(batch))
+    return generations

@@ -1,0 +1,109 @@
+"""Evaluating a model on records: the protocol of DESIGN §5.
+
+Greedy decoding for every task; for the maze also `num_samples` top-k samples per problem, whose
+1-Feasible-k rate is the accuracy. Timing covers generation and scoring, not loading the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..data.dataset import encode_record
+from ..data.format import prompt_text
+from ..data.splits import task_dir
+from ..data.tokenizer import check_known_words
+from ..errors import DataError
+from ..tasks import get_task
+from .generation import Decoding, generate
+from .metrics import one_feasible, score_generation, summarize
+from .tokens import latent_token_ids
+
+SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k samples
+
+
+def evaluation_file(cfg) -> Path:
+    """The file the test records come from: `data.test_file`, or the task's generated test split."""
+    return Path(cfg.data.test_file) if cfg.data.test_file else task_dir(cfg) / "test.json"
+
+
+def device_for(accelerator: str) -> torch.device:
+    """The GPU when the trainer config allows one and there is one, else the CPU."""
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device, precision: str):
+    """Evaluate at the precision the model was trained with ("bf16-mixed", "16-mixed"; "32" for none)."""
+    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
+    return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+
+def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[list[int]]:
+    """The prompt ids training used; a prompt with a word the tokenizer lacks is an error naming its record."""
+    prompts = []
+    for index, record in enumerate(records):
+        ids = encode_record(tokenizer, record)["prompt_ids"]
+        if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
+            check_known_words(tokenizer, prompt_text(record), file=file, record=index, field="question")
+        prompts.append(ids)
+    return prompts
+
+
+def generation_budget(model, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None) -> int:
+    """max_new_tokens, cut so the longest prompt plus its generation fits the model's positions."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is None:
+        return max_new_tokens
+    longest = max(range(len(prompts)), key=lambda i: len(prompts[i]))
+    if len(prompts[longest]) >= limit:
+        raise DataError(
+            f"the prompt has {len(prompts[longest])} tokens, no room left in the model's {limit} positions",
+            file=file, record=longest, field="question",
+        )
+    return min(max_new_tokens, limit - len(prompts[longest]))
+
+
+def evaluate_records(
+    model,
+    tokenizer,
+    task_name: str,
+    records: Sequence[dict],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 64,
+    num_samples: int = 10,
+    top_k: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    file=None,
+) -> tuple[dict, list[dict]]:
+    """(summary, one prediction row per record). `file` names the records' file in error messages."""
+    if not records:
+        raise DataError("no records to evaluate", file=file)
+    task = get_task(task_name)
+    prompts = encode_prompts(tokenizer, records, file=file)
+    budget = generation_budget(model, prompts, max_new_tokens, file=file)
+    latent_ids = latent_token_ids(tokenizer)
+    options = dict(max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress)
+
+    started = time.perf_counter()
+    greedy = generate(model, tokenizer, prompts, desc=f"{task_name} greedy", **options)
+    rows = [
+        {"index": index, "question": record["question"], "answer": record["answer"],
+         **score_generation(task, tokenizer, record, generations[0], latent_ids)}
+        for index, (record, generations) in enumerate(zip(records, greedy))
+    ]
+    if task_name in SAMPLED_TASKS:
+        decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
+        sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)
+        for row, record, generations in zip(rows, records, sampled):
+            row["samples"] = [score_generation(task, tokenizer, record, ids, latent_ids) for ids in generations]
+    for row in rows:
+        row["solved"] = one_feasible(row["samples"]) if "samples" in row else bool(row["correct"])
+    return summarize(rows, time.perf_counter() - started), rows

@@ -1,0 +1,136 @@
+"""A suite's report: a method x task table, accuracy against generated tokens, and summary.json.
+
+`results` is {task: {mode: results.json of that run}}. Written under <out_dir>/eval/:
+summary.md (the tables), summary.json (the numbers) and accuracy_vs_tokens.png (the plot).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io import atomic_path, write_json, write_text
+from .results import eval_root
+
+SUMMARY_FIELDS = (
+    "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved", "examples_per_s",
+    "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible", "greedy_optimal",
+)
+MISSING = "–"
+
+
+def summary(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """The headline numbers of each run (fields a run lacks, like the maze's greedy rates elsewhere, are left out)."""
+    return {
+        task: {mode: {k: run[k] for k in SUMMARY_FIELDS if k in run} for mode, run in runs.items()}
+        for task, runs in results.items()
+    }
+
+
+def methods(results: dict[str, dict[str, dict]]) -> list[str]:
+    """Every mode that appears, in first-seen order."""
+    return list(dict.fromkeys(mode for runs in results.values() for mode in runs))
+
+
+def task_title(task: str, runs: dict[str, dict]) -> str:
+    """The task's name, with the accuracy's definition where runs drew samples (the maze's 1-Feasible-k)."""
+    ks = sorted({run["samples_per_example"] for run in runs.values() if "samples_per_example" in run})
+    return f"{task} (1-Feasible-{'/'.join(map(str, ks))})" if ks else task
+
+
+def _number(value, digits: int = 1, scale: float = 1.0) -> str:
+    return MISSING if value is None else f"{value * scale:.{digits}f}"
+
+
+def accuracy_table(results: dict[str, dict[str, dict]]) -> str:
+    """Method rows, task columns; each cell 'accuracy % (mean generated tokens)', as in the paper."""
+    tasks = list(results)
+    titles = [task_title(task, results[task]) for task in tasks]
+    lines = ["| method | " + " | ".join(titles) + " |", "|---" * (len(tasks) + 1) + "|"]
+    for method in methods(results):
+        cells = []
+        for task in tasks:
+            run = results[task].get(method)
+            cells.append(
+                MISSING if run is None
+                else f"{_number(run.get('accuracy'), scale=100)} ({_number(run.get('generated_tokens'))})"
+            )
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _count(value) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def details_table(results: dict[str, dict[str, dict]]) -> str:
+    header = ("task", "method", "n", "accuracy %", "generated", "latent", "text", "examples/s", "s/solved",
+              "parameters", "training tokens")
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for task, runs in results.items():
+        for method, run in runs.items():
+            row = (
+                task, method, _count(run.get("n")), _number(run.get("accuracy"), scale=100),
+                *(_number(run.get(name)) for name in ("generated_tokens", "latent_tokens", "text_tokens")),
+                _number(run.get("examples_per_s"), 2), _number(run.get("seconds_per_solved"), 3),
+                _count(run.get("parameters")), _count(run.get("training_tokens")),
+            )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, dict[str, dict]], path) -> None:
+    """One panel per task, one point per method (the same colour and marker in every panel)."""
+    from matplotlib.figure import Figure  # a bare Figure draws with Agg and leaves pyplot's state alone
+
+    names = methods(results)
+    markers = "osD^v<>pXh*"
+    fig = Figure(figsize=(4.2 * len(results), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, (task, runs) in zip(axes, results.items()):
+        for i, method in enumerate(names):
+            run = runs.get(method)
+            if run is None or run.get("accuracy") is None or run.get("generated_tokens") is None:
+                continue
+            x, y = run["generated_tokens"], 100 * run["accuracy"]
+            ax.scatter([x], [y], color=f"C{i % 10}", marker=markers[i % len(markers)], s=60, label=method)
+            ax.annotate(method, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.set_title(task_title(task, runs))
+        ax.set_xlabel("mean generated tokens")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(-5, 110)
+        ax.margins(x=0.2)  # room for the labels of the rightmost points
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+    handles = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(len(handles), 6) or 1)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+
+
+def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dict[str, Path]]:
+    """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (table, paths)."""
+    root = eval_root(out_dir)
+    paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
+    table = accuracy_table(results)
+    caption = "Accuracy % (mean generated tokens).\n\n"
+    write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
+    write_json(paths["summary"], summary(results))
+    plot(results, paths["plot"])
+    return table, paths
+
+
+def describe(run: dict) -> str:
+    """One run in a line, for the console."""
+    accuracy = "accuracy"
+    if "samples_per_example" in run:
+        accuracy = f"accuracy (1-Feasible-{run['samples_per_example']}, top-{run['config']['eval']['top_k']})"
+    text = (
+        f"{run['task']}/{run['mode']}: {accuracy} {_number(run['accuracy'], scale=100)}% ({run['solved']}/{run['n']}), "
+        f"{_number(run['generated_tokens'])} generated tokens ({_number(run['latent_tokens'])} latent, "
+        f"{_number(run['text_tokens'])} text), {_number(run['examples_per_s'], 2)} examples/s, "
+        f"{_number(run['seconds_per_solved'], 3)} s per solved"
+    )
+    if "greedy_feasible" in run:
+        text += (f"; greedy: feasible {_number(run['greedy_feasible'], scale=100)}%, "
+                 f"optimal {_number(run['greedy_optimal'], scale=100)}%")
+    return text

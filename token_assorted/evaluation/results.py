@@ -1,0 +1,36 @@
+"""Where a run's results live: <out_dir>/eval/<task>/<mode>/{results.json, predictions.jsonl, meta.json}."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..io import atomic_dir, write_meta
+
+RESULTS = "results.json"
+PREDICTIONS = "predictions.jsonl"
+
+
+def eval_root(out_dir) -> Path:
+    return Path(out_dir) / "eval"
+
+
+def eval_dir(out_dir, task: str, mode: str) -> Path:
+    return eval_root(out_dir) / task / mode
+
+
+def write_results(directory, results: dict, predictions: list[dict], *, inputs: dict[str, str]) -> None:
+    """Write all three files at once: the directory is replaced only when every file is complete."""
+    with atomic_dir(directory) as tmp:
+        (tmp / RESULTS).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in predictions)
+        (tmp / PREDICTIONS).write_text("".join(lines), encoding="utf-8")
+        write_meta(tmp, config=results["config"], seed=results["eval_seed"], inputs=inputs)
+
+
+def load_results(out_dir) -> dict[str, dict[str, dict]]:
+    """{task: {mode: results}} for every finished run under <out_dir>/eval."""
+    found: dict[str, dict[str, dict]] = {}
+    for path in sorted(eval_root(out_dir).glob(f"*/*/{RESULTS}")):
+        found.setdefault(path.parent.parent.name, {})[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+    return found

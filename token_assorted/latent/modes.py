@@ -1,0 +1,112 @@
+"""Replacement modes: which chunks of a reasoning trace become latent codes in one training sample.
+
+The trace's n tokens are cut into chunks of L (the last one may be partial). A mode picks the chunks
+to replace; the sequence builder (sequence.py) swaps each picked chunk for its L/r codes and wraps each
+run of picked chunks in <boLatent> … <eoLatent>. Every function here is pure: ints and lists in, a
+sorted list of chunk indices out, randomness only from the `random.Random` passed in.
+
+Replacing m tokens means the first m // L whole chunks (m is rounded down to whole chunks), or every
+chunk, the partial last one included, once m reaches the trace's length.
+
+    sol-only            no reasoning at all: P ⊕ S (handled by the builder; no chunk is picked)
+    cot                 m = 0: the plain trace
+    fixed               m = mode.m
+    random-replace      m drawn uniformly from mode.m_choices for each sample, afresh each epoch;
+                        m_choices None = every chunk count 0, 1, …, all chunks (0 to the whole trace)
+    all-replace         every chunk, the partial last one included
+    curriculum-replace  m = mode.stage_caps[stage]; the stage grows with the epoch (curriculum_stage)
+    poisson-replace     each chunk independently with probability mode.latent_rate, at any position
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from ..errors import ConfigError
+
+MODES = ("sol-only", "cot", "random-replace", "all-replace", "curriculum-replace", "poisson-replace", "fixed")
+CODE_FREE_MODES = ("sol-only", "cot")  # these never show a latent code, so they need no VQ-VAE
+
+
+def needs_codes(mode_name: str) -> bool:
+    return mode_name not in CODE_FREE_MODES
+
+
+def chunk_count(n_tokens: int, chunk_size: int) -> int:
+    """Chunks of a trace of n tokens, the partial last one included."""
+    return -(-n_tokens // chunk_size)
+
+
+def prefix_chunks(m: int, n_tokens: int, chunk_size: int) -> list[int]:
+    """The chunks that replacing the leftmost m tokens covers: whole chunks only, or all once m >= n."""
+    count = chunk_count(n_tokens, chunk_size) if m >= n_tokens else m // chunk_size
+    return list(range(count))
+
+
+def random_replace(rng: random.Random, n_tokens: int, chunk_size: int, m_choices: Sequence[int] | None) -> list[int]:
+    if m_choices is None:
+        return list(range(rng.randint(0, chunk_count(n_tokens, chunk_size))))
+    return prefix_chunks(rng.choice(list(m_choices)), n_tokens, chunk_size)
+
+
+def all_replace(n_tokens: int, chunk_size: int) -> list[int]:
+    return list(range(chunk_count(n_tokens, chunk_size)))
+
+
+def curriculum_replace(n_tokens: int, chunk_size: int, stage: int, stage_caps: Sequence[int]) -> list[int]:
+    return prefix_chunks(stage_caps[stage], n_tokens, chunk_size)
+
+
+def poisson_replace(rng: random.Random, n_tokens: int, chunk_size: int, latent_rate: float) -> list[int]:
+    return [chunk for chunk in range(chunk_count(n_tokens, chunk_size)) if rng.random() < latent_rate]
+
+
+def curriculum_stage(epoch: int, epochs: int, stages: int, epochs_per_stage: int | None = None) -> int:
+    """Stage of an epoch: epochs_per_stage epochs each (default: the epochs shared evenly), then the last stays."""
+    per_stage = epochs_per_stage or max(1, epochs // stages)
+    return min(epoch // per_stage, stages - 1)
+
+
+def stage_for_epoch(mode, epoch: int, epochs: int) -> int:
+    """The curriculum stage for curriculum-replace; 0 for every other mode."""
+    if mode.name != "curriculum-replace":
+        return 0
+    return curriculum_stage(epoch, epochs, len(mode.stage_caps), mode.epochs_per_stage)
+
+
+def replaced_chunks(mode, rng: random.Random, n_tokens: int, chunk_size: int, stage: int = 0) -> list[int]:
+    """The chunks `mode` (a ModeConfig) replaces in a trace of n tokens. sol-only and cot replace none."""
+    name = mode.name
+    if name in CODE_FREE_MODES:
+        return []
+    if name == "fixed":
+        return prefix_chunks(mode.m, n_tokens, chunk_size)
+    if name == "random-replace":
+        return random_replace(rng, n_tokens, chunk_size, mode.m_choices)
+    if name == "all-replace":
+        return all_replace(n_tokens, chunk_size)
+    if name == "curriculum-replace":
+        return curriculum_replace(n_tokens, chunk_size, stage, mode.stage_caps)
+    if name == "poisson-replace":
+        return poisson_replace(rng, n_tokens, chunk_size, mode.latent_rate)
+    raise ConfigError(f"unknown mode '{name}'; choose one of: {', '.join(MODES)}")
+
+
+def check_mode(mode) -> None:
+    """Refuse a mode config that cannot work, before any training starts."""
+    if mode.name not in MODES:
+        raise ConfigError(f"unknown mode '{mode.name}'; choose one of: {', '.join(MODES)}")
+    if mode.name == "fixed" and mode.m < 0:
+        raise ConfigError(f"mode.m must be >= 0, got {mode.m}")
+    if mode.name == "random-replace" and mode.m_choices is not None:
+        if not mode.m_choices or min(mode.m_choices) < 0:
+            raise ConfigError(f"mode.m_choices must be a non-empty list of m >= 0 (or null), got {mode.m_choices}")
+    if mode.name == "curriculum-replace":
+        caps = list(mode.stage_caps)
+        if not caps or min(caps) < 0 or caps != sorted(caps):
+            raise ConfigError(f"mode.stage_caps must be a non-empty, non-decreasing list of m >= 0, got {caps}")
+        if mode.epochs_per_stage is not None and mode.epochs_per_stage < 1:
+            raise ConfigError(f"mode.epochs_per_stage must be >= 1 (or null), got {mode.epochs_per_stage}")
+    if mode.name == "poisson-replace" and not 0.0 <= mode.latent_rate <= 1.0:
+        raise ConfigError(f"mode.latent_rate must lie in [0, 1], got {mode.latent_rate}")

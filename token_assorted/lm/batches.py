@@ -1,0 +1,88 @@
+"""Training batches: X̃ is drawn afresh for every sample each time it is collated, then right-padded.
+
+A sample's draw comes from a generator seeded by (seed, epoch, record index), so a run is reproducible
+and every epoch sees new draws. `EpochDraws` moves the collators to the next epoch (and curriculum stage)
+before each training epoch's batches are made, and keeps the stage in the training checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import lightning as L
+import torch
+
+from ..errors import DataError
+from ..latent import IGNORE, LatentVocab, build_example, sample_rng, stage_for_epoch
+
+
+class MixingCollator:
+    """Encoded records (dicts with index, prompt_ids, reasoning_ids, solution_ids) -> a padded batch of X̃."""
+
+    def __init__(
+        self,
+        mode,
+        vocab: LatentVocab,
+        codes: Sequence[Sequence[int]] | None,
+        *,
+        chunk_size: int,
+        per_chunk: int,
+        pad_id: int,
+        max_length: int,
+        seed: int,
+        split: str = "train",
+    ):
+        self.mode, self.vocab, self.codes = mode, vocab, codes
+        self.chunk_size, self.per_chunk = chunk_size, per_chunk
+        self.pad_id, self.max_length, self.seed, self.split = pad_id, max_length, seed, split
+        self.epoch = 0
+        self.stage = 0
+
+    def example(self, row: dict):
+        index = row["index"]
+        codes = self.codes[index] if self.codes is not None else ()
+        rng = sample_rng(self.seed, self.epoch, index)
+        example = build_example(row, codes, self.mode, rng, self.vocab, self.chunk_size, self.per_chunk, self.stage)
+        if len(example.input_ids) > self.max_length:
+            raise DataError(
+                f"the {self.mode.name} sample has {len(example.input_ids)} tokens, more than the model's "
+                f"limit of {self.max_length}", file=f"{self.split} split", record=index,
+            )
+        return example
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        examples = [self.example(row) for row in rows]
+        width = max(len(e.input_ids) for e in examples)
+        input_ids = torch.full((len(examples), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+        attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for row, e in enumerate(examples):
+            input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
+            labels[row, : len(e.labels)] = torch.tensor(e.labels)
+            attention_mask[row, : len(e.input_ids)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+class EpochDraws(L.Callback):
+    """Before each training epoch: new draws for the training samples, and the curriculum stage for both splits.
+
+    Validation keeps the draws of epoch 0, so its loss is comparable from epoch to epoch.
+    """
+
+    def __init__(self, mode, epochs: int, train: MixingCollator, valid: MixingCollator):
+        self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
+        self.stage = 0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        epoch = trainer.current_epoch
+        self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
+        self.train.epoch = epoch
+        self.train.stage = self.valid.stage = self.stage
+        if self.mode.name == "curriculum-replace":
+            pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
+
+    def state_dict(self) -> dict:
+        return {"stage": self.stage}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.stage = state_dict["stage"]

@@ -1,0 +1,89 @@
+"""The causal LM to fine-tune: a small Llama or a GPT-2 built from cfg.model, or a local pretrained one.
+
+    model=tiny          Llama-style decoder trained from scratch with the word-level tokenizer
+    model=gpt2-small    GPT-2 small (12 layers, 768 wide, 12 heads), from scratch
+    model.path=DIR      any local causal LM, through AutoModelForCausalLM
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+
+ARCHS = ("llama", "gpt2")
+
+
+def model_config(model_cfg, tokenizer):
+    """A transformers config for `model_cfg.arch`, sized by cfg.model and matched to the tokenizer's ids."""
+    from transformers import GPT2Config, LlamaConfig
+
+    if model_cfg.arch not in ARCHS:
+        raise ConfigError(f"unknown model.arch '{model_cfg.arch}'; choose one of: {', '.join(ARCHS)}")
+    if model_cfg.hidden_size % model_cfg.num_heads:
+        raise ConfigError(
+            f"model.hidden_size {model_cfg.hidden_size} is not a multiple of model.num_heads {model_cfg.num_heads}"
+        )
+    ids = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
+    if model_cfg.arch == "llama":
+        return LlamaConfig(
+            hidden_size=model_cfg.hidden_size,
+            intermediate_size=model_cfg.intermediate_size,
+            num_hidden_layers=model_cfg.num_layers,
+            num_attention_heads=model_cfg.num_heads,
+            num_key_value_heads=model_cfg.num_heads,
+            max_position_embeddings=model_cfg.max_positions,
+            attention_dropout=model_cfg.dropout,
+            tie_word_embeddings=False,
+            **ids,
+        )
+    return GPT2Config(
+        n_embd=model_cfg.hidden_size,
+        n_inner=model_cfg.intermediate_size,
+        n_layer=model_cfg.num_layers,
+        n_head=model_cfg.num_heads,
+        n_positions=model_cfg.max_positions,
+        resid_pdrop=model_cfg.dropout,
+        embd_pdrop=model_cfg.dropout,
+        attn_pdrop=model_cfg.dropout,
+        **ids,
+    )
+
+
+def build_model(model_cfg, tokenizer):
+    """A fresh model sized for `tokenizer` (before its latent tokens are added), or the one at model.path."""
+    from transformers import AutoModelForCausalLM
+
+    if model_cfg.path:
+        try:
+            return AutoModelForCausalLM.from_pretrained(str(model_cfg.path)).train()  # it loads in eval mode
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}") from None
+    return AutoModelForCausalLM.from_config(model_config(model_cfg, tokenizer))
+
+
+def max_positions(model, model_cfg) -> int:
+    """The longest sequence to train on: cfg.model.max_positions, or less where the model's own limit is lower."""
+    config = model.config
+    own = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return min(model_cfg.max_positions, own) if own else model_cfg.max_positions
+
+
+def set_generation_ids(model, tokenizer, max_new_tokens: int) -> None:
+    """Make stock `generate()` stop at the tokenizer's EOS and pad with its pad token, greedy by default."""
+    from transformers import GenerationConfig
+
+    ids = {
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
+    model.config.update(ids)
+    model.generation_config = GenerationConfig(**ids, max_new_tokens=max_new_tokens, do_sample=False)
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,67 @@
+"""The LightningModule that fine-tunes a transformers causal LM with next-token loss on the labelled positions."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import lightning as L
+import torch
+
+from ..errors import ConfigError
+
+SCHEDULES = ("cosine", "linear")
+
+
+def lr_factor(step: int, *, warmup: int, total: int, schedule: str) -> float:
+    """Linear warmup to the peak over `warmup` steps, then cosine or linear decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+
+
+def labelled_tokens(labels: torch.Tensor) -> int:
+    """Positions the loss counts: a label is predicted from the token before it, so the first column never is."""
+    return int((labels[:, 1:] != -100).sum())
+
+
+class CausalLMModule(L.LightningModule):
+    def __init__(self, model, optim):
+        super().__init__()
+        if optim.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule '{optim.schedule}'; choose one of: {', '.join(SCHEDULES)}")
+        self.model = model
+        self.optim = optim
+        self.tokens_seen = 0  # input tokens (padding excluded) of all training batches on this process
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.model(**batch).loss
+        self.tokens_seen += int(batch["attention_mask"].sum())
+        self.log("train_loss", loss, prog_bar=True, batch_size=labelled_tokens(batch["labels"]))
+        self.log("lr", self.lr_schedulers().get_last_lr()[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss = self.model(**batch).loss
+        # weighted by labelled tokens, so the epoch's val_loss is the mean over tokens, not over batches
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=labelled_tokens(batch["labels"]))
+
+    def configure_optimizers(self):
+        decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.optim.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, round(self.optim.warmup_ratio * total))
+        schedule = partial(lr_factor, warmup=warmup, total=total, schedule=self.optim.schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["tokens_seen"] = self.tokens_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.tokens_seen = checkpoint.get("tokens_seen", 0)

@@ -1,0 +1,76 @@
+"""Show what a model does with one test question: its whole greedy generation, latent tokens included,
+and what each latent block stands for, decoded to text by the task's VQ-VAE when one has been trained.
+
+    python -m token_assorted.show task=prosqa mode=random-replace eval.example=3
+"""
+
+from __future__ import annotations
+
+from .cli import hydra_main
+from .data.splits import load_split
+from .errors import ConfigError, ToolkitError
+from .evaluation.checkpoint import load_checkpoint
+from .evaluation.generation import generate
+from .evaluation.harness import autocast, device_for, encode_prompts, evaluation_file, generation_budget
+from .evaluation.metrics import score_generation
+from .evaluation.tokens import latent_blocks, latent_token_ids
+from .latent.vocab import latent_token
+from .tasks import get_task
+
+
+def find_vqvae(cfg):
+    """The task's trained VQ-VAE, or None (with a note) when there is none to load."""
+    from .vqvae import load_vqvae
+
+    try:
+        return load_vqvae(cfg)
+    except ToolkitError as err:
+        print(f"(latent blocks stay undecoded: {err})")
+        return None
+
+
+def decode_block(vqvae, tokenizer, prompt: list[int], codes: list[int]) -> str:
+    """The text a block of codes stands for, or why the VQ-VAE cannot take it (a generated block may be any length)."""
+    try:
+        return vqvae.decode_text(tokenizer, prompt, codes)
+    except ToolkitError as err:
+        return f"(cannot decode: {err})"
+
+
+def run(cfg) -> dict:
+    records = load_split(cfg, "test")
+    if not 0 <= cfg.eval.example < len(records):
+        raise ConfigError(
+            f"eval.example={cfg.eval.example} is out of range: {evaluation_file(cfg)} has {len(records)} records"
+        )
+    record = records[cfg.eval.example]
+    device = device_for(cfg.trainer.accelerator)
+    checkpoint = load_checkpoint(cfg, device)
+    model, tokenizer = checkpoint.model, checkpoint.tokenizer
+
+    prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0]
+    budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg))
+    with autocast(device, cfg.trainer.precision):
+        ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False)[0][0]
+    scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer))
+    blocks = latent_blocks(tokenizer.convert_ids_to_tokens(ids))
+    vqvae = find_vqvae(cfg) if blocks else None
+    decoded = [decode_block(vqvae, tokenizer, prompt, codes) for codes in blocks] if vqvae else []
+
+    verdict = ", ".join(f"{name} {value}" for name, value in scored.items() if isinstance(value, bool))
+    expected = "\n".join([*record["steps"], f"### {record['answer']}"])
+    print(f"{cfg.task.name} test record {cfg.eval.example} of {evaluation_file(cfg)}, model {checkpoint.path}")
+    print(f"\nquestion:\n{record['question']}\n\nexpected:\n{expected}")
+    print(f"\ngeneration ({scored['generated_tokens']} tokens: {scored['latent_tokens']} latent, "
+          f"{scored['text_tokens']} text; {verdict}):\n{scored['completion']}")
+    for number, codes in enumerate(blocks, start=1):
+        shown = "".join(latent_token(code) for code in codes)
+        print(f"\nlatent block {number}: {shown}" + (f"\n  decodes to: {decoded[number - 1]!r}" if decoded else ""))
+    return {"record": record, **scored, "latent_blocks": blocks, "decoded": decoded}
+
+
+main = hydra_main(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Train the VQ-VAE on a task's training split, measure it on the valid split, then cache every split's codes.
+
+    python -m token_assorted.train_vqvae task=prosqa
+    python -m token_assorted.train_vqvae task=prontoqa vqvae.quantizer=fsq vqvae.train.epochs=2
+
+Writes <out_dir>/vqvae/<task>/: model/ (config.json, model.safetensors), meta.json, metrics.json,
+codes/{train,valid,test}.json, checkpoints/ (Lightning) and logs/ (CSV). meta.json is removed when training
+starts and written last, so a half-trained directory is never taken for a finished one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+from lightning.pytorch.loggers import CSVLogger
+
+from .cli import hydra_main
+from .data import get_tokenizer
+from .io import META, atomic_dir, sha256, write_json, write_meta
+from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
+from .vqvae.chunks import loader
+from .vqvae.codes import build_caches, split_rows
+from .vqvae.metrics import evaluate, informativeness_warning
+from .vqvae.module import VQVAEModule
+
+
+def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
+    """Fit the model; returns the trained module and the seconds spent training."""
+    directory, optim = run_dir(cfg), cfg.vqvae.train
+    model = build_vqvae(cfg, tokenizer)
+    module = VQVAEModule(
+        model, lr=optim.lr, weight_decay=optim.weight_decay, warmup_ratio=optim.warmup_ratio,
+        continuous_steps=cfg.vqvae.continuous_steps,
+    )
+    shutil.rmtree(directory / "checkpoints", ignore_errors=True)
+    checkpoints = ModelCheckpoint(dirpath=directory / "checkpoints", filename="epoch={epoch}", auto_insert_metric_name=False)
+    timer = Timer()
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
+        num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
+        gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
+        logger=CSVLogger(directory, name="logs"), callbacks=[checkpoints, timer],
+        num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
+        use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
+        enable_progress_bar=progress, enable_model_summary=progress,
+    )
+    batches = dict(
+        batch_size=optim.batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id,
+        num_workers=cfg.trainer.num_workers,
+    )
+    trainer.fit(
+        module,
+        loader(rows["train"], seed=cfg.seed, rank=trainer.global_rank, world_size=trainer.world_size, **batches),
+        loader(rows["valid"], **batches),
+    )
+    return module, timer.time_elapsed("train")
+
+
+def run(cfg, progress: bool = True) -> dict:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    directory = run_dir(cfg)
+    (directory / META).unlink(missing_ok=True)
+
+    tokenizer = get_tokenizer(cfg, progress=progress)
+    rows = {split: split_rows(cfg, split, tokenizer) for split in ("train", "valid")}
+    module, seconds = train(cfg, tokenizer, rows, progress)
+    if module.global_rank != 0:
+        return {}
+    model = module.model.cpu().eval()
+    with atomic_dir(model_dir(cfg)) as tmp:
+        model.save_pretrained(tmp)
+
+    metrics = evaluate(
+        model, rows["valid"], batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision,
+        seed=cfg.seed, progress=progress,
+    )
+    epochs = module.current_epoch or cfg.vqvae.train.epochs
+    metrics.update(train_seconds=round(seconds, 1), epochs=epochs, seconds_per_epoch=round(seconds / max(1, epochs), 1))
+    write_json(directory / "metrics.json", metrics)
+    write_meta(
+        directory, config=vqvae_config(cfg), seed=cfg.seed, inputs=current_inputs(cfg, tokenizer),
+        task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
+        codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),
+    )
+    print(
+        f"VQ-VAE for {cfg.task.name} in {directory}: valid recon_token_acc {metrics['recon_token_acc']:.4f}, "
+        f"recon_chunk_exact {metrics['recon_chunk_exact']:.4f}, codebook_usage {metrics['codebook_usage']:.3f}, "
+        f"code_informativeness {metrics['code_informativeness']:.3f}; {seconds:.0f} s training"
+    )
+    warning = informativeness_warning(metrics)
+    if warning:
+        print(warning)
+    build_caches(cfg, progress=progress)
+    print(f"codes cached in {directory / 'codes'}")
+    return metrics
+
+
+main = hydra_main(run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""The VQ-VAE that abstracts reasoning traces into discrete latent codes (DESIGN.md §1 step 2).
+
+    from token_assorted.vqvae import load_codes, load_vqvae
+    codes = load_codes(cfg, split)   # record i -> the codes of its reasoning trace
+    vqvae = load_vqvae(cfg)          # .chunk_size .compression .codebook_size .codebook() .decode_text(...)
+"""
+
+from .checkpoint import build_vqvae, load_vqvae, run_dir
+from .codes import build_caches, decode_text, load_codes
+from .model import VQVAE
+
+__all__ = ["VQVAE", "build_caches", "build_vqvae", "decode_text", "load_codes", "load_vqvae", "run_dir"]

@@ -1,0 +1,106 @@
+"""Where a trained VQ-VAE lives and the checks that keep it from being used with other inputs.
+
+    <out_dir>/vqvae/<task>/model/         config.json + model.safetensors (VQVAE.save_pretrained)
+    <out_dir>/vqvae/<task>/meta.json      config, seed, L, r, K, tokenizer and train-data checksums
+    <out_dir>/vqvae/<task>/metrics.json   figures on the valid split
+    <out_dir>/vqvae/<task>/codes/         code sequences per split (codes.py)
+    <out_dir>/vqvae/<task>/checkpoints/   Lightning checkpoints;  logs/  CSV logs
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ..data.splits import task_dir
+from ..data.tokenizer import tokenizer_checksum
+from ..errors import StaleInputError
+from ..io import META, read_meta, sha256
+from .model import VQVAE
+
+
+def run_dir(cfg) -> Path:
+    return Path(cfg.out_dir) / "vqvae" / cfg.task.name
+
+
+def model_dir(cfg) -> Path:
+    return run_dir(cfg) / "model"
+
+
+def split_file(cfg, split: str) -> Path:
+    """The records a split is read from: `data.test_file` for the test split when set, else the generated file."""
+    if split == "test" and cfg.data.test_file:
+        return Path(cfg.data.test_file)
+    return task_dir(cfg) / f"{split}.json"
+
+
+def vqvae_config(cfg) -> dict:
+    return OmegaConf.to_container(cfg.vqvae, resolve=True)
+
+
+def build_vqvae(cfg, tokenizer) -> VQVAE:
+    v = cfg.vqvae
+    return VQVAE(
+        vocab_size=len(tokenizer), pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id,
+        chunk_size=v.chunk_size, compression=v.compression, codebook_size=v.codebook_size, quantizer=v.quantizer,
+        fsq_levels=list(v.fsq_levels), rvq_quantizers=v.rvq_quantizers, dim=v.dim, heads=v.heads,
+        prompt_layers=v.prompt_layers, encoder_layers=v.encoder_layers, decoder_layers=v.decoder_layers,
+        commitment_weight=v.commitment_weight, ema_decay=v.ema_decay, dead_code_threshold=v.dead_code_threshold,
+    )
+
+
+def current_inputs(cfg, tokenizer) -> dict[str, str]:
+    return {"tokenizer": tokenizer_checksum(tokenizer), "train": sha256(split_file(cfg, "train"))}
+
+
+def retrain_hint(cfg) -> str:
+    return f"run `python -m token_assorted.train_vqvae task={cfg.task.name}` (with this run's overrides) to retrain it"
+
+
+def checked_meta(cfg, tokenizer) -> dict:
+    """The checkpoint's meta.json, after checking it was made with this tokenizer, training data and vqvae config."""
+    directory = run_dir(cfg)
+    if not (directory / META).exists() or not model_dir(cfg).exists():
+        raise StaleInputError(
+            f"no trained VQ-VAE in {directory}: run `python -m token_assorted.train_vqvae task={cfg.task.name}` first"
+        )
+    meta = read_meta(directory)
+    now = current_inputs(cfg, tokenizer)
+    made = meta.get("inputs", {})
+    differences = []
+    if made.get("tokenizer") != now["tokenizer"]:
+        differences.append(
+            f"with another tokenizer (vocabulary checksum {made.get('tokenizer')}, now {now['tokenizer']})"
+        )
+    if made.get("train") != now["train"]:
+        differences.append(
+            f"from another {split_file(cfg, 'train')} (checksum {str(made.get('train'))[:12]}, now {now['train'][:12]})"
+        )
+    recorded, wanted = _flatten(meta.get("config", {})), _flatten(vqvae_config(cfg))
+    for key in sorted(set(recorded) | set(wanted)):
+        if recorded.get(key) != wanted.get(key):
+            differences.append(f"with vqvae.{key}={recorded.get(key)} (the config now says {wanted.get(key)})")
+    if differences:
+        raise StaleInputError(f"the VQ-VAE in {directory} was made {'; '.join(differences)}; {retrain_hint(cfg)}")
+    return meta
+
+
+def load_vqvae(cfg, tokenizer=None) -> VQVAE:
+    """The trained VQ-VAE for cfg's task, in eval mode; StaleInputError if made with other inputs or settings."""
+    from ..data import get_tokenizer
+
+    checked_meta(cfg, tokenizer if tokenizer is not None else get_tokenizer(cfg, progress=False))
+    model = VQVAE.from_pretrained(model_dir(cfg))
+    model.checksum = sha256(model_dir(cfg))  # identifies the checkpoint for the stages that use its codes
+    return model
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

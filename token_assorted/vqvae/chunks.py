@@ -1,0 +1,117 @@
+"""Cutting reasoning traces into chunks of L tokens and padding a batch of records into tensors.
+
+A trace of n tokens fills ceil(n / L) chunks; the last one is padded with the pad id. Padded positions are
+masked out of attention and of the loss, except the first one: there the decoder must write EOS, so that
+decoding codes back to text knows where the trace ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+IGNORE = -100  # cross-entropy's ignore_index
+
+
+@dataclass
+class Batch:
+    prompt_ids: Tensor  # (B, P), padded with the pad id
+    prompt_mask: Tensor  # (B, P), True on prompt tokens
+    trace_ids: Tensor  # (B, n*L), reasoning tokens then the pad id
+    trace_mask: Tensor  # (B, n*L), True on reasoning tokens
+    targets: Tensor  # (B, n*L), what f_dec must write: the trace, EOS right after it, IGNORE elsewhere
+    chunk_mask: Tensor  # (B, n), True on the record's chunks
+
+    def __len__(self) -> int:
+        return self.prompt_ids.shape[0]
+
+    def to(self, device) -> "Batch":
+        return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+
+def num_chunks(length: int, chunk_size: int) -> int:
+    return max(1, math.ceil(length / chunk_size))
+
+
+def pad(rows: list[list[int]], pad_id: int, length: int | None = None) -> tuple[Tensor, Tensor]:
+    """Token-id lists as one (B, length) tensor, right-padded with `pad_id`, and the mask of real tokens."""
+    length = max(len(row) for row in rows) if length is None else length
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(rows), length, dtype=torch.bool)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = True
+    return ids, mask
+
+
+def collate(rows: list[tuple[list[int], list[int]]], *, chunk_size: int, pad_id: int, eos_id: int) -> Batch:
+    """`rows` are (prompt_ids, reasoning_ids) pairs; every record's trace is padded to the batch's largest chunk count."""
+    chunks = max(num_chunks(len(trace), chunk_size) for _, trace in rows)
+    prompt_ids, prompt_mask = pad([prompt for prompt, _ in rows], pad_id)
+    trace_ids, trace_mask = pad([trace for _, trace in rows], pad_id, length=chunks * chunk_size)
+    targets = trace_ids.masked_fill(~trace_mask, IGNORE)
+    chunk_mask = torch.zeros(len(rows), chunks, dtype=torch.bool)
+    for i, (_, trace) in enumerate(rows):
+        if len(trace) % chunk_size:
+            targets[i, len(trace)] = eos_id
+        chunk_mask[i, : num_chunks(len(trace), chunk_size)] = True
+    return Batch(prompt_ids, prompt_mask, trace_ids, trace_mask, targets, chunk_mask)
+
+
+def sorted_batches(rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int):
+    """Yield (row indices, Batch) over batches of similar lengths, so little is padding; callers put results back in order."""
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i][1]), len(rows[i][0])))
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        yield indices, collate([rows[i] for i in indices], chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
+
+
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
+    by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
+    Under DDP each process takes every `world_size`-th batch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1, window: int = 50):
+        self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def _batches(self) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        batches = []
+        span = self.window * self.batch_size
+        for start in range(0, len(order), span):
+            group = sorted(order[start : start + span], key=self.lengths.__getitem__)
+            batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        per_rank = len(batches) // self.world_size
+        return batches[self.rank : per_rank * self.world_size : self.world_size]
+
+    def __iter__(self):
+        batches = self._batches()
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+def loader(
+    rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int,
+    seed: int | None = None, rank: int = 0, world_size: int = 1, num_workers: int = 0,
+):
+    """A DataLoader of Batches: length-grouped and shuffled with `seed` (training), or in order when seed is None."""
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    collate_fn = partial(collate, chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
+    if seed is None:
+        return DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
+    lengths = [len(prompt) + 4 * len(trace) for prompt, trace in rows]  # the trace passes through both f_enc and f_dec
+    sampler = LengthGroupedBatches(lengths, batch_size, seed, rank=rank, world_size=world_size)
+    return DataLoader(rows, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn)

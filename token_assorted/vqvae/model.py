@@ -1,0 +1,270 @@
+"""The VQ-VAE that turns a reasoning trace into discrete latent codes and back (Token Assorted, §3.1).
+
+    g      prompt encoder: the prompt's token states, shared by f_enc and f_dec as cross-attention memory
+    f_enc  reads the trace chunk by chunk: chunk j's tokens see the prompt, chunks 0..j and nothing later;
+           L/r summary queries per chunk read the same and become the chunk's L/r vectors
+    VQ     snaps each vector to one of K codes (quantizer.py)
+    f_dec  writes the trace back, chunk by chunk, as a causal transformer over
+           [codes of chunk 0, tokens of chunk 0, codes of chunk 1, tokens of chunk 1, ...]
+           cross-attending to the prompt's token states
+
+Both sides are causal over chunks, so chunk j's codes only need to say what is new in chunk j given the
+prompt and the text before it: the codes an LM would emit left to right. The decoder reads the prompt's
+token states rather than one pooled vector because the traces copy names and rules out of the prompt
+word for word, and a single vector cannot hold a 200-token list of facts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError, DataError
+from .chunks import IGNORE, Batch, pad
+from .layers import Block, KVCache, sinusoid
+from .quantizer import make_quantizer
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+TOKEN, CODE = 0, 1  # what an input position holds, as a learned embedding
+
+
+@dataclass
+class Output:
+    loss: Tensor
+    recon_loss: Tensor
+    commit_loss: Tensor
+    logits: Tensor  # (B, n*L, vocab): f_dec's prediction of each trace position, teacher-forced
+    codes: Tensor  # (B, n*L/r, levels)
+
+
+class VQVAE(nn.Module):
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        pad_id: int,
+        eos_id: int,
+        chunk_size: int = 16,
+        compression: int = 16,
+        codebook_size: int = 64,
+        quantizer: str = "vq",
+        fsq_levels: tuple[int, ...] = (8, 8),
+        rvq_quantizers: int = 2,
+        dim: int = 256,
+        heads: int = 4,
+        prompt_layers: int = 2,
+        encoder_layers: int = 2,
+        decoder_layers: int = 2,
+        commitment_weight: float = 0.25,
+        ema_decay: float = 0.8,
+        dead_code_threshold: float = 0.1,
+    ):
+        super().__init__()
+        if chunk_size % compression:
+            raise ConfigError(f"vqvae.chunk_size ({chunk_size}) must be a multiple of vqvae.compression ({compression})")
+        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.config["fsq_levels"] = list(fsq_levels)
+        self.pad_id, self.eos_id = pad_id, eos_id
+        self.chunk_size, self.compression, self.codebook_size = chunk_size, compression, codebook_size
+        self.vectors_per_chunk = chunk_size // compression
+        self.dim = dim
+
+        self.embed = nn.Embedding(vocab_size, dim)
+        self.kind = nn.Embedding(2, dim)
+        self.prompt_encoder = nn.ModuleList(Block(dim, heads, cross_attention=False) for _ in range(prompt_layers))
+        self.norm_prompt = nn.LayerNorm(dim)
+        self.encoder = nn.ModuleList(Block(dim, heads, cross_attention=True) for _ in range(encoder_layers))
+        self.to_latent = nn.Linear(dim, dim)
+        self.norm_latent = nn.LayerNorm(dim)
+        self.quantizer = make_quantizer(
+            quantizer, dim=dim, codebook_size=codebook_size, commitment_weight=commitment_weight, ema_decay=ema_decay,
+            dead_code_threshold=dead_code_threshold, fsq_levels=list(fsq_levels), rvq_quantizers=rvq_quantizers,
+        )
+        self.decoder = nn.ModuleList(Block(dim, heads, cross_attention=True) for _ in range(decoder_layers))
+        self.norm_out = nn.LayerNorm(dim)
+
+    @property
+    def codes_per_chunk(self) -> int:
+        """L/r for VQ and FSQ; L/r times the number of residual stages for RVQ."""
+        return self.vectors_per_chunk * self.quantizer.levels
+
+    def codebook(self) -> Tensor:
+        """The K code vectors, (K, dim): a starting point for an LM's latent-token embeddings."""
+        return self.quantizer.codebook().detach().clone()
+
+    # g, f_enc, quantizer, f_dec
+
+    def encode_prompt(self, prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
+        x = self.embed(prompt_ids) + sinusoid(torch.arange(prompt_ids.shape[1], device=prompt_ids.device), self.dim)
+        mask = prompt_mask[:, None, :]
+        for block in self.prompt_encoder:
+            x = block(x, mask)
+        return self.norm_prompt(x)
+
+    def encode(self, prompt_states: Tensor, prompt_mask: Tensor, trace_ids: Tensor, trace_mask: Tensor, chunk_mask: Tensor) -> Tensor:
+        """The pre-quantization vectors, (B, n*L/r, dim): the mean state of each group of r tokens, so L/r per chunk."""
+        n, L = chunk_mask.shape[1], self.chunk_size
+        x = self._token_inputs(trace_ids, torch.arange(n * L, device=trace_ids.device))
+        chunk = torch.arange(n * L, device=trace_ids.device) // L
+        mask = (chunk[None, :] <= chunk[:, None])[None] & trace_mask[:, None, :]  # this chunk and earlier ones
+        for block in self.encoder:
+            x = block(x, mask, prompt_states, prompt_mask[:, None, :])
+        weights = trace_mask.unflatten(1, (-1, self.compression)).to(x.dtype)
+        groups = x.unflatten(1, (-1, self.compression))
+        pooled = (groups * weights[..., None]).sum(dim=2) / weights.sum(dim=2, keepdim=True).clamp(min=1)
+        return self.norm_latent(self.to_latent(pooled))
+
+    def quantize(self, latents: Tensor, chunk_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(quantized vectors, codes (B, n*L/r, levels), commitment loss). Only the vectors of real chunks reach the
+        quantizer (padding would skew k-means and the EMA statistics); padding gets zero vectors and code -1.
+        Computed in float32, outside autocast."""
+        present = chunk_mask.repeat_interleave(self.vectors_per_chunk, dim=1)
+        with torch.autocast(latents.device.type, enabled=False):
+            vectors, codes, loss = self.quantizer(latents[present].float()[None])
+        quantized = latents.new_zeros(latents.shape, dtype=vectors.dtype).masked_scatter(present[..., None], vectors)
+        all_codes = codes.new_full((*present.shape, codes.shape[-1]), -1)
+        all_codes[present] = codes[0]
+        return quantized, all_codes, loss
+
+    def decode(self, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor, trace_ids: Tensor) -> Tensor:
+        """Teacher-forced f_dec: logits (B, n*L, vocab) for every trace position."""
+        batch, n, L, s = len(trace_ids), trace_ids.shape[1] // self.chunk_size, self.chunk_size, self.vectors_per_chunk
+        codes = self._code_inputs(quantized).unflatten(1, (n, s))
+        tokens = self._token_inputs(trace_ids, torch.arange(n * L, device=trace_ids.device)).unflatten(1, (n, L))
+        x = torch.cat([codes, tokens], dim=2).flatten(1, 2)
+        length = x.shape[1]
+        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()[None]
+        for block in self.decoder:
+            x = block(x, causal, prompt_states, prompt_mask[:, None, :])
+        # the state just before each token (the chunk's last code, then the previous token) predicts it
+        x = x.unflatten(1, (n, s + L))[:, :, s - 1 : s - 1 + L].reshape(batch, n * L, -1)
+        return self._logits(x)
+
+    def forward(self, batch: Batch, quantize: bool = True) -> Output:
+        """`quantize=False` hands f_dec the continuous vectors: the warm-up before the codebook is k-means-initialised."""
+        prompt_states = self.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+        latents = self.encode(prompt_states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+        if quantize:
+            quantized, codes, commit_loss = self.quantize(latents, batch.chunk_mask)
+        else:
+            present = batch.chunk_mask.repeat_interleave(self.vectors_per_chunk, dim=1)
+            quantized = latents * present[..., None]
+            codes = torch.full((*present.shape, self.quantizer.levels), -1, device=latents.device)
+            commit_loss = latents.new_zeros(())
+        logits = self.decode(prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
+        recon_loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE)
+        return Output(recon_loss + commit_loss, recon_loss, commit_loss, logits, codes)
+
+    # codes in, text out
+
+    @torch.no_grad()
+    def encode_codes(self, batch: Batch) -> list[list[int]]:
+        """Each record's codes: ceil(len(trace)/L) chunks of `codes_per_chunk` codes, flattened chunk by chunk."""
+        prompt_states = self.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+        latents = self.encode(prompt_states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+        _, codes, _ = self.quantize(latents, batch.chunk_mask)
+        chunks = batch.chunk_mask.sum(dim=1).tolist()
+        return [row[: n * self.vectors_per_chunk].flatten().tolist() for row, n in zip(codes, chunks)]
+
+    def codes_to_vectors(self, codes: Tensor) -> Tensor:
+        """(B, n*codes_per_chunk) codes -> (B, n*L/r, dim) quantized vectors."""
+        with torch.autocast(codes.device.type, enabled=False):
+            return self.quantizer.lookup(codes.unflatten(1, (-1, self.quantizer.levels)))
+
+    @torch.no_grad()
+    def generate(self, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor) -> Tensor:
+        """Greedy f_dec: the trace tokens (B, n*L) written from the quantized vectors (B, n*L/r, dim).
+
+        Stops early once every row has written EOS; positions after a row's EOS hold EOS."""
+        batch, s, L = len(quantized), self.vectors_per_chunk, self.chunk_size
+        n = quantized.shape[1] // s
+        device = quantized.device
+        codes = self._code_inputs(quantized).unflatten(1, (n, s))
+        caches = [(KVCache(), KVCache()) for _ in self.decoder]
+        memory_mask = prompt_mask[:, None, :]
+        tokens = torch.full((batch, n * L), self.eos_id, dtype=torch.long, device=device)
+        finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        fed, pending = 0, codes[:, 0, :0]  # positions already in the caches; inputs not yet fed
+        for j in range(n):
+            x = torch.cat([pending, codes[:, j]], dim=1)
+            for t in range(L):
+                new = x.shape[1]
+                causal = torch.ones(new, fed + new, dtype=torch.bool, device=device).tril(fed)[None]
+                for block, block_caches in zip(self.decoder, caches):
+                    x = block(x, causal, prompt_states, memory_mask, block_caches)
+                fed += new
+                token = torch.where(finished, self.eos_id, self._logits(x[:, -1]).argmax(dim=-1))
+                tokens[:, j * L + t] = token
+                finished |= token == self.eos_id
+                if finished.all():
+                    return tokens
+                x = self._token_inputs(token[:, None], torch.tensor([j * L + t], device=device))
+            pending = x
+        return tokens
+
+    @torch.no_grad()
+    def decode_ids(self, prompts: list[list[int]], codes: list[list[int]]) -> list[list[int]]:
+        """The trace token ids each code sequence stands for, given its prompt's token ids."""
+        per_chunk = self.codes_per_chunk
+        for index, row in enumerate(codes):
+            if not row or len(row) % per_chunk or min(row) < 0 or max(row) >= self.codebook_size:
+                raise DataError(
+                    f"expected a non-empty multiple of {per_chunk} codes in [0, {self.codebook_size}), got {len(row)} codes",
+                    record=index, field="codes",
+                )
+        chunks = max(len(row) for row in codes) // per_chunk
+        device = self.embed.weight.device
+        padded = torch.tensor([row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes], device=device)
+        prompt_ids, prompt_mask = (t.to(device) for t in pad(prompts, self.pad_id))
+        prompt_states = self.encode_prompt(prompt_ids, prompt_mask)
+        tokens = self.generate(prompt_states, prompt_mask, self.codes_to_vectors(padded)).tolist()
+        return [_until_eos(row[: len(codes[i]) // per_chunk * self.chunk_size], self.eos_id) for i, row in enumerate(tokens)]
+
+    def decode_text(self, tokenizer, prompt_ids: list[int], codes: list[int]) -> str:
+        """The reasoning text a code sequence stands for, given its prompt's token ids."""
+        return tokenizer.decode(self.decode_ids([prompt_ids], [codes])[0])
+
+    # save and load, like transformers' save_pretrained / from_pretrained
+
+    def save_pretrained(self, directory) -> None:
+        from safetensors.torch import save_model
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / CONFIG_FILE).write_text(json.dumps(self.config, indent=1) + "\n")
+        save_model(self, str(directory / WEIGHTS_FILE))
+
+    @classmethod
+    def from_pretrained(cls, directory, map_location: str = "cpu") -> "VQVAE":
+        from safetensors.torch import load_model
+
+        directory = Path(directory)
+        model = cls(**json.loads((directory / CONFIG_FILE).read_text()))
+        load_model(model, str(directory / WEIGHTS_FILE), device=map_location)
+        return model.eval()
+
+    # helpers
+
+    def _code_positions(self, n: int, device) -> Tensor:
+        """Code k of chunk j sits at trace position j*L + k*r, the first token it stands for."""
+        return (torch.arange(n * self.vectors_per_chunk, device=device) * self.compression).to(torch.long)
+
+    def _code_inputs(self, quantized: Tensor) -> Tensor:
+        positions = self._code_positions(quantized.shape[1] // self.vectors_per_chunk, quantized.device)
+        return quantized.to(self.kind.weight.dtype) + self.kind.weight[CODE] + sinusoid(positions, self.dim)
+
+    def _token_inputs(self, ids: Tensor, positions: Tensor) -> Tensor:
+        return self.embed(ids) + self.kind.weight[TOKEN] + sinusoid(positions, self.dim)
+
+    def _logits(self, x: Tensor) -> Tensor:
+        # the output layer is the token embedding, scaled so that unit-variance embeddings give unit-scale logits
+        return self.norm_out(x) @ self.embed.weight.T / self.dim**0.5
+
+
+def _until_eos(ids: list[int], eos_id: int) -> list[int]:
+    return ids[: ids.index(eos_id)] if eos_id in ids else ids

@@ -1,0 +1,67 @@
+"""The LightningModule that trains the VQ-VAE: reconstruction cross-entropy plus the quantizer's commitment loss."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from .chunks import IGNORE, Batch
+from .model import VQVAE
+
+
+class VQVAEModule(L.LightningModule):
+    def __init__(self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, continuous_steps: int = 0):
+        super().__init__()
+        self.model = model
+        self.continuous_steps = continuous_steps
+        self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
+        self.val_code_counts = torch.zeros(model.codebook_size, dtype=torch.long)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        # Warm up without the bottleneck, so that k-means initialises the codebook on latents that already carry
+        # information; from a random encoder all latents look alike and the codebook collapses to a few codes.
+        out = self.model(batch, quantize=self.global_step >= self.continuous_steps)
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=len(batch))
+        self.log_dict({"train/recon": out.recon_loss, "train/commit": out.commit_loss}, batch_size=len(batch))
+        return out.loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        out = self.model(batch, quantize=self.global_step >= self.continuous_steps)
+        scored = batch.targets != IGNORE
+        correct = (out.logits.argmax(dim=-1) == batch.targets) & scored
+        self.log_dict({"val/loss": out.loss, "val/recon": out.recon_loss}, batch_size=len(batch))
+        # token accuracy with the true earlier tokens given (teacher forcing); metrics.json has the free-running one
+        self.log("val/token_acc", correct.sum() / scored.sum(), prog_bar=True, batch_size=int(scored.sum()))
+        codes = out.codes[out.codes >= 0]
+        self.val_code_counts += torch.bincount(codes.flatten().cpu(), minlength=self.model.codebook_size)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/usage", (self.val_code_counts > 0).float().mean(), prog_bar=True)
+        self.val_code_counts.zero_()
+
+    def configure_optimizers(self):
+        decayed = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
+        others = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}], lr=self.lr
+        )
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warmup = max(1, int(self.warmup_ratio * total))
+
+        def schedule(step: int) -> float:
+            """Linear warm-up, then cosine decay to a tenth of the peak rate."""
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def inference_autocast(precision: str, device: torch.device):
+    """The autocast the trainer used, for encoding and decoding outside it: the same codes as in training."""
+    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
