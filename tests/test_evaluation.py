@@ -28,14 +28,6 @@ K = 8  # latent codes in the test vocabulary
 SUMMARY_KEYS = ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads run many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def word_tokenizer(records, latent: bool = True):
     tokenizer = build_word_tokenizer(sequence_text(r) for r in records)

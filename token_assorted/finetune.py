@@ -34,6 +34,7 @@ from .lm import (
     EpochDraws,
     MixingCollator,
     build_model,
+    finetune_dir,
     max_positions,
     parameter_count,
     set_generation_ids,
@@ -120,10 +121,6 @@ def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Traine
     )
 
 
-def run_dir(cfg) -> Path:
-    return Path(cfg.out_dir) / "finetune" / cfg.task.name / cfg.mode.name
-
-
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)
@@ -158,7 +155,7 @@ def run(cfg, progress: bool = True) -> Path:
         for split in SPLITS
     ]
 
-    final = run_dir(cfg)
+    final = finetune_dir(cfg)
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     draws = EpochDraws(mode, cfg.finetune.epochs, collators["train"], collators["valid"])

@@ -24,6 +24,7 @@ from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
 from .latent import needs_codes
+from .lm import finetune_dir
 
 # The settings each stage's outputs depend on; a change to any of them makes the stage run again.
 FINETUNE_SETTINGS = ("task", "data", "model", "mode", "finetune", "seed")
@@ -60,7 +61,7 @@ def vqvae_is_current(cfg) -> bool:
 
 
 def finetune_is_current(cfg) -> bool:
-    meta = recorded(finetune.run_dir(cfg))
+    meta = recorded(finetune_dir(cfg))
     if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
         return False
     if meta["inputs"].get("train") != sha256(task_dir(cfg) / "train.json"):
@@ -77,7 +78,7 @@ def evaluation_is_current(cfg) -> bool:
     meta = recorded(directory)
     if meta is None or not (directory / RESULTS).exists():
         return False
-    checkpoint = finetune.run_dir(cfg) / META
+    checkpoint = finetune_dir(cfg) / META
     return (
         settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
         and meta["inputs"].get("checkpoint") == sha256(checkpoint)

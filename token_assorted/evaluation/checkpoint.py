@@ -10,10 +10,7 @@ from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, sha256
-
-
-def finetune_dir(cfg) -> Path:
-    return Path(cfg.out_dir) / "finetune" / cfg.task.name / cfg.mode.name
+from ..lm.model import finetune_dir
 
 
 def checkpoint_dir(cfg) -> Path:

@@ -7,9 +7,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import ConfigError
 
 ARCHS = ("llama", "gpt2")
+
+
+def finetune_dir(cfg) -> Path:
+    """Where `finetune` saves the model for cfg's task and mode, and where `evaluate` looks for it."""
+    return Path(cfg.out_dir) / "finetune" / cfg.task.name / cfg.mode.name
 
 
 def model_config(model_cfg, tokenizer):

@@ -1,5 +1,10 @@
 """Transformer pieces shared by g (the prompt encoder), f_enc and f_dec: pre-norm blocks whose attention
-takes an explicit mask, optional cross-attention to the prompt, and a key/value cache for greedy decoding."""
+takes an explicit mask, optional cross-attention to the prompt, and a key/value cache for greedy decoding.
+
+Self-attention uses rotary positions (RoPE): "the word three back" is then easy to attend to, and the traces
+need exactly that: "Every X is a Y" is rebuilt by finding the prompt sentence that starts with X. With
+absolute positions the small models here did not learn that lookup in a CPU-sized budget.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def sinusoid(positions: Tensor, dim: int) -> Tensor:
-    """Fixed position features (Vaswani et al.): no length limit, so maze traces of thousands of tokens fit."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device) / half)
-    angles = positions.float()[..., None] * freqs
-    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+def rotate(x: Tensor, positions: Tensor) -> Tensor:
+    """Rotary position embedding of x (B, heads, T, head_dim) at integer `positions` (T,); no length limit."""
+    half = x.shape[-1] // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=x.device) / half)
+    angles = positions.float()[:, None] * freqs
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
 class KVCache:
@@ -44,16 +51,28 @@ class Attention(nn.Module):
     def _split(self, x: Tensor) -> Tensor:
         return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
 
-    def forward(self, x: Tensor, source: Tensor | None = None, mask: Tensor | None = None, cache: KVCache | None = None) -> Tensor:
-        """Attend from `x` to `source` (cross-attention) or to `x` itself. `mask` (B, Tq, Tk) is True where attending is allowed."""
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor,
+        positions: Tensor | None = None,
+        source: Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        """Self-attention of `x` at `positions`, or cross-attention from `x` to `source` (no positions).
+        `mask` (B, Tq, Tk) is True where attending is allowed."""
         q = self._split(self.query(x))
         if source is not None and cache is not None and cache.keys is not None:
             k, v = cache.keys, cache.values  # the prompt's keys do not change while decoding
         else:
             k, v = (self._split(t) for t in self.key_value(x if source is None else source).chunk(2, dim=-1))
+            if source is None:
+                k = rotate(k, positions)
             if cache is not None:
                 k, v = cache.extend(k, v)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else mask[:, None])
+        if source is None:
+            q = rotate(q, positions)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
         return self.out(y.transpose(1, 2).flatten(-2))
 
 
@@ -72,13 +91,14 @@ class Block(nn.Module):
     def forward(
         self,
         x: Tensor,
+        positions: Tensor,
         mask: Tensor,
         memory: Tensor | None = None,
         memory_mask: Tensor | None = None,
         caches: tuple[KVCache, KVCache] | None = None,
     ) -> Tensor:
         self_cache, cross_cache = caches if caches is not None else (None, None)
-        x = x + self.self_attention(self.norm_self(x), mask=mask, cache=self_cache)
+        x = x + self.self_attention(self.norm_self(x), mask, positions=positions, cache=self_cache)
         if self.cross_attention is not None:
-            x = x + self.cross_attention(self.norm_cross(x), memory, mask=memory_mask, cache=cross_cache)
+            x = x + self.cross_attention(self.norm_cross(x), memory_mask, source=memory, cache=cross_cache)
         return x + self.mlp(self.norm_mlp(x))

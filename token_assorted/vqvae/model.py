@@ -2,7 +2,7 @@
 
     g      prompt encoder: the prompt's token states, shared by f_enc and f_dec as cross-attention memory
     f_enc  reads the trace chunk by chunk: chunk j's tokens see the prompt, chunks 0..j and nothing later;
-           L/r summary queries per chunk read the same and become the chunk's L/r vectors
+           each group of r token states is averaged into one vector, so a chunk of L tokens gives L/r vectors
     VQ     snaps each vector to one of K codes (quantizer.py)
     f_dec  writes the trace back, chunk by chunk, as a causal transformer over
            [codes of chunk 0, tokens of chunk 0, codes of chunk 1, tokens of chunk 1, ...]
@@ -11,7 +11,8 @@
 Both sides are causal over chunks, so chunk j's codes only need to say what is new in chunk j given the
 prompt and the text before it: the codes an LM would emit left to right. The decoder reads the prompt's
 token states rather than one pooled vector because the traces copy names and rules out of the prompt
-word for word, and a single vector cannot hold a 200-token list of facts.
+word for word, and a single vector cannot hold a 200-token list of facts. (The solution S is not read:
+no code may depend on text that comes after it, and codes are only ever made for C.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, DataError
 from .chunks import IGNORE, Batch, pad
-from .layers import Block, KVCache, sinusoid
+from .layers import Block, KVCache
 from .quantizer import make_quantizer
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
@@ -100,20 +101,22 @@ class VQVAE(nn.Module):
     # g, f_enc, quantizer, f_dec
 
     def encode_prompt(self, prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
-        x = self.embed(prompt_ids) + sinusoid(torch.arange(prompt_ids.shape[1], device=prompt_ids.device), self.dim)
+        x = self.embed(prompt_ids)
+        positions = torch.arange(prompt_ids.shape[1], device=prompt_ids.device)
         mask = prompt_mask[:, None, :]
         for block in self.prompt_encoder:
-            x = block(x, mask)
+            x = block(x, positions, mask)
         return self.norm_prompt(x)
 
     def encode(self, prompt_states: Tensor, prompt_mask: Tensor, trace_ids: Tensor, trace_mask: Tensor, chunk_mask: Tensor) -> Tensor:
         """The pre-quantization vectors, (B, n*L/r, dim): the mean state of each group of r tokens, so L/r per chunk."""
         n, L = chunk_mask.shape[1], self.chunk_size
-        x = self._token_inputs(trace_ids, torch.arange(n * L, device=trace_ids.device))
-        chunk = torch.arange(n * L, device=trace_ids.device) // L
+        x = self._token_inputs(trace_ids)
+        positions = torch.arange(n * L, device=trace_ids.device)
+        chunk = positions // L
         mask = (chunk[None, :] <= chunk[:, None])[None] & trace_mask[:, None, :]  # this chunk and earlier ones
         for block in self.encoder:
-            x = block(x, mask, prompt_states, prompt_mask[:, None, :])
+            x = block(x, positions, mask, prompt_states, prompt_mask[:, None, :])
         weights = trace_mask.unflatten(1, (-1, self.compression)).to(x.dtype)
         groups = x.unflatten(1, (-1, self.compression))
         pooled = (groups * weights[..., None]).sum(dim=2) / weights.sum(dim=2, keepdim=True).clamp(min=1)
@@ -134,13 +137,16 @@ class VQVAE(nn.Module):
     def decode(self, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor, trace_ids: Tensor) -> Tensor:
         """Teacher-forced f_dec: logits (B, n*L, vocab) for every trace position."""
         batch, n, L, s = len(trace_ids), trace_ids.shape[1] // self.chunk_size, self.chunk_size, self.vectors_per_chunk
+        device = trace_ids.device
         codes = self._code_inputs(quantized).unflatten(1, (n, s))
-        tokens = self._token_inputs(trace_ids, torch.arange(n * L, device=trace_ids.device)).unflatten(1, (n, L))
+        tokens = self._token_inputs(trace_ids).unflatten(1, (n, L))
         x = torch.cat([codes, tokens], dim=2).flatten(1, 2)
-        length = x.shape[1]
-        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()[None]
+        positions = torch.cat(
+            [self._code_positions(n, device).unflatten(0, (n, s)), torch.arange(n * L, device=device).unflatten(0, (n, L))], dim=1
+        ).flatten()
+        causal = torch.ones(len(positions), len(positions), dtype=torch.bool, device=device).tril()[None]
         for block in self.decoder:
-            x = block(x, causal, prompt_states, prompt_mask[:, None, :])
+            x = block(x, positions, causal, prompt_states, prompt_mask[:, None, :])
         # the state just before each token (the chunk's last code, then the previous token) predicts it
         x = x.unflatten(1, (n, s + L))[:, :, s - 1 : s - 1 + L].reshape(batch, n * L, -1)
         return self._logits(x)
@@ -185,26 +191,28 @@ class VQVAE(nn.Module):
         n = quantized.shape[1] // s
         device = quantized.device
         codes = self._code_inputs(quantized).unflatten(1, (n, s))
+        code_positions = self._code_positions(n, device).unflatten(0, (n, s))
         caches = [(KVCache(), KVCache()) for _ in self.decoder]
         memory_mask = prompt_mask[:, None, :]
         tokens = torch.full((batch, n * L), self.eos_id, dtype=torch.long, device=device)
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
-        fed, pending = 0, codes[:, 0, :0]  # positions already in the caches; inputs not yet fed
+        fed, pending, pending_positions = 0, codes[:, 0, :0], code_positions[0, :0]  # inputs not yet fed
         for j in range(n):
             x = torch.cat([pending, codes[:, j]], dim=1)
+            positions = torch.cat([pending_positions, code_positions[j]])
             for t in range(L):
                 new = x.shape[1]
                 causal = torch.ones(new, fed + new, dtype=torch.bool, device=device).tril(fed)[None]
                 for block, block_caches in zip(self.decoder, caches):
-                    x = block(x, causal, prompt_states, memory_mask, block_caches)
+                    x = block(x, positions, causal, prompt_states, memory_mask, block_caches)
                 fed += new
                 token = torch.where(finished, self.eos_id, self._logits(x[:, -1]).argmax(dim=-1))
                 tokens[:, j * L + t] = token
                 finished |= token == self.eos_id
                 if finished.all():
                     return tokens
-                x = self._token_inputs(token[:, None], torch.tensor([j * L + t], device=device))
-            pending = x
+                x, positions = self._token_inputs(token[:, None]), torch.tensor([j * L + t], device=device)
+            pending, pending_positions = x, positions
         return tokens
 
     @torch.no_grad()
@@ -255,11 +263,10 @@ class VQVAE(nn.Module):
         return (torch.arange(n * self.vectors_per_chunk, device=device) * self.compression).to(torch.long)
 
     def _code_inputs(self, quantized: Tensor) -> Tensor:
-        positions = self._code_positions(quantized.shape[1] // self.vectors_per_chunk, quantized.device)
-        return quantized.to(self.kind.weight.dtype) + self.kind.weight[CODE] + sinusoid(positions, self.dim)
+        return quantized.to(self.kind.weight.dtype) + self.kind.weight[CODE]
 
-    def _token_inputs(self, ids: Tensor, positions: Tensor) -> Tensor:
-        return self.embed(ids) + self.kind.weight[TOKEN] + sinusoid(positions, self.dim)
+    def _token_inputs(self, ids: Tensor) -> Tensor:
+        return self.embed(ids) + self.kind.weight[TOKEN]
 
     def _logits(self, x: Tensor) -> Tensor:
         # the output layer is the token embedding, scaled so that unit-variance embeddings give unit-scale logits

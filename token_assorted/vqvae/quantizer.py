@@ -15,8 +15,6 @@ from torch import Tensor, nn
 from vector_quantize_pytorch import FSQ, ResidualVQ, VectorQuantize
 
 from ..errors import ConfigError
-import os, json
-_EXP = json.loads(os.environ.get("VQ_EXP", "{}"))
 
 
 class VQ(nn.Module):
@@ -33,7 +31,6 @@ class VQ(nn.Module):
             kmeans_init=True,
             threshold_ema_dead_code=dead_code_threshold,
             commitment_weight=commitment_weight,
-            **_EXP,
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
