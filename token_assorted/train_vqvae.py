@@ -24,7 +24,7 @@ from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, v
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
 from .vqvae.metrics import evaluate, informativeness_warning
-from .vqvae.module import VQVAEModule
+from .vqvae.module import VQVAEModule, inference_device
 
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
@@ -36,11 +36,14 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
         continuous_steps=cfg.vqvae.continuous_steps,
     )
     shutil.rmtree(directory / "checkpoints", ignore_errors=True)
-    checkpoints = ModelCheckpoint(dirpath=directory / "checkpoints", filename="epoch={epoch}", auto_insert_metric_name=False)
+    checkpoints = ModelCheckpoint(
+        dirpath=directory / "checkpoints", filename="epoch={epoch}", auto_insert_metric_name=False
+    )
     timer = Timer()
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
         num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
+        max_steps=-1 if cfg.vqvae.max_steps is None else cfg.vqvae.max_steps,
         gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=CSVLogger(directory, name="logs"), callbacks=[checkpoints, timer],
         num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
@@ -75,11 +78,14 @@ def run(cfg, progress: bool = True) -> dict:
         model.save_pretrained(tmp)
 
     metrics = evaluate(
-        model, rows["valid"], batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision,
-        seed=cfg.seed, progress=progress,
+        model.to(inference_device()), rows["valid"], batch_size=cfg.vqvae.train.batch_size,
+        precision=cfg.trainer.precision, seed=cfg.seed, progress=progress,
     )
-    epochs = module.current_epoch or cfg.vqvae.train.epochs
-    metrics.update(train_seconds=round(seconds, 1), epochs=epochs, seconds_per_epoch=round(seconds / max(1, epochs), 1))
+    epochs = module.global_step / max(1, module.trainer.num_training_batches)
+    metrics.update(
+        train_seconds=round(seconds, 1), steps=module.global_step, epochs=round(epochs, 2),
+        seconds_per_epoch=round(seconds / max(epochs, 1e-9), 1),
+    )
     write_json(directory / "metrics.json", metrics)
     write_meta(
         directory, config=vqvae_config(cfg), seed=cfg.seed, inputs=current_inputs(cfg, tokenizer),

@@ -48,7 +48,7 @@ def pad(rows: list[list[int]], pad_id: int, length: int | None = None) -> tuple[
 
 
 def collate(rows: list[tuple[list[int], list[int]]], *, chunk_size: int, pad_id: int, eos_id: int) -> Batch:
-    """`rows` are (prompt_ids, reasoning_ids) pairs; every record's trace is padded to the batch's largest chunk count."""
+    """`rows` are (prompt_ids, reasoning_ids) pairs; each trace is padded to the batch's largest chunk count."""
     chunks = max(num_chunks(len(trace), chunk_size) for _, trace in rows)
     prompt_ids, prompt_mask = pad([prompt for prompt, _ in rows], pad_id)
     trace_ids, trace_mask = pad([trace for _, trace in rows], pad_id, length=chunks * chunk_size)
@@ -61,8 +61,10 @@ def collate(rows: list[tuple[list[int], list[int]]], *, chunk_size: int, pad_id:
     return Batch(prompt_ids, prompt_mask, trace_ids, trace_mask, targets, chunk_mask)
 
 
-def sorted_batches(rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int):
-    """Yield (row indices, Batch) over batches of similar lengths, so little is padding; callers put results back in order."""
+def sorted_batches(
+    rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int
+):
+    """Yield (row indices, Batch) over batches of similar lengths, so little is padding; callers restore the order."""
     order = sorted(range(len(rows)), key=lambda i: (len(rows[i][1]), len(rows[i][0])))
     for start in range(0, len(order), batch_size):
         indices = order[start : start + batch_size]
@@ -74,7 +76,9 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
     by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
     Under DDP each process takes every `world_size`-th batch."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1, window: int = 50):
+    def __init__(
+        self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1, window: int = 50
+    ):
         self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
         self.rank, self.world_size = rank, world_size
         self.epoch = 0

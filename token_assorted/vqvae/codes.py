@@ -16,6 +16,7 @@ from ..io import sha256, write_json
 from ..tasks.base import SPLIT_NAMES
 from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir, split_file
 from .metrics import encode_rows
+from .module import inference_device
 from .model import VQVAE
 
 
@@ -52,7 +53,7 @@ def load_codes(cfg, split: str, progress: bool = False) -> list[list[int]]:
 
 def encode_split(cfg, model: VQVAE, split: str, tokenizer, progress: bool = False) -> list[list[int]]:
     return encode_rows(
-        model, split_rows(cfg, split, tokenizer), batch_size=cfg.vqvae.train.batch_size,
+        model.to(inference_device()), split_rows(cfg, split, tokenizer), batch_size=cfg.vqvae.train.batch_size,
         precision=cfg.trainer.precision, progress=progress, desc=f"encoding {split}",
     )
 

@@ -30,56 +30,61 @@ def codebook_stats(codes: list[list[int]], codebook_size: int) -> dict[str, floa
     }
 
 
-@torch.no_grad()
-def encode_rows(model: VQVAE, rows, *, batch_size: int, precision: str = "32", progress: bool = False, desc: str = "encoding") -> list[list[int]]:
-    """Every row's code sequence, in the order of `rows`."""
+def _batches(model: VQVAE, rows, batch_size: int, precision: str, progress: bool, desc: str):
+    """(row indices, Batch on the model's device), under the trainer's autocast, with a progress bar."""
     device = model.embed.weight.device
-    codes: list[list[int] | None] = [None] * len(rows)
-    batches = sorted_batches(rows, batch_size=batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id)
-    with inference_autocast(precision, device), tqdm(total=len(rows), desc=desc, disable=not progress, unit="trace") as bar:
+    batches = sorted_batches(
+        rows, batch_size=batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id
+    )
+    bar = tqdm(total=len(rows), desc=desc, disable=not progress, unit="trace")
+    with inference_autocast(precision, device), bar:
         for indices, batch in batches:
-            for i, row in zip(indices, model.encode_codes(batch.to(device))):
-                codes[i] = row
+            yield indices, batch.to(device)
             bar.update(len(indices))
+
+
+@torch.no_grad()
+def encode_rows(
+    model: VQVAE, rows, *, batch_size: int, precision: str = "32", progress: bool = False, desc: str = "encoding"
+) -> list[list[int]]:
+    """Every row's code sequence, in the order of `rows`."""
+    codes: list[list[int] | None] = [None] * len(rows)
+    for indices, batch in _batches(model, rows, batch_size, precision, progress, desc):
+        for i, row in zip(indices, model.encode_codes(batch)):
+            codes[i] = row
     return codes
 
 
 @torch.no_grad()
-def reconstruction(model: VQVAE, rows, codes: list[list[int]], *, batch_size: int, precision: str = "32", progress: bool = False, desc: str = "decoding") -> dict[str, float]:
+def reconstruction(
+    model: VQVAE, rows, codes: list[list[int]], *, batch_size: int, precision: str = "32", progress: bool = False,
+    desc: str = "decoding",
+) -> dict[str, float]:
     """Greedy decoding of each trace from `codes`: share of tokens right, and share of chunks right throughout."""
-    device = model.embed.weight.device
     right_tokens = tokens = right_chunks = chunks = 0
-    batches = sorted_batches(rows, batch_size=batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id)
-    with inference_autocast(precision, device), tqdm(total=len(rows), desc=desc, disable=not progress, unit="trace") as bar:
-        for indices, batch in batches:
-            batch = batch.to(device)
-            width = batch.chunk_mask.shape[1] * model.codes_per_chunk
-            padded = torch.tensor([codes[i] + [0] * (width - len(codes[i])) for i in indices], device=device)
-            prompt_states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
-            written = model.generate(prompt_states, batch.prompt_mask, model.codes_to_vectors(padded))
-            scored = batch.targets != IGNORE
-            right = (written == batch.targets) & scored
-            right_tokens += int(right.sum())
-            tokens += int(scored.sum())
-            per_chunk = (right == scored).unflatten(1, (-1, model.chunk_size)).all(dim=-1)
-            right_chunks += int((per_chunk & batch.chunk_mask).sum())
-            chunks += int(batch.chunk_mask.sum())
-            bar.update(len(indices))
+    for indices, batch in _batches(model, rows, batch_size, precision, progress, desc):
+        width = batch.chunk_mask.shape[1] * model.codes_per_chunk
+        padded = torch.tensor([codes[i] + [0] * (width - len(codes[i])) for i in indices], device=batch.targets.device)
+        prompt_states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+        written = model.generate(prompt_states, batch.prompt_mask, model.codes_to_vectors(padded))
+        scored = batch.targets != IGNORE
+        right = (written == batch.targets) & scored
+        right_tokens += int(right.sum())
+        tokens += int(scored.sum())
+        chunk_right = (right == scored).unflatten(1, (-1, model.chunk_size)).all(dim=-1)
+        right_chunks += int((chunk_right & batch.chunk_mask).sum())
+        chunks += int(batch.chunk_mask.sum())
     return {"token_acc": right_tokens / tokens, "chunk_exact": right_chunks / chunks}
 
 
 @torch.no_grad()
 def teacher_forced_accuracy(model: VQVAE, rows, *, batch_size: int, precision: str = "32") -> float:
     """Token accuracy when f_dec is given the true earlier tokens (what training optimises)."""
-    device = model.embed.weight.device
     right = total = 0
-    batches = sorted_batches(rows, batch_size=batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id)
-    with inference_autocast(precision, device):
-        for _, batch in batches:
-            batch = batch.to(device)
-            scored = batch.targets != IGNORE
-            right += int(((model(batch).logits.argmax(dim=-1) == batch.targets) & scored).sum())
-            total += int(scored.sum())
+    for _, batch in _batches(model, rows, batch_size, precision, progress=False, desc=""):
+        scored = batch.targets != IGNORE
+        right += int(((model(batch).logits.argmax(dim=-1) == batch.targets) & scored).sum())
+        total += int(scored.sum())
     return right / total
 
 
@@ -89,17 +94,20 @@ def random_codes(codes: list[list[int]], codebook_size: int, seed: int) -> list[
     return [torch.randint(codebook_size, (len(row),), generator=generator).tolist() for row in codes]
 
 
-def evaluate(model: VQVAE, rows, *, batch_size: int, precision: str = "32", seed: int = 0, progress: bool = False) -> dict[str, float]:
+def evaluate(
+    model: VQVAE, rows, *, batch_size: int, precision: str = "32", seed: int = 0, progress: bool = False
+) -> dict:
     """The metrics.json figures for one split."""
     model.eval()
-    codes = encode_rows(model, rows, batch_size=batch_size, precision=precision, progress=progress)
-    real = reconstruction(model, rows, codes, batch_size=batch_size, precision=precision, progress=progress, desc="decoding")
-    shuffled = random_codes(codes, model.codebook_size, seed)
-    chance = reconstruction(model, rows, shuffled, batch_size=batch_size, precision=precision, progress=progress, desc="decoding random codes")
+    settings = dict(batch_size=batch_size, precision=precision)
+    codes = encode_rows(model, rows, progress=progress, **settings)
+    real = reconstruction(model, rows, codes, progress=progress, desc="decoding", **settings)
+    noise = random_codes(codes, model.codebook_size, seed)
+    chance = reconstruction(model, rows, noise, progress=progress, desc="decoding random codes", **settings)
     return {
         "recon_token_acc": real["token_acc"],
         "recon_chunk_exact": real["chunk_exact"],
-        "recon_token_acc_teacher_forced": teacher_forced_accuracy(model, rows, batch_size=batch_size, precision=precision),
+        "recon_token_acc_teacher_forced": teacher_forced_accuracy(model, rows, **settings),
         **codebook_stats(codes, model.codebook_size),
         "code_informativeness": real["token_acc"] - chance["token_acc"],
         "random_code_token_acc": chance["token_acc"],
@@ -108,7 +116,7 @@ def evaluate(model: VQVAE, rows, *, batch_size: int, precision: str = "32", seed
     }
 
 
-def informativeness_warning(metrics: dict[str, float]) -> str | None:
+def informativeness_warning(metrics: dict) -> str | None:
     drop = metrics["code_informativeness"]
     if drop >= INFORMATIVE_DROP:
         return None

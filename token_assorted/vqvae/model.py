@@ -67,7 +67,9 @@ class VQVAE(nn.Module):
     ):
         super().__init__()
         if chunk_size % compression:
-            raise ConfigError(f"vqvae.chunk_size ({chunk_size}) must be a multiple of vqvae.compression ({compression})")
+            raise ConfigError(
+                f"vqvae.chunk_size ({chunk_size}) must be a multiple of vqvae.compression ({compression})"
+            )
         self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self.config["fsq_levels"] = list(fsq_levels)
         self.pad_id, self.eos_id = pad_id, eos_id
@@ -108,7 +110,9 @@ class VQVAE(nn.Module):
             x = block(x, positions, mask)
         return self.norm_prompt(x)
 
-    def encode(self, prompt_states: Tensor, prompt_mask: Tensor, trace_ids: Tensor, trace_mask: Tensor, chunk_mask: Tensor) -> Tensor:
+    def encode(
+        self, prompt_states: Tensor, prompt_mask: Tensor, trace_ids: Tensor, trace_mask: Tensor, chunk_mask: Tensor
+    ) -> Tensor:
         """The pre-quantization vectors, (B, n*L/r, dim): the mean state of each group of r tokens, so L/r per chunk."""
         n, L = chunk_mask.shape[1], self.chunk_size
         x = self._token_inputs(trace_ids)
@@ -141,9 +145,9 @@ class VQVAE(nn.Module):
         codes = self._code_inputs(quantized).unflatten(1, (n, s))
         tokens = self._token_inputs(trace_ids).unflatten(1, (n, L))
         x = torch.cat([codes, tokens], dim=2).flatten(1, 2)
-        positions = torch.cat(
-            [self._code_positions(n, device).unflatten(0, (n, s)), torch.arange(n * L, device=device).unflatten(0, (n, L))], dim=1
-        ).flatten()
+        code_positions = self._code_positions(n, device).unflatten(0, (n, s))
+        token_positions = torch.arange(n * L, device=device).unflatten(0, (n, L))
+        positions = torch.cat([code_positions, token_positions], dim=1).flatten()
         causal = torch.ones(len(positions), len(positions), dtype=torch.bool, device=device).tril()[None]
         for block in self.decoder:
             x = block(x, positions, causal, prompt_states, prompt_mask[:, None, :])
@@ -152,7 +156,7 @@ class VQVAE(nn.Module):
         return self._logits(x)
 
     def forward(self, batch: Batch, quantize: bool = True) -> Output:
-        """`quantize=False` hands f_dec the continuous vectors: the warm-up before the codebook is k-means-initialised."""
+        """`quantize=False` hands f_dec the continuous vectors: the warm-up before k-means initialises the codebook."""
         prompt_states = self.encode_prompt(batch.prompt_ids, batch.prompt_mask)
         latents = self.encode(prompt_states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
         if quantize:
@@ -222,16 +226,20 @@ class VQVAE(nn.Module):
         for index, row in enumerate(codes):
             if not row or len(row) % per_chunk or min(row) < 0 or max(row) >= self.codebook_size:
                 raise DataError(
-                    f"expected a non-empty multiple of {per_chunk} codes in [0, {self.codebook_size}), got {len(row)} codes",
+                    f"expected a non-empty multiple of {per_chunk} codes in [0, {self.codebook_size}), "
+                    f"got {len(row)} codes",
                     record=index, field="codes",
                 )
         chunks = max(len(row) for row in codes) // per_chunk
         device = self.embed.weight.device
-        padded = torch.tensor([row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes], device=device)
+        # shorter sequences are padded with copies of their last chunk, whose text is cut off again below
+        padded = [row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes]
+        padded = torch.tensor(padded, device=device)
         prompt_ids, prompt_mask = (t.to(device) for t in pad(prompts, self.pad_id))
         prompt_states = self.encode_prompt(prompt_ids, prompt_mask)
         tokens = self.generate(prompt_states, prompt_mask, self.codes_to_vectors(padded)).tolist()
-        return [_until_eos(row[: len(codes[i]) // per_chunk * self.chunk_size], self.eos_id) for i, row in enumerate(tokens)]
+        lengths = [len(row) // per_chunk * self.chunk_size for row in codes]
+        return [_until_eos(row[:length], self.eos_id) for row, length in zip(tokens, lengths)]
 
     def decode_text(self, tokenizer, prompt_ids: list[int], codes: list[int]) -> str:
         """The reasoning text a code sequence stands for, given its prompt's token ids."""

@@ -44,9 +44,8 @@ class VQVAEModule(L.LightningModule):
     def configure_optimizers(self):
         decayed = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
         others = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}], lr=self.lr
-        )
+        groups = [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=self.lr)
         total = max(1, self.trainer.estimated_stepping_batches)
         warmup = max(1, int(self.warmup_ratio * total))
 
@@ -65,3 +64,8 @@ def inference_autocast(precision: str, device: torch.device):
     """The autocast the trainer used, for encoding and decoding outside it: the same codes as in training."""
     dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def inference_device() -> torch.device:
+    """Where encoding and decoding run outside the trainer: the GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

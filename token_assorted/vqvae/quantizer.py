@@ -1,7 +1,8 @@
 """The bottleneck: vector_quantize_pytorch's VQ (default), FSQ or residual VQ behind one small interface.
 
 Every quantizer maps vectors (1, N, dim) (only real ones: padding never reaches the codebook statistics)
-to quantized vectors, integer codes (1, N, levels) in [0, K) and an auxiliary loss; `lookup` turns codes back into vectors and `codebook` lists the K code vectors.
+to quantized vectors, integer codes (1, N, levels) in [0, K) and an auxiliary loss; `lookup` turns codes
+back into vectors and `codebook` lists the K code vectors.
 `levels` is 1 for VQ and FSQ and the number of residual stages for RVQ (whose stages share one codebook,
 so every code is one of the same K latent tokens).
 """
@@ -22,7 +23,9 @@ class VQ(nn.Module):
 
     levels = 1
 
-    def __init__(self, dim: int, codebook_size: int, commitment_weight: float, ema_decay: float, dead_code_threshold: float):
+    def __init__(
+        self, dim: int, codebook_size: int, commitment_weight: float, ema_decay: float, dead_code_threshold: float
+    ):
         super().__init__()
         self.vq = VectorQuantize(
             dim=dim,
@@ -47,7 +50,10 @@ class VQ(nn.Module):
 class ResidualQuantizer(nn.Module):
     """`levels` VQ stages, each quantizing what the previous ones left, sharing one codebook."""
 
-    def __init__(self, dim: int, codebook_size: int, levels: int, commitment_weight: float, ema_decay: float, dead_code_threshold: float):
+    def __init__(
+        self, dim: int, codebook_size: int, levels: int, commitment_weight: float, ema_decay: float,
+        dead_code_threshold: float,
+    ):
         super().__init__()
         self.levels = levels
         self.rvq = ResidualVQ(
@@ -73,7 +79,8 @@ class ResidualQuantizer(nn.Module):
 
 
 class ScalarQuantizer(nn.Module):
-    """FSQ: each of len(levels) projected coordinates is rounded to one of its levels; K = prod(levels), no codebook to learn."""
+    """FSQ: each of len(levels) projected coordinates is rounded to one of its levels; K = prod(levels), nothing
+    to learn in the codebook."""
 
     levels = 1
 
