@@ -68,7 +68,7 @@ class VQVAEConfig:
     commitment_weight: float = 0.25
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
-    continuous_steps: int = 100  # training steps before the bottleneck switches on (then k-means initialises the codebook)
+    continuous_steps: int = 100  # steps before the bottleneck switches on and k-means initialises the codebook
     max_steps: Optional[int] = None  # stop after this many optimizer steps, even if train.epochs are not done
     train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=8, batch_size=64, lr=1e-3))
 

@@ -1,6 +1,6 @@
 """Code sequences of a split's reasoning traces, cached beside the checkpoint; and codes back to text.
 
-    python -m token_assorted.vqvae.codes task=prosqa        (re)build the train/valid/test caches
+    python -m token_assorted.vqvae task=prosqa        (re)build the train/valid/test caches (__main__.py)
 
 A cache file <out_dir>/vqvae/<task>/codes/<split>.json records the checksums of the split's records and of
 the model it was made with; it is rebuilt when either changes, and reused otherwise.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-from ..cli import hydra_main
 from ..data import get_tokenizer, load_dataset
 from ..io import sha256, write_json
 from ..tasks.base import SPLIT_NAMES
@@ -67,17 +66,3 @@ def decode_text(cfg, prompt_ids: list[int], codes: list[int]) -> str:
     """The reasoning text `codes` stand for, given the prompt's token ids, with cfg's tokenizer and checkpoint."""
     tokenizer = get_tokenizer(cfg, progress=False)
     return load_vqvae(cfg, tokenizer).decode_text(tokenizer, prompt_ids, codes)
-
-
-def run(cfg) -> dict[str, int]:
-    counts = build_caches(cfg)
-    listing = ", ".join(f"{split} {n}" for split, n in counts.items())
-    print(f"code caches up to date in {run_dir(cfg) / 'codes'} ({listing} records)")
-    return counts
-
-
-main = hydra_main(run)
-
-
-if __name__ == "__main__":
-    main()

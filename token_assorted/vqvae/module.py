@@ -12,10 +12,12 @@ from .model import VQVAE
 
 
 class VQVAEModule(L.LightningModule):
-    def __init__(self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, continuous_steps: int = 0):
+    def __init__(
+        self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, continuous_steps: int = 0
+    ):
         super().__init__()
         self.model = model
-        self.continuous_steps = continuous_steps
+        self.continuous_steps = continuous_steps  # capped at a quarter of training in configure_optimizers
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
         self.val_code_counts = torch.zeros(model.codebook_size, dtype=torch.long)
 
@@ -47,6 +49,7 @@ class VQVAEModule(L.LightningModule):
         groups = [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.lr)
         total = max(1, self.trainer.estimated_stepping_batches)
+        self.continuous_steps = min(self.continuous_steps, total // 4)
         warmup = max(1, int(self.warmup_ratio * total))
 
         def schedule(step: int) -> float:

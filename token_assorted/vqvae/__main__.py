@@ -1,0 +1,25 @@
+"""(Re)build the code caches of a trained VQ-VAE without training it again.
+
+    python -m token_assorted.vqvae task=prosqa
+
+Each split's cache is rebuilt only if its records or the checkpoint changed since it was written.
+"""
+
+from __future__ import annotations
+
+from ..cli import hydra_main
+from .checkpoint import run_dir
+from .codes import build_caches
+
+
+def run(cfg) -> dict[str, int]:
+    counts = build_caches(cfg)
+    listing = ", ".join(f"{split} {n}" for split, n in counts.items())
+    print(f"code caches up to date in {run_dir(cfg) / 'codes'} ({listing} records)")
+    return counts
+
+
+main = hydra_main(run)
+
+if __name__ == "__main__":
+    main()
