@@ -17,16 +17,16 @@ TINY = [
 ]
 
 
-def run_pipeline(tmp_path, capsys):
-    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
+def run_pipeline(tmp_path, capfd, workers):
+    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}", f"pipeline.workers={workers}"]
     overrides = [o.strip("'") for o in overrides]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         results = pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
-    return results, capsys.readouterr().out
+    return results, capfd.readouterr().out
 
 
-def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capsys):
-    results, printed = run_pipeline(tmp_path, capsys)
+def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
+    results, printed = run_pipeline(tmp_path, capfd, workers=2)  # jobs in two worker processes
     stages = ["prosqa: generate data", "prosqa: train VQ-VAE"]
     stages += [f"prosqa/{mode}: {step}" for mode in ("cot", "random-replace") for step in ("fine-tune", "evaluate")]
     for stage in stages:
@@ -42,6 +42,8 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capsys):
     rows = [line for line in report.split("## Details")[0].splitlines() if line.startswith("|")]
     assert rows and all(row in printed for row in rows)
 
-    again, printed = run_pipeline(tmp_path, capsys)
+    assert (tmp_path / "outputs" / "logs" / "prosqa-random-replace.log").exists()
+
+    again, printed = run_pipeline(tmp_path, capfd, workers=1)
     assert "===" not in printed  # nothing ran a second time
     assert again == results

@@ -110,6 +110,7 @@ class EvalConfig:
 class PipelineConfig:
     tasks: List[str] = field(default_factory=lambda: ["maze", "prontoqa", "prosqa"])
     methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])
+    workers: int = 2  # jobs run at once, each in its own process with cpu_count // workers threads; 1 = in this process
 
 
 @dataclass

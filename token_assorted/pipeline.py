@@ -5,12 +5,15 @@
 
 A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
+Independent jobs (each task's VQ-VAE; each method's fine-tune and evaluation) run `pipeline.workers` at a
+time, each in its own process, its output in <out_dir>/logs/ (jobs.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
@@ -23,6 +26,7 @@ from .errors import StaleInputError
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
+from .jobs import Job, Stage, run_jobs, run_stages
 from .latent import needs_codes
 from .lm import finetune_dir
 
@@ -85,26 +89,36 @@ def evaluation_is_current(cfg) -> bool:
     )
 
 
-def timed(label: str, step, *args):
-    start = time.perf_counter()
-    print(f"\n=== {label}", flush=True)
-    result = step(*args)
-    print(f"=== {label}: {time.perf_counter() - start:.0f} s", flush=True)
-    return result
+def prepare_task(overrides: list[str], task: str) -> None:
+    """Data and tokenizer first, in this process: every job of the task reads them."""
+    from .data import get_tokenizer
 
-
-def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
     cfg = stage_config(overrides, task=task)
     if not splits_are_current(cfg):
-        timed(f"{task}: generate data", generate_data.run, cfg)
+        run_stages(Job(task, [Stage(f"{task}: generate data", generate_data.run, cfg)]), progress=True)
+    get_tokenizer(cfg, progress=False)
+
+
+def plan_task(overrides: list[str], task: str, methods: list[str]) -> list[Job]:
+    """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
+    cfg = stage_config(overrides, task=task)
+    jobs = []
+    vqvae_job = f"{task}/vqvae"
     if any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg):
-        timed(f"{task}: train VQ-VAE", train_vqvae.run, cfg)
+        jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)], priority=0))
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
-        if not finetune_is_current(stage):
-            timed(f"{task}/{method}: fine-tune", finetune.run, stage)
-        if not evaluation_is_current(stage):
-            timed(f"{task}/{method}: evaluate", evaluate.run, stage)
+        waits = needs_codes(method) and bool(jobs) and jobs[0].name == vqvae_job
+        stages = []
+        if waits or not finetune_is_current(stage):
+            stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage))
+        if stages or not evaluation_is_current(stage):
+            stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
+        if stages:
+            # the jobs behind a VQ-VAE are on the longest path, so they go first once it is done
+            priority = 1 if needs_codes(method) else 2
+            jobs.append(Job(f"{task}/{method}", stages, after=vqvae_job if waits else None, priority=priority))
+    return jobs
 
 
 def run(cfg, overrides: list[str] | None = None) -> dict:
@@ -114,7 +128,9 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     start = time.perf_counter()
     tasks, methods = list(cfg.pipeline.tasks), list(cfg.pipeline.methods)
     for task in tasks:
-        run_task(overrides, task, methods)
+        prepare_task(overrides, task)
+    jobs = [job for task in tasks for job in plan_task(overrides, task, methods)]
+    run_jobs(jobs, cfg.pipeline.workers, Path(cfg.out_dir) / "logs")
     results = {task: {} for task in tasks}
     for task in tasks:
         for method in methods:

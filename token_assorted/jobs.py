@@ -1,0 +1,106 @@
+"""Running the pipeline's stages: one after another in this process, or as independent jobs on several workers.
+
+A job is a short chain of stages that must run in order in one process (fine-tune a method, then evaluate
+it); a job may wait for another (fine-tuning with latents waits for the task's VQ-VAE). The models are
+small, so on a CPU two single-threaded processes do nearly twice the work of one with two threads.
+Each worker's output goes to a log file; the `=== stage` lines still reach the terminal.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import ToolkitError
+
+
+@dataclass
+class Stage:
+    label: str  # "prosqa/cot: fine-tune"
+    run: Callable  # run(cfg, progress=...) of an entry point
+    cfg: object
+
+
+@dataclass
+class Job:
+    name: str  # "prosqa/cot"
+    stages: list[Stage]
+    after: str | None = None  # the job that has to finish first
+    priority: int = 0  # among jobs that are ready, the lowest runs first
+    log: Path | None = field(default=None, compare=False)
+
+
+def announce(line: str) -> None:
+    print(line, file=sys.__stdout__, flush=True)
+
+
+def run_stages(job: Job, progress: bool) -> None:
+    for stage in job.stages:
+        start = time.perf_counter()
+        announce(f"\n=== {stage.label}")
+        stage.run(stage.cfg, progress=progress)
+        announce(f"=== {stage.label}: {time.perf_counter() - start:.0f} s")
+
+
+def run_in_worker(job: Job, threads: int) -> None:
+    """A worker's job: its own thread budget, its output in job.log, errors back to the parent as one line."""
+    import torch
+
+    torch.set_num_threads(threads)
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(job.log, "w", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):
+        try:
+            run_stages(job, progress=False)
+        except ToolkitError as error:
+            raise ToolkitError(f"{job.name}: {error}") from None
+        except BaseException as error:
+            traceback.print_exc()
+            raise ToolkitError(f"{job.name} failed ({type(error).__name__}: {error}); traceback in {job.log}") from None
+
+
+def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
+    """Run every job once its `after` job is done; with workers > 1, that many at a time in fresh processes."""
+    if workers <= 1:
+        for job in order(jobs):
+            run_stages(job, progress=True)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pending = sorted(jobs, key=lambda job: job.priority)
+    names = {job.name for job in jobs}
+    done: set[str] = set()
+    running: dict[str, multiprocessing.pool.AsyncResult] = {}
+    # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next
+    with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
+        while pending or running:
+            for job in [j for j in pending if j.after in done or j.after not in names]:
+                if len(running) == workers:
+                    break
+                job.log = log_dir / (job.name.replace("/", "-") + ".log")
+                announce(f"--- started {job.name} (log: {job.log})")
+                running[job.name] = pool.apply_async(run_in_worker, (job, threads))
+                pending.remove(job)
+            for name, result in list(running.items()):
+                if result.ready():
+                    result.get()  # re-raises the job's error; leaving the with-block terminates the others
+                    done.add(name)
+                    del running[name]
+            time.sleep(0.2)
+
+
+def order(jobs: list[Job]) -> list[Job]:
+    """The jobs by priority, each after the job it waits for."""
+    ordered: list[Job] = []
+    pending = sorted(jobs, key=lambda job: job.priority)
+    names = {job.name for job in jobs}
+    while pending:
+        job = next(j for j in pending if j.after not in names or j.after in {o.name for o in ordered})
+        ordered.append(job)
+        pending.remove(job)
+    return ordered
