@@ -85,3 +85,11 @@ def test_too_long_sequence_names_the_record(reference_dir):
     tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
     with pytest.raises(DataError, match=r"x.json, record 0, .*more than the model's limit of 10"):
         encode_records(tokenizer, records, max_length=10, file="x.json")
+
+
+def test_the_answer_mark_is_one_token():
+    from token_assorted.data.tokenizer import split_words
+
+    assert split_words("E is a wumpus.\n### E is a wumpus.") == [
+        "E", " is", " a", " wumpus", ".", "\n", "###", " E", " is", " a", " wumpus", ".",
+    ]

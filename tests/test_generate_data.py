@@ -87,7 +87,7 @@ def test_every_record_round_trips_through_the_tokenizer(tmp_path, task):
 def test_tokenizer_is_rebuilt_when_the_training_data_changes(tmp_path):
     cfg = make_config("task=prontoqa", f"data.dir={tmp_path}", *SMALL)
     run(cfg, progress=False)
-    stamp = tmp_path / "prontoqa" / "tokenizer" / "train.sha256"
+    stamp = tmp_path / "prontoqa" / "tokenizer" / "built_from.txt"
     get_tokenizer(cfg)
     first = stamp.read_text()
     run(make_config("task=prontoqa", f"data.dir={tmp_path}", "data.seed=5", *SMALL), progress=False)

@@ -44,6 +44,7 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     epochs: int = 10
+    max_steps: Optional[int] = None  # stop after this many optimizer steps even if the epochs are not done
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -69,7 +70,6 @@ class VQVAEConfig:
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
     continuous_steps: int = 100  # steps before the bottleneck switches on and k-means initialises the codebook
-    max_steps: Optional[int] = None  # stop after this many optimizer steps, even if train.epochs are not done
     train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=8, batch_size=64, lr=1e-3))
 
 

@@ -109,6 +109,7 @@ def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Traine
         num_nodes=t.num_nodes,
         precision=t.precision,
         max_epochs=cfg.finetune.epochs,
+        max_steps=-1 if cfg.finetune.max_steps is None else cfg.finetune.max_steps,
         gradient_clip_val=cfg.finetune.grad_clip,
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,

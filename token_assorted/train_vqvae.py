@@ -43,7 +43,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
         num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
-        max_steps=-1 if cfg.vqvae.max_steps is None else cfg.vqvae.max_steps,
+        max_steps=-1 if cfg.vqvae.train.max_steps is None else cfg.vqvae.train.max_steps,
         gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=CSVLogger(directory, name="logs"), callbacks=[checkpoints, timer],
         num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch

@@ -8,7 +8,7 @@ from ..errors import DataError
 from ..io import read_meta
 from .format import prompt_text, solution_text
 from .splits import load_split, task_dir
-from .tokenizer import build_word_tokenizer, load_tokenizer, save_tokenizer
+from .tokenizer import WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_tokenizer
 
 
 def get_tokenizer(cfg, progress: bool = True):
@@ -16,14 +16,15 @@ def get_tokenizer(cfg, progress: bool = True):
     if cfg.model.path:
         return load_tokenizer(cfg.model.path)
     directory = task_dir(cfg) / "tokenizer"
-    train_checksum = read_meta(task_dir(cfg))["inputs"]["train"]
-    stamp = directory / "train.sha256"
-    if not (directory.exists() and stamp.exists() and stamp.read_text() == train_checksum):
+    # rebuilt when the training split or the way words are split changes
+    built_from = f"{read_meta(task_dir(cfg))['inputs']['train']}\n{WORD_PATTERN}"
+    stamp = directory / "built_from.txt"
+    if not (directory.exists() and stamp.exists() and stamp.read_text() == built_from):
         from .format import sequence_text
 
         records = load_split(cfg, "train")
         tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
-        save_tokenizer(tokenizer, directory, stamp={"train.sha256": train_checksum})
+        save_tokenizer(tokenizer, directory, stamp={stamp.name: built_from})
     return load_tokenizer(directory)
 
 

@@ -16,8 +16,9 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_dir
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
-# A word with its leading space, a single punctuation mark (with its leading space), or a newline.
-WORD_PATTERN = r" ?[A-Za-z0-9_]+| ?[^\sA-Za-z0-9_]|\n| +"
+# The answer mark "###" (one token, as in GPT-2's vocabulary), a word with its leading space, a single
+# punctuation mark (with its leading space), or a newline.
+WORD_PATTERN = r"###| ?[A-Za-z0-9_]+| ?[^\sA-Za-z0-9_]|\n| +"
 
 
 def _pre_tokenizer():
