@@ -13,8 +13,8 @@ import os
 import sys
 import time
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -37,16 +37,12 @@ class Job:
     log: Path | None = field(default=None, compare=False)
 
 
-def announce(line: str) -> None:
-    print(line, file=sys.__stdout__, flush=True)
-
-
-def run_stages(job: Job, progress: bool) -> None:
+def run_stages(job: Job, progress: bool, say=print) -> None:
     for stage in job.stages:
         start = time.perf_counter()
-        announce(f"\n=== {stage.label}")
+        say(f"\n=== {stage.label}", flush=True)
         stage.run(stage.cfg, progress=progress)
-        announce(f"=== {stage.label}: {time.perf_counter() - start:.0f} s")
+        say(f"=== {stage.label}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
 def run_in_worker(job: Job, threads: int) -> None:
@@ -55,9 +51,15 @@ def run_in_worker(job: Job, threads: int) -> None:
 
     torch.set_num_threads(threads)
     job.log.parent.mkdir(parents=True, exist_ok=True)
-    with open(job.log, "w", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):
+    terminal = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    log = open(job.log, "w", encoding="utf-8")
+    # at the descriptor level, so that loggers holding the old streams write to the log too
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+        os.dup2(log.fileno(), stream.fileno())
+    with log, terminal:
         try:
-            run_stages(job, progress=False)
+            run_stages(job, progress=False, say=partial(print, file=terminal))
         except ToolkitError as error:
             raise ToolkitError(f"{job.name}: {error}") from None
         except BaseException as error:
@@ -83,7 +85,7 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
                 if len(running) == workers:
                     break
                 job.log = log_dir / (job.name.replace("/", "-") + ".log")
-                announce(f"--- started {job.name} (log: {job.log})")
+                print(f"--- started {job.name} (log: {job.log})", flush=True)
                 running[job.name] = pool.apply_async(run_in_worker, (job, threads))
                 pending.remove(job)
             for name, result in list(running.items()):
