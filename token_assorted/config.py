@@ -104,6 +104,7 @@ class EvalConfig:
     limit: Optional[int] = None  # evaluate only the first N test records
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
     example: int = 0  # show: the test record to print
+    force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents
 
 
 @dataclass
