@@ -114,6 +114,23 @@ class PipelineConfig:
 
 
 @dataclass
+class BenchConfig:
+    """`python -m token_assorted.bench`: what is measured and how often (each figure: median, min, max of repeats)."""
+
+    tasks: List[str] = field(default_factory=lambda: ["prontoqa", "prosqa", "maze"])
+    baseline: str = "cot"
+    method: str = "random-replace"
+    repeats: int = 3
+    problems: Optional[int] = 50  # test problems per inference run; None = the whole test split
+    train_steps: int = 8  # timed optimizer steps per training-throughput run
+    encode_records: int = 256  # records encoded per encoding-throughput run
+    growth_records: int = 128  # the 1x data size of the growth runs
+    growth_scales: List[int] = field(default_factory=lambda: [1, 2, 4])
+    curve_points: int = 4  # force_latents values, evenly from 0 to the most codes a training sample held
+    peak_tflops: Optional[float] = None  # the GPU's dense bf16 peak for MFU; None = looked up by device name
+
+
+@dataclass
 class Config:
     task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -124,6 +141,7 @@ class Config:
     finetune: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
     preset: str = "default"
     out_dir: str = "outputs"
     seed: int = 0

@@ -139,6 +139,17 @@ def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Traine
     )
 
 
+def full_weights(trainer: L.Trainer) -> dict:
+    """save_pretrained's arguments for the whole model. Under FSDP each process holds a shard; gathering the full
+    state dict is a collective, so every process calls this; elsewhere the model in memory is already whole."""
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    if not isinstance(trainer.strategy, FSDPStrategy):
+        return {}
+    state = trainer.strategy.lightning_module_state_dict()
+    return {"state_dict": {name.removeprefix("model."): value for name, value in state.items()}}
+
+
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)
@@ -178,6 +189,7 @@ def run(cfg, progress: bool = True) -> Path:
     seconds = time.perf_counter() - start
     # each process counted its own batches; every process must take part in the sum
     tokens_seen = int(trainer.strategy.reduce(torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device), reduce_op="sum"))
+    weights = full_weights(trainer)
     if not trainer.is_global_zero:
         return final
 
@@ -186,7 +198,7 @@ def run(cfg, progress: bool = True) -> Path:
     if latents.checksum:
         inputs["vqvae"] = latents.checksum
     with atomic_dir(final) as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, **weights)
         tokenizer.save_pretrained(tmp)
         shutil.copyfile(work / "logs" / "metrics.csv", tmp / "train_log.csv")
         shutil.move(work / "checkpoints", tmp / "checkpoints")

@@ -93,7 +93,8 @@ def timed(label: str, step, *args):
     return result
 
 
-def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
+def train_task(overrides: list[str], task: str, methods: list[str]) -> None:
+    """Data, VQ-VAE and a fine-tuned model per method, each made only where it is not current."""
     cfg = stage_config(overrides, task=task)
     if not splits_are_current(cfg):
         timed(f"{task}: generate data", generate_data.run, cfg)
@@ -103,6 +104,12 @@ def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
         stage = stage_config(overrides, task=task, mode=method)
         if not finetune_is_current(stage):
             timed(f"{task}/{method}: fine-tune", finetune.run, stage)
+
+
+def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
+    train_task(overrides, task, methods)
+    for method in methods:
+        stage = stage_config(overrides, task=task, mode=method)
         if not evaluation_is_current(stage):
             timed(f"{task}/{method}: evaluate", evaluate.run, stage)
 
