@@ -117,16 +117,16 @@ class PipelineConfig:
 class BenchConfig:
     """`python -m token_assorted.bench`: what is measured and how often (each figure: median, min, max of repeats)."""
 
-    tasks: List[str] = field(default_factory=lambda: ["prontoqa", "prosqa", "maze"])
+    tasks: List[str] = field(default_factory=lambda: ["prosqa", "prontoqa", "maze"])  # the first also: speed, growth
     baseline: str = "cot"
     method: str = "random-replace"
     repeats: int = 3
-    problems: Optional[int] = 50  # test problems per inference run; None = the whole test split
+    problems: Optional[int] = 20  # test problems per inference run; None = the whole test split
     train_steps: int = 8  # timed optimizer steps per training-throughput run
     encode_records: int = 256  # records encoded per encoding-throughput run
     growth_records: int = 128  # the 1x data size of the growth runs
     growth_scales: List[int] = field(default_factory=lambda: [1, 2, 4])
-    curve_points: int = 4  # force_latents values, evenly from 0 to the most codes a training sample held
+    curve_points: int = 3  # force_latents values, evenly from 0 to the most codes a training sample held
     peak_tflops: Optional[float] = None  # the GPU's dense bf16 peak for MFU; None = looked up by device name
 
 
