@@ -12,14 +12,14 @@ import contextlib
 import torch
 from omegaconf import OmegaConf
 
-from ..data import get_tokenizer, load_dataset
+from ..data import get_tokenizer, load_split
+from ..data.dataset import encode_record
 from ..errors import ConfigError
 from ..evaluation.harness import device_for
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..vqvae import build_vqvae, load_vqvae
 from ..vqvae.chunks import loader
-from ..vqvae.codes import split_rows
 from ..vqvae.metrics import encode_rows
 from .measure import measured, ratio, spread
 
@@ -53,9 +53,13 @@ def lm_setup(cfg):
 def lm_batches(cfg, steps: int):
     """(new_model, batches): `steps` batches of the task's train split, collated as cfg's mode says."""
     collate, new_model = lm_setup(cfg)
+    return new_model, collate(train_rows(cfg, steps * cfg.finetune.batch_size))
+
+
+def train_rows(cfg, count: int) -> list[dict]:
+    """The first `count` training records, encoded (only these: a whole split takes long to tokenize)."""
     tokenizer = get_tokenizer(cfg, progress=False)
-    rows = load_dataset(cfg, "train", tokenizer).to_list()[: steps * cfg.finetune.batch_size]
-    return new_model, collate(rows)
+    return [encode_record(tokenizer, record) for record in load_split(cfg, "train")[:count]]
 
 
 def autocast(device: torch.device, bf16: bool):
@@ -127,8 +131,8 @@ def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int) -> dict:
     device = device_for(cfg.trainer.accelerator)
     bf16 = str(cfg.trainer.precision).startswith("bf16")
     tokenizer = get_tokenizer(cfg, progress=False)
-    rows = split_rows(cfg, "train", tokenizer)
     size = cfg.vqvae.train.batch_size
+    rows = [(r["prompt_ids"], r["reasoning_ids"]) for r in train_rows(cfg, max(steps * size, encode_records))]
     training, encoding = [], []
     for _ in range(repeats):
         torch.manual_seed(cfg.seed)
