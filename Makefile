@@ -9,7 +9,11 @@ comma := ,
 TASKS ?= maze,prontoqa,prosqa
 METHODS ?= sol-only,cot,random-replace
 
-.PHONY: install test eval data clean
+# `make bench` trains the models it lacks on this preset (quick: a few minutes); BENCH_PRESET=default
+# reuses the models `make eval` trained.
+BENCH_PRESET ?= quick
+
+.PHONY: install test eval bench data clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +29,9 @@ test: install
 
 eval: install
 	$(PY) -m token_assorted.pipeline preset=$(PRESET) 'pipeline.tasks=[$(TASKS)]' 'pipeline.methods=[$(METHODS)]'
+
+bench: install
+	$(PY) -m token_assorted.bench preset=$(BENCH_PRESET)
 
 data: install
 	for task in $(subst $(comma), ,$(TASKS)); do $(PY) -m token_assorted.generate_data task=$$task preset=$(PRESET) || exit 1; done

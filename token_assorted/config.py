@@ -104,6 +104,7 @@ class EvalConfig:
     limit: Optional[int] = None  # evaluate only the first N test records
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
     example: int = 0  # show: the test record to print
+    force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents
 
 
 @dataclass
@@ -111,6 +112,23 @@ class PipelineConfig:
     tasks: List[str] = field(default_factory=lambda: ["maze", "prontoqa", "prosqa"])
     methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])
     workers: int = 2  # jobs run at once, each in its own process with cpu_count // workers threads; 1 = in this process
+
+
+@dataclass
+class BenchConfig:
+    """`python -m token_assorted.bench`: what is measured and how often (each figure: median, min, max of repeats)."""
+
+    tasks: List[str] = field(default_factory=lambda: ["prosqa", "prontoqa", "maze"])  # the first also: speed, growth
+    baseline: str = "cot"
+    method: str = "random-replace"
+    repeats: int = 3
+    problems: Optional[int] = 20  # test problems per inference run; None = the whole test split
+    train_steps: int = 8  # timed optimizer steps per training-throughput run
+    encode_records: int = 256  # records encoded per encoding-throughput run
+    growth_records: int = 128  # the 1x data size of the growth runs
+    growth_scales: List[int] = field(default_factory=lambda: [1, 2, 4])
+    curve_points: int = 3  # force_latents values, evenly from 0 to the most codes a training sample held
+    peak_tflops: Optional[float] = None  # the GPU's dense bf16 peak for MFU; None = looked up by device name
 
 
 @dataclass
@@ -124,6 +142,7 @@ class Config:
     finetune: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
     preset: str = "default"
     out_dir: str = "outputs"
     seed: int = 0

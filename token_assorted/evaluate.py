@@ -26,7 +26,7 @@ def run(cfg, progress: bool = True) -> dict:
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
             num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed,
-            progress=progress, file=evaluation_file(cfg),
+            progress=progress, file=evaluation_file(cfg), force_latents=cfg.eval.force_latents,
         )
     results = {
         "task": cfg.task.name,

@@ -21,10 +21,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .data import get_tokenizer, load_dataset, task_dir
+from .data.shards import GlobalBatchSampler, check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
@@ -100,6 +102,21 @@ def init_latent_embeddings(model, vocab: LatentVocab, init: str, latents: Latent
     add_latent_embeddings(model, vocab, init, latents.codebook, covered)
 
 
+def make_loader(rows: list[dict], collator, cfg, world_size: int, *, train: bool):
+    """Training batches hold `finetune.batch_size` records in all, split over the processes (data/shards.py);
+    every process validates on the whole valid split, so val_loss is the same figure as on one process."""
+    if not train:
+        return torch.utils.data.DataLoader(
+            rows, batch_size=cfg.finetune.batch_size, collate_fn=collator, num_workers=cfg.trainer.num_workers
+        )
+    check_divisible(cfg.finetune.batch_size, world_size, "finetune.batch_size")
+    sampler = GlobalBatchSampler(len(rows), cfg.finetune.batch_size, shuffle=True, seed=cfg.seed)
+    return torch.utils.data.DataLoader(
+        rows, batch_size=cfg.finetune.batch_size // world_size, sampler=sampler, collate_fn=collator,
+        num_workers=cfg.trainer.num_workers,
+    )
+
+
 def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Trainer:
     t = cfg.trainer
     return L.Trainer(
@@ -116,10 +133,22 @@ def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Traine
         limit_val_batches=t.limit_val_batches,
         callbacks=[draws, ModelCheckpoint(dirpath=work / "checkpoints", save_top_k=1)],
         logger=CSVLogger(work, name="logs", version=""),
+        use_distributed_sampler=False,  # make_loader shards the batches itself, the same way on 1 or N processes
         default_root_dir=work,
         enable_progress_bar=progress,
         enable_model_summary=progress,
     )
+
+
+def full_weights(trainer: L.Trainer) -> dict:
+    """save_pretrained's arguments for the whole model. Under FSDP each process holds a shard; gathering the full
+    state dict is a collective, so every process calls this; elsewhere the model in memory is already whole."""
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    if not isinstance(trainer.strategy, FSDPStrategy):
+        return {}
+    state = trainer.strategy.lightning_module_state_dict()
+    return {"state_dict": {name.removeprefix("model."): value for name, value in state.items()}}
 
 
 def run(cfg, progress: bool = True) -> Path:
@@ -147,34 +176,30 @@ def run(cfg, progress: bool = True) -> Path:
         )
         for split in SPLITS
     }
-    loaders = [
-        torch.utils.data.DataLoader(
-            data[split], batch_size=cfg.finetune.batch_size, shuffle=split == "train",
-            generator=torch.Generator().manual_seed(cfg.seed), collate_fn=collators[split],
-            num_workers=cfg.trainer.num_workers,
-        )
-        for split in SPLITS
-    ]
-
     final = finetune_dir(cfg)
     work = final.with_name(final.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
+    if rank_zero_only.rank == 0:  # the other processes of a DDP run start after rank 0 is already training here
+        shutil.rmtree(work, ignore_errors=True)
     draws = EpochDraws(mode, cfg.finetune.epochs, collators["train"], collators["valid"])
     trainer = make_trainer(cfg, work, draws, progress)
+    loaders = [make_loader(data[split], collators[split], cfg, trainer.world_size, train=split == "train")
+               for split in SPLITS]
     module = CausalLMModule(model, cfg.finetune)
     start = time.perf_counter()
     trainer.fit(module, *loaders)
     seconds = time.perf_counter() - start
+    # each process counted its own batches; every process must take part in the sum
+    tokens_seen = int(trainer.strategy.reduce(torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device), reduce_op="sum"))
+    weights = full_weights(trainer)
     if not trainer.is_global_zero:
         return final
 
-    tokens_seen = module.tokens_seen * trainer.world_size  # each process counted its own batches
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer)}
     if latents.checksum:
         inputs["vqvae"] = latents.checksum
     with atomic_dir(final) as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, **weights)
         tokenizer.save_pretrained(tmp)
         shutil.copyfile(work / "logs" / "metrics.csv", tmp / "train_log.csv")
         shutil.move(work / "checkpoints", tmp / "checkpoints")

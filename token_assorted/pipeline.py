@@ -99,7 +99,7 @@ def prepare_task(overrides: list[str], task: str) -> None:
     get_tokenizer(cfg, progress=False)
 
 
-def plan_task(overrides: list[str], task: str, methods: list[str]) -> list[Job]:
+def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: bool = True) -> list[Job]:
     """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
     cfg = stage_config(overrides, task=task)
     jobs = []
@@ -112,13 +112,19 @@ def plan_task(overrides: list[str], task: str, methods: list[str]) -> list[Job]:
         stages = []
         if waits or not finetune_is_current(stage):
             stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage))
-        if stages or not evaluation_is_current(stage):
+        if evaluation and (stages or not evaluation_is_current(stage)):
             stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
         if stages:
             # the jobs behind a VQ-VAE are on the longest path, so they go first once it is done
             priority = 1 if needs_codes(method) else 2
             jobs.append(Job(f"{task}/{method}", stages, after=vqvae_job if waits else None, priority=priority))
     return jobs
+
+
+def train_task(overrides: list[str], task: str, methods: list[str], workers: int = 1, log_dir: Path = Path(".")) -> None:
+    """Data, VQ-VAE and a fine-tuned model per method, each made only where it is not current."""
+    prepare_task(overrides, task)
+    run_jobs(plan_task(overrides, task, methods, evaluation=False), workers, log_dir)
 
 
 def run(cfg, overrides: list[str] | None = None) -> dict:

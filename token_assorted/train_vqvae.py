@@ -16,6 +16,7 @@ import warnings
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from .cli import hydra_main
 from .data import get_tokenizer
@@ -35,7 +36,8 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
         model, lr=optim.lr, weight_decay=optim.weight_decay, warmup_ratio=optim.warmup_ratio,
         continuous_steps=cfg.vqvae.continuous_steps,
     )
-    shutil.rmtree(directory / "checkpoints", ignore_errors=True)
+    if rank_zero_only.rank == 0:  # the other processes of a DDP run start when rank 0 is already training
+        shutil.rmtree(directory / "checkpoints", ignore_errors=True)
     checkpoints = ModelCheckpoint(
         dirpath=directory / "checkpoints", filename="epoch={epoch}", auto_insert_metric_name=False
     )
@@ -56,7 +58,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     )
     trainer.fit(
         module,
-        loader(rows["train"], seed=cfg.seed, rank=trainer.global_rank, world_size=trainer.world_size, **batches),
+        loader(rows["train"], seed=cfg.seed, **batches),
         loader(rows["valid"], **batches),
     )
     return module, timer.time_elapsed("train")
@@ -66,7 +68,8 @@ def run(cfg, progress: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     directory = run_dir(cfg)
-    (directory / META).unlink(missing_ok=True)
+    if rank_zero_only.rank == 0:
+        (directory / META).unlink(missing_ok=True)
 
     tokenizer = get_tokenizer(cfg, progress=progress)
     rows = {split: split_rows(cfg, split, tokenizer) for split in ("train", "valid")}

@@ -7,7 +7,10 @@ from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessorList
 
+from ..latent.vocab import latent_vocab
+from .forcing import LatentBlockOpening
 from .tokens import trim
 
 
@@ -59,16 +62,19 @@ def generate(
     seed: int = 0,
     progress: bool = True,
     desc: str = "generating",
+    force_latents: int | None = None,
 ) -> list[list[list[int]]]:
     """For each prompt, `decoding.samples` generations as ids, each cut after its EOS.
 
     `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
     generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
+    `force_latents` = k opens every generation with a latent block of k codes (forcing.py).
     """
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # little padding; long ones first
     prompts_per_batch = max(1, batch_size // decoding.samples)
     config = decoding.generation_config(tokenizer, max_new_tokens)
     generations: list[list[list[int]]] = [[] for _ in prompts]
+    vocab = None if force_latents is None else latent_vocab(tokenizer)
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(seed)
@@ -76,7 +82,11 @@ def generate(
             for start in range(0, len(order), prompts_per_batch):
                 batch = order[start : start + prompts_per_batch]
                 input_ids, attention_mask = left_pad([prompts[i] for i in batch], tokenizer.pad_token_id, model.device)
-                output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+                forcing = [] if vocab is None else [LatentBlockOpening(vocab, force_latents, input_ids.shape[1])]
+                output = model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
+                    logits_processor=LogitsProcessorList(forcing),
+                )
                 new_ids = output[:, input_ids.shape[1] :].reshape(len(batch), decoding.samples, -1).tolist()
                 for index, samples in zip(batch, new_ids):
                     generations[index] = [trim(ids, tokenizer.eos_token_id) for ids in samples]

@@ -82,6 +82,7 @@ def evaluate_records(
     seed: int = 0,
     progress: bool = True,
     file=None,
+    force_latents: int | None = None,
 ) -> tuple[dict, list[dict]]:
     """(summary, one prediction row per record). `file` names the records' file in error messages."""
     if not records:
@@ -90,7 +91,9 @@ def evaluate_records(
     prompts = encode_prompts(tokenizer, records, file=file)
     budget = generation_budget(model, prompts, max_new_tokens, file=file)
     latent_ids = latent_token_ids(tokenizer)
-    options = dict(max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress)
+    options = dict(
+        max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress, force_latents=force_latents
+    )
 
     started = time.perf_counter()
     greedy = generate(model, tokenizer, prompts, desc=f"{task_name} greedy", **options)

@@ -38,8 +38,14 @@ class CausalLMModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
         self.tokens_seen += int(batch["attention_mask"].sum())
-        self.log("train_loss", loss, prog_bar=True, batch_size=labelled_tokens(batch["labels"]))
+        labelled = labelled_tokens(batch["labels"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=labelled)
         self.log("lr", self.lr_schedulers().get_last_lr()[0])
+        if self.trainer.world_size > 1:
+            # DDP averages the processes' gradients; weighting each by its share of the labelled tokens makes that
+            # the mean over every token of the global batch, the loss one process would take
+            mean = self.trainer.strategy.reduce(torch.tensor(float(labelled), device=loss.device), reduce_op="mean")
+            loss = loss * (labelled / mean)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from ..data.shards import check_divisible, process_rank, shard
+
 IGNORE = -100  # cross-entropy's ignore_index
 
 
@@ -74,13 +76,10 @@ def sorted_batches(
 class LengthGroupedBatches(torch.utils.data.Sampler):
     """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
     by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
-    Under DDP each process takes every `world_size`-th batch."""
+    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py)."""
 
-    def __init__(
-        self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1, window: int = 50
-    ):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50):
         self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
-        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def _batches(self) -> list[list[int]]:
@@ -92,8 +91,9 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
             group = sorted(order[start : start + span], key=self.lengths.__getitem__)
             batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-        per_rank = len(batches) // self.world_size
-        return batches[self.rank : per_rank * self.world_size : self.world_size]
+        rank, world_size = process_rank()
+        check_divisible(self.batch_size, world_size, "vqvae.train.batch_size")
+        return shard(batches, rank, world_size)
 
     def __iter__(self):
         batches = self._batches()
@@ -106,7 +106,7 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
 
 def loader(
     rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int,
-    seed: int | None = None, rank: int = 0, world_size: int = 1, num_workers: int = 0,
+    seed: int | None = None, num_workers: int = 0,
 ):
     """A DataLoader of Batches: length-grouped and shuffled with `seed` (training), or in order when seed is None."""
     from functools import partial
@@ -117,5 +117,5 @@ def loader(
     if seed is None:
         return DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
     lengths = [len(prompt) + 4 * len(trace) for prompt, trace in rows]  # the trace passes through both f_enc and f_dec
-    sampler = LengthGroupedBatches(lengths, batch_size, seed, rank=rank, world_size=world_size)
+    sampler = LengthGroupedBatches(lengths, batch_size, seed)
     return DataLoader(rows, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn)

@@ -9,6 +9,7 @@ import torch
 
 from .chunks import IGNORE, Batch
 from .model import VQVAE
+from .quantizer import make_quantizer
 
 
 class VQVAEModule(L.LightningModule):
@@ -20,6 +21,19 @@ class VQVAEModule(L.LightningModule):
         self.continuous_steps = continuous_steps  # capped at a quarter of training in configure_optimizers
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
         self.val_code_counts = torch.zeros(model.codebook_size, dtype=torch.long)
+
+    def setup(self, stage: str) -> None:
+        # vector_quantize_pytorch decides when a quantizer is built whether k-means and the EMA codebook updates
+        # are synchronised across processes; the model was built before Lightning started the process group, so
+        # a multi-process run builds the (still untrained) quantizer again, now in sync
+        if torch.distributed.is_available() and torch.distributed.is_initialized() and self.trainer.world_size > 1:
+            c = self.model.config
+            self.model.quantizer = make_quantizer(
+                c["quantizer"], dim=c["dim"], codebook_size=c["codebook_size"],
+                commitment_weight=c["commitment_weight"], ema_decay=c["ema_decay"],
+                dead_code_threshold=c["dead_code_threshold"], fsq_levels=c["fsq_levels"],
+                rvq_quantizers=c["rvq_quantizers"],
+            )
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         # Warm up without the bottleneck, so that k-means initialises the codebook on latents that already carry

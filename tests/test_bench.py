@@ -1,0 +1,64 @@
+"""`python -m token_assorted.bench` on a tiny configuration: every section runs and results.json has its keys."""
+
+import json
+
+from hydra import compose, initialize_config_dir
+
+from token_assorted import bench  # noqa: F401
+from token_assorted.bench.__main__ import run
+from token_assorted.bench.inference import curve_points
+from token_assorted.bench.measure import fit_exponent, spread
+
+from conftest import ROOT
+
+TINY = [
+    "task=prosqa", "task.sizes.train=48", "task.sizes.valid=8", "task.sizes.test=8",
+    "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+    "vqvae.dim=32", "vqvae.heads=2", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1", "vqvae.prompt_layers=1",
+    "vqvae.train.epochs=1", "vqvae.train.batch_size=16", "finetune.epochs=1", "finetune.batch_size=16",
+    "task.max_new_tokens=24",
+    "bench.tasks=[prosqa]", "bench.repeats=2", "bench.problems=4", "bench.train_steps=2", "bench.encode_records=8",
+    "bench.growth_records=8", "bench.growth_scales=[1,2]", "bench.curve_points=2",
+]
+
+
+def test_statistics():
+    assert spread([3.0, 1.0, 2.0, None]) == {"median": 2.0, "min": 1.0, "max": 3.0, "runs": 3}
+    assert fit_exponent([1, 2, 4], [3.0, 6.0, 12.0]) == 1.0
+    assert abs(fit_exponent([1, 2, 4], [1.0, 4.0, 16.0]) - 2.0) < 1e-9
+    assert curve_points(12, 4) == [0, 4, 8, 12] and curve_points(0, 4) == [0]
+
+
+def test_bench_writes_every_figure(tmp_path, capsys):
+    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        run(compose(config_name="config", overrides=overrides), overrides=overrides)
+    printed = capsys.readouterr().out
+    directory = tmp_path / "outputs" / "bench"
+    results = json.loads((directory / "results.json").read_text())
+    assert (tmp_path / "outputs" / "finetune" / "prosqa" / "random-replace" / "meta.json").is_file()
+
+    task = results["inference"]["prosqa"]
+    for model in ("cot", "random-replace"):
+        assert task[model]["seconds_per_solved"].keys() >= {"median", "min", "max"}
+        assert task[model]["seconds_per_problem"]["runs"] == 2 and task[model]["generated_tokens"]["median"] > 0
+    assert task["ratio"]["generated_tokens"]["median"] > 0 and "seconds_per_solved" in task["ratio"]
+
+    training = results["training"]
+    speedup = [key for key in training if "bf16" in key and "speedup" in key]
+    assert speedup and training[speedup[0]]["median"] > 0
+    assert training["vqvae_train_samples_per_s"]["median"] > 0 and training["vqvae_encode_samples_per_s"]["median"] > 0
+    assert training["gpu"] is None  # no GPU in the tests
+
+    for stage in ("generate_data", "vqvae_encode", "finetune_epoch"):
+        growth = results["growth"][stage]
+        assert growth["records"] == [8, 16] and len(growth["seconds"]) == 2 and growth["time_exponent"] is not None
+
+    curve = results["curve"]["prosqa"]
+    assert curve[0]["k"] == 0 and curve[-1]["k"] > 0
+    assert curve[0]["latent_tokens"]["median"] == 0  # k = 0 keeps latents out
+    assert curve[-1]["latent_tokens"]["median"] >= curve[-1]["k"] + 2  # the forced block and its delimiters
+
+    for name in ("report.md", "inference.png", "latency_accuracy.png", "growth.png"):
+        assert (directory / name).stat().st_size > 0
+    assert "ratio TA/CoT" in printed and "## Growth" in printed

@@ -1,0 +1,90 @@
+"""Scale-out through Lightning: `trainer=ddp` on two CPU processes (gloo) gives the one-process result."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, make_config
+from safetensors.torch import load_file
+
+from token_assorted import finetune
+from token_assorted.data.records import load_records, write_records
+from token_assorted.data.shards import GlobalBatchSampler, shard
+from token_assorted.io import sha256, write_meta
+
+FINETUNE = [
+    "task=prosqa", "mode=cot",
+    "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+    "finetune.epochs=2", "finetune.batch_size=8", "finetune.lr=3e-3",
+    "trainer.accelerator=cpu", "trainer.precision=32",
+]
+VQVAE = [
+    "task=prosqa", "vqvae.dim=32", "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1",
+    "vqvae.decoder_layers=1", "vqvae.codebook_size=8", "vqvae.chunk_size=8", "vqvae.compression=4",
+    "vqvae.train.epochs=2", "vqvae.train.batch_size=8", "vqvae.continuous_steps=2",
+    "trainer.accelerator=cpu", "trainer.precision=32",
+]
+TWO_PROCESSES = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, reference_dir):
+    """48 train records: 6 global batches of 8, so each of two processes takes 4 records per step."""
+    records = load_records(reference_dir / "prosqa_valid.json")
+    root = tmp_path_factory.mktemp("data")
+    directory = root / "prosqa"
+    splits = {"train": records[:48], "valid": records[48:56], "test": records[56:64]}
+    for split, rows in splits.items():
+        write_records(directory / f"{split}.json", rows)
+    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
+    return root
+
+
+def command(module: str, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def test_global_batches_are_split_between_processes():
+    sampler = GlobalBatchSampler(10, 4, shuffle=True, seed=3)
+    batches = sampler.global_batches()
+    assert sorted(i for b in batches for i in b) == list(range(10)) and [len(b) for b in batches] == [4, 4, 2]
+    halves = [shard(batches, rank, 2) for rank in (0, 1)]
+    assert [a + b for a, b in zip(*halves)] != batches  # interleaved, not halves
+    assert [sorted(a + b) for a, b in zip(*halves)] == [sorted(b) for b in batches]
+    sampler.set_epoch(1)
+    assert sampler.global_batches() != batches
+
+
+def test_finetune_on_two_processes_matches_one(data_dir, tmp_path):
+    one = finetune.run(make_config(*FINETUNE, f"data.dir={data_dir}", f"out_dir={tmp_path / 'one'}"), progress=False)
+    done = command("token_assorted.finetune", *FINETUNE, *TWO_PROCESSES, f"data.dir={data_dir}",
+                   f"out_dir={tmp_path / 'two'}", "trainer.log_every_n_steps=1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    two = tmp_path / "two" / "finetune" / "prosqa" / "cot"
+    assert done.stdout.count("wrote ") == 1  # rank 0 alone saves and reports
+    assert not two.with_name("cot.partial").exists()
+
+    first, second = (json.loads((d / "meta.json").read_text()) for d in (one, two))
+    assert first["config"]["trainer"]["devices"] == 1 and second["config"]["trainer"]["devices"] == 2
+    assert first["steps"] == second["steps"] == 12  # the same global batches: 48 / 8 per epoch, 2 epochs
+    assert first["tokens_seen"] == second["tokens_seen"]
+    assert second["final_metrics"]["val_loss"] == pytest.approx(first["final_metrics"]["val_loss"], abs=1e-4)
+    weights = [load_file(d / "model.safetensors") for d in (one, two)]
+    assert weights[0].keys() == weights[1].keys()
+    assert max(float((weights[0][k] - weights[1][k]).abs().max()) for k in weights[0]) < 1e-4
+
+
+def test_vqvae_trains_on_two_processes_and_writes_once(data_dir, tmp_path):
+    done = command("token_assorted.train_vqvae", *VQVAE, *TWO_PROCESSES, f"data.dir={data_dir}", f"out_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("codes cached in") == 1
+    directory = tmp_path / "vqvae" / "prosqa"
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["steps"] == 12  # global batches of 8, as on one process
+    codes = json.loads((directory / "codes" / "train.json").read_text())["codes"]
+    assert len(codes) == 48 and all(0 <= c < 8 for row in codes for c in row)

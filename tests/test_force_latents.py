@@ -1,0 +1,68 @@
+"""`eval.force_latents=k`: generation opens with <boLatent>, k codes the model picks, <eoLatent>; k = 0 bans latents."""
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from token_assorted.data import load_records, sequence_text
+from token_assorted.data.dataset import encode_record
+from token_assorted.data.tokenizer import build_word_tokenizer
+from token_assorted.errors import ConfigError
+from token_assorted.evaluation import Decoding, generate
+from token_assorted.latent import extend_tokenizer
+
+K = 8
+
+
+@pytest.fixture(scope="module")
+def setup(reference_dir):
+    records = load_records(reference_dir / "prosqa_valid.json")[:6]
+    tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+    vocab = extend_tokenizer(tokenizer, K)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+        intermediate_size=64, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # make the untrained model fond of latent tokens, so banning them is a real test
+        model.lm_head.weight[vocab.ids] *= 40
+    prompts = [encode_record(tokenizer, r)["prompt_ids"] for r in records]
+    return model, tokenizer, vocab, prompts
+
+
+def run(setup, **options):
+    model, tokenizer, _, prompts = setup
+    return generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=4, progress=False, **options)
+
+
+@pytest.mark.parametrize("decoding", [Decoding(), Decoding(top_k=5, samples=2)], ids=["greedy", "top-k"])
+def test_a_block_of_k_codes_opens_every_generation(setup, decoding):
+    vocab = setup[2]
+    codes = set(range(vocab.first_code_id, vocab.first_code_id + K))
+    for k in (1, 3):
+        for samples in run(setup, force_latents=k, decoding=decoding):
+            assert len(samples) == decoding.samples
+            for ids in samples:
+                assert ids[0] == vocab.begin_id and set(ids[1 : k + 1]) <= codes and ids[k + 1] == vocab.end_id
+
+
+def test_zero_bans_latent_tokens_and_none_leaves_generation_free(setup):
+    latent = set(setup[2].ids)
+    free = [ids for samples in run(setup) for ids in samples]
+    assert any(latent & set(ids) for ids in free)  # left alone, this model writes latent tokens
+    banned = [ids for samples in run(setup, force_latents=0) for ids in samples]
+    assert not any(latent & set(ids) for ids in banned)
+
+
+def test_forced_generation_is_batched_like_one_by_one(setup):
+    model, tokenizer, _, prompts = setup
+    batched = run(setup, force_latents=2)
+    alone = [generate(model, tokenizer, [p], max_new_tokens=12, progress=False, force_latents=2)[0] for p in prompts]
+    assert batched == alone
+
+
+def test_a_negative_k_is_a_config_error(setup):
+    with pytest.raises(ConfigError, match="force_latents"):
+        run(setup, force_latents=-1)

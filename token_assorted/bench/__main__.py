@@ -1,0 +1,75 @@
+"""Measure speed, memory and growth, CoT beside Token Assorted; what `make bench` runs.
+
+    python -m token_assorted.bench                          the default preset's models (trained where missing)
+    python -m token_assorted.bench preset=quick 'bench.tasks=[prosqa]' bench.repeats=5
+
+The models are the pipeline's (<out_dir>/finetune/<task>/<mode>): those `make eval` trained are reused, missing
+ones are trained through the pipeline first. Writes <out_dir>/bench/results.json, report.md and plots.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+
+from ..cli import hydra_main
+from ..pipeline import stage_config, train_task
+from . import report
+from .growth import growth
+from .inference import compare, latency_accuracy
+from .training import finetune_precisions, gpu_mfu, vqvae_speed
+
+
+def timed(label: str, step, *args):
+    start = time.perf_counter()
+    print(f"=== bench: {label}", flush=True)
+    result = step(*args)
+    print(f"=== bench: {label}: {time.perf_counter() - start:.0f} s", flush=True)
+    return result
+
+
+def run(cfg, overrides: list[str] | None = None) -> dict:
+    if overrides is None:
+        overrides = list(HydraConfig.get().overrides.task)
+    start = time.perf_counter()
+    b = cfg.bench
+    modes = [b.baseline, b.method]
+    for task in b.tasks:
+        train_task(overrides, task, modes)
+    stages = {task: {mode: stage_config(overrides, task=task, mode=mode) for mode in modes} for task in b.tasks}
+
+    results = {
+        "baseline": b.baseline, "method": b.method, "repeats": b.repeats, "preset": cfg.preset,
+        "where": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+                 f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "inference": {}, "curve": {},
+    }
+    for task in b.tasks:
+        results["inference"][task] = timed(f"{task} inference", compare, stages[task], b.repeats, b.problems)
+    first = b.tasks[0]
+    base, method = stages[first][b.baseline], stages[first][b.method]
+    training = timed(f"{first} fine-tuning fp32/bf16", finetune_precisions, base, b.repeats, b.train_steps)
+    training |= timed(f"{first} VQ-VAE speed", vqvae_speed, method, b.repeats, b.train_steps, b.encode_records)
+    gpt2 = stage_config([*overrides, "model=gpt2-small"], task=first, mode=b.baseline)
+    training["gpu"] = timed("GPU MFU", gpu_mfu, cfg, gpt2, b.repeats, b.train_steps)
+    results["training"] = training
+    results["growth"] = timed(f"{first} growth", growth, base, b.repeats, b.growth_records,
+                              list(b.growth_scales))
+    for task in b.tasks:
+        results["curve"][task] = timed(f"{task} latency-accuracy", latency_accuracy, stages[task][b.method],
+                                       b.repeats, b.problems, b.curve_points)
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    text, paths = report.write(results, Path(cfg.out_dir) / "bench")
+    print("\n" + text)
+    print(f"wrote {', '.join(str(p) for p in paths.values())} in {results['seconds']:.0f} s")
+    return results
+
+
+main = hydra_main(run)
+
+if __name__ == "__main__":
+    main()

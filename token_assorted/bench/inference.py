@@ -1,0 +1,85 @@
+"""Inference per task: the baseline (CoT) and the method (random-replace) on the same test problems, pair by pair,
+and the latency-accuracy curve of the method under `eval.force_latents=k`.
+
+Both models come from the pipeline's fine-tuning stage (outputs/finetune/<task>/<mode>), so they were trained the
+same way; they are evaluated with the evaluation protocol (evaluation/harness.py), batched with a KV cache.
+"""
+
+from __future__ import annotations
+
+from ..data.splits import load_split
+from ..evaluation.checkpoint import load_checkpoint
+from ..evaluation.harness import autocast, device_for, evaluate_records, evaluation_file
+from .measure import measured, ratio, spread
+
+FIGURES = ("accuracy", "generated_tokens", "latent_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
+RATIOS = ("generated_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
+
+
+def one_run(cfg, checkpoint, records, device, force_latents: int | None = None) -> dict:
+    """One timed evaluation of `records`: the figures of FIGURES."""
+    with measured(device) as cost, autocast(device, cfg.trainer.precision):
+        summary, _ = evaluate_records(
+            checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
+            max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
+            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed, progress=False,
+            file=evaluation_file(cfg), force_latents=force_latents,
+        )
+    return {
+        "accuracy": summary["accuracy"],
+        "generated_tokens": summary["generated_tokens"],
+        "latent_tokens": summary["latent_tokens"],
+        "seconds_per_problem": cost["seconds"] / summary["n"],
+        "seconds_per_solved": cost["seconds"] / summary["solved"] if summary["solved"] else None,
+        "peak_mb": cost["peak_mb"],
+    }
+
+
+def compare(stages: dict, repeats: int, problems: int | None) -> dict:
+    """{baseline: figures, method: figures, "ratio": method / baseline}, each figure median/min/max over repeats.
+    Each repeat runs both models back to back (in alternating order) and takes its ratio from that pair."""
+    (base, base_cfg), (method, method_cfg) = stages.items()
+    device = device_for(base_cfg.trainer.accelerator)
+    models = {base: load_checkpoint(base_cfg, device), method: load_checkpoint(method_cfg, device)}
+    records = load_split(base_cfg, "test")[:problems]
+    runs: dict[str, list[dict]] = {base: [], method: []}
+    for repeat in range(repeats):
+        for mode in (base, method) if repeat % 2 == 0 else (method, base):
+            runs[mode].append(one_run(stages[mode], models[mode], records, device))
+    result = {mode: {f: spread(run[f] for run in runs[mode]) for f in FIGURES} for mode in runs}
+    result["ratio"] = {
+        f: spread(ratio(m[f], b[f]) for b, m in zip(runs[base], runs[method])) for f in RATIOS
+    }
+    result["problems"] = len(records)
+    result["device"] = str(device)
+    return result
+
+
+def most_codes_in_training(cfg) -> int:
+    """The most latent codes a training sample of the method held: a whole trace's codes, or mode.m_choices' cap."""
+    from ..vqvae import load_codes, load_vqvae
+
+    codes = max(len(row) for row in load_codes(cfg, "train"))
+    if cfg.mode.name == "random-replace" and cfg.mode.m_choices:
+        vqvae = load_vqvae(cfg)
+        codes = min(codes, max(cfg.mode.m_choices) // vqvae.chunk_size * vqvae.codes_per_chunk)
+    return codes
+
+
+def curve_points(most: int, points: int) -> list[int]:
+    """`points` values of k from 0 to `most`, evenly spread, without repeats."""
+    if points <= 1 or most == 0:
+        return [0]
+    return sorted({round(i * most / (points - 1)) for i in range(points)})
+
+
+def latency_accuracy(cfg, repeats: int, problems: int | None, points: int) -> list[dict]:
+    """Accuracy, generated tokens and time per problem of the method when made to open with k codes."""
+    device = device_for(cfg.trainer.accelerator)
+    checkpoint = load_checkpoint(cfg, device)
+    records = load_split(cfg, "test")[:problems]
+    curve = []
+    for k in curve_points(most_codes_in_training(cfg), points):
+        runs = [one_run(cfg, checkpoint, records, device, force_latents=k) for _ in range(repeats)]
+        curve.append({"k": k, **{f: spread(run[f] for run in runs) for f in FIGURES}})
+    return curve

@@ -1,0 +1,174 @@
+"""Training speed: fine-tuning tokens/s in fp32 and under bf16 autocast (pair by pair), VQ-VAE training and
+encoding samples/s, and on a GPU the model FLOPs utilisation of fine-tuning `model=gpt2-small`.
+
+The timed loop is the work of a training step (forward, backward, AdamW step) on batches the fine-tuning
+collator makes; one untimed step first, so start-up costs (and the VQ-VAE's k-means) stay out of the figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from omegaconf import OmegaConf
+
+from ..data import get_tokenizer, load_split
+from ..data.dataset import encode_record
+from ..errors import ConfigError
+from ..evaluation.harness import device_for
+from ..latent import extend_tokenizer
+from ..lm import MixingCollator, build_model, max_positions
+from ..vqvae import build_vqvae, load_vqvae
+from ..vqvae.chunks import loader
+from ..vqvae.metrics import encode_rows
+from .measure import measured, ratio, spread
+
+# dense bf16 peak FLOP/s by device name, for MFU when bench.peak_tflops is not given
+PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0}
+
+
+def lm_setup(cfg):
+    """(collate, new_model) for cfg's model and mode: collate(encoded rows) -> batches of finetune.batch_size;
+    new_model() -> the fine-tuning model, the same weights every call."""
+    tokenizer = get_tokenizer(cfg, progress=False)
+    vocab = extend_tokenizer(tokenizer, cfg.vqvae.codebook_size)
+    collator = MixingCollator(
+        OmegaConf.to_object(cfg.mode), vocab, None, chunk_size=cfg.vqvae.chunk_size,
+        per_chunk=cfg.vqvae.chunk_size // cfg.vqvae.compression, pad_id=tokenizer.pad_token_id,
+        max_length=cfg.model.max_positions, seed=cfg.seed,
+    )
+    size = cfg.finetune.batch_size
+
+    def collate(rows: list[dict]) -> list[dict]:
+        rows = [{**row, "index": index} for index, row in enumerate(rows)]
+        return [collator(rows[i : i + size]) for i in range(0, len(rows), size)]
+
+    def new_model():
+        torch.manual_seed(cfg.seed)
+        return build_model(cfg.model, tokenizer)
+
+    return collate, new_model
+
+
+def lm_batches(cfg, steps: int):
+    """(new_model, batches): `steps` batches of the task's train split, collated as cfg's mode says."""
+    collate, new_model = lm_setup(cfg)
+    return new_model, collate(train_rows(cfg, steps * cfg.finetune.batch_size))
+
+
+def train_rows(cfg, count: int) -> list[dict]:
+    """The first `count` training records, encoded (only these: a whole split takes long to tokenize)."""
+    tokenizer = get_tokenizer(cfg, progress=False)
+    return [encode_record(tokenizer, record) for record in load_split(cfg, "train")[:count]]
+
+
+def autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def timed_steps(step, batches, device) -> dict:
+    """Time `step` on every batch, after an untimed one on the first (start-up costs, the VQ-VAE's k-means)."""
+    if not batches:
+        raise ConfigError("a training-speed run needs at least one batch: more training records or bench.train_steps")
+    step(batches[0])
+    with measured(device) as cost:
+        for batch in batches:
+            step(batch)
+    return cost
+
+
+def train_steps(model, batches, device, bf16: bool) -> dict:
+    """Optimizer steps of the causal LM; tokens/s counts non-padding input tokens."""
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step(batch):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with autocast(device, bf16):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    cost = timed_steps(step, batches, device)
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    return {"tokens_per_s": tokens / cost["seconds"], "peak_mb": cost["peak_mb"], "seconds": cost["seconds"]}
+
+
+def vqvae_steps(model, batches, device, bf16: bool, lr: float) -> float:
+    """Optimizer steps of the VQ-VAE, bottleneck on; returns records per second."""
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+
+    def step(batch):
+        with autocast(device, bf16):
+            loss = model(batch.to(device), quantize=True).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    cost = timed_steps(step, batches, device)
+    return sum(len(b) for b in batches) / cost["seconds"]
+
+
+def finetune_precisions(cfg, repeats: int, steps: int) -> dict:
+    """fp32 and bf16 autocast back to back in each repeat, on fresh models with the same weights."""
+    device = device_for(cfg.trainer.accelerator)
+    new_model, batches = lm_batches(cfg, steps)
+    fp32, bf16 = [], []
+    for _ in range(repeats):
+        fp32.append(train_steps(new_model(), batches, device, bf16=False)["tokens_per_s"])
+        bf16.append(train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"])
+    return {
+        "finetune_tokens_per_s_fp32": spread(fp32),
+        "finetune_tokens_per_s_bf16": spread(bf16),
+        "bf16_speedup": spread(ratio(b, f) for f, b in zip(fp32, bf16)),
+    }
+
+
+def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int) -> dict:
+    """Samples/s of VQ-VAE training (a fresh model, the configured precision) and of encoding with the trained one."""
+    device = device_for(cfg.trainer.accelerator)
+    bf16 = str(cfg.trainer.precision).startswith("bf16")
+    tokenizer = get_tokenizer(cfg, progress=False)
+    size = cfg.vqvae.train.batch_size
+    rows = [(r["prompt_ids"], r["reasoning_ids"]) for r in train_rows(cfg, max(steps * size, encode_records))]
+    training, encoding = [], []
+    for _ in range(repeats):
+        torch.manual_seed(cfg.seed)
+        batches = list(loader(rows[: steps * size], batch_size=size, chunk_size=cfg.vqvae.chunk_size,
+                              pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed))
+        training.append(vqvae_steps(build_vqvae(cfg, tokenizer), batches, device, bf16, cfg.vqvae.train.lr))
+
+        trained = load_vqvae(cfg, tokenizer).to(device)
+        subset = rows[:encode_records]
+        with measured(device) as cost:
+            encode_rows(trained, subset, batch_size=size, precision=cfg.trainer.precision)
+        encoding.append(len(subset) / cost["seconds"])
+    return {"vqvae_train_samples_per_s": spread(training), "vqvae_encode_samples_per_s": spread(encoding)}
+
+
+def peak_tflops(cfg, device: torch.device) -> float | None:
+    if cfg.bench.peak_tflops:
+        return cfg.bench.peak_tflops
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
+
+
+def gpu_mfu(cfg, gpt2_cfg, repeats: int, steps: int) -> dict | None:
+    """On CUDA: bf16 fine-tuning of GPT-2 small, tokens/s and MFU = 6 * parameters * tokens/s / peak FLOP/s
+    (the usual estimate; attention's own FLOPs left out). None without a GPU."""
+    device = device_for(cfg.trainer.accelerator)
+    if device.type != "cuda":
+        return None
+    new_model, batches = lm_batches(gpt2_cfg, steps)
+    parameters = sum(p.numel() for p in new_model().parameters())
+    speeds = [train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"] for _ in range(repeats)]
+    peak = peak_tflops(cfg, device)
+    return {
+        "device": torch.cuda.get_device_name(device),
+        "parameters": parameters,
+        "gpt2_small_tokens_per_s_bf16": spread(speeds),
+        "peak_tflops": peak,
+        "mfu": spread(6 * parameters * s / (peak * 1e12) for s in speeds) if peak else spread([]),
+    }
