@@ -2,6 +2,7 @@
 
     python -m token_assorted.pipeline                                  every task and method, default preset
     python -m token_assorted.pipeline preset=quick 'pipeline.tasks=[prosqa]' 'pipeline.methods=[cot]'
+    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every mode, the related methods included
 
 A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
@@ -23,7 +24,7 @@ from .errors import StaleInputError
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
-from .latent import needs_codes
+from .latent import MODES, needs_codes
 from .lm import finetune_dir
 
 # The settings each stage's outputs depend on; a change to any of them makes the stage run again.
@@ -60,12 +61,22 @@ def vqvae_is_current(cfg) -> bool:
         return False
 
 
+def expand_methods(methods) -> list[str]:
+    """The methods to run, `all` standing for every mode (in MODES order, so cot comes before softcot)."""
+    expanded = [name for method in methods for name in (MODES if method == "all" else [method])]
+    return list(dict.fromkeys(expanded))
+
+
 def finetune_is_current(cfg) -> bool:
     meta = recorded(finetune_dir(cfg))
     if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
         return False
     if meta["inputs"].get("train") != sha256(task_dir(cfg) / "train.json"):
         return False
+    if cfg.mode.name == "softcot":
+        from .thoughts.softcot import softcot_inputs
+
+        return all(meta["inputs"].get(name) == checksum for name, checksum in softcot_inputs(cfg).items())
     if needs_codes(cfg.mode.name):
         from .vqvae.checkpoint import model_dir
 
@@ -93,6 +104,22 @@ def timed(label: str, step, *args):
     return result
 
 
+def softcot_models(overrides: list[str], task: str, stage) -> None:
+    """Train SoftCoT's frozen models where they are this toolkit's: the cot main LM and the smaller assistant."""
+    from .thoughts.softcot import assistant_out_dir
+
+    needed = []
+    if not stage.mode.main:
+        needed.append(("SoftCoT main LM", stage_config(overrides, task=task, mode="cot")))
+    if not stage.mode.assistant:
+        helper = stage_config(overrides, task=task, mode="cot", model=stage.mode.assistant_model,
+                              out_dir=str(assistant_out_dir(stage)))
+        needed.append(("SoftCoT assistant LM", helper))
+    for label, helper in needed:
+        if not finetune_is_current(helper):
+            timed(f"{task}/cot ({label}): fine-tune", finetune.run, helper)
+
+
 def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
     cfg = stage_config(overrides, task=task)
     if not splits_are_current(cfg):
@@ -101,6 +128,8 @@ def run_task(overrides: list[str], task: str, methods: list[str]) -> None:
         timed(f"{task}: train VQ-VAE", train_vqvae.run, cfg)
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
+        if method == "softcot":
+            softcot_models(overrides, task, stage)
         if not finetune_is_current(stage):
             timed(f"{task}/{method}: fine-tune", finetune.run, stage)
         if not evaluation_is_current(stage):
@@ -112,7 +141,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     if overrides is None:
         overrides = list(HydraConfig.get().overrides.task)
     start = time.perf_counter()
-    tasks, methods = list(cfg.pipeline.tasks), list(cfg.pipeline.methods)
+    tasks, methods = list(cfg.pipeline.tasks), expand_methods(cfg.pipeline.methods)
     for task in tasks:
         run_task(overrides, task, methods)
     results = {task: {} for task in tasks}
