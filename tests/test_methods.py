@@ -9,10 +9,11 @@ import random
 
 import pytest
 import torch
-from conftest import make_config
+from conftest import ROOT, make_config
+from hydra import compose, initialize_config_dir
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from token_assorted import evaluate, finetune, pipeline
+from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.config import ModeConfig
 from token_assorted.data.records import load_records, write_records
 from token_assorted.errors import ConfigError
@@ -286,6 +287,8 @@ def test_coconut_end_to_end_stores_the_thoughts_it_ends_with(data_dir, out):
     # the evaluation's own mode settings do not change what the checkpoint uses
     cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", "mode=coconut", "mode.thoughts_per_step=5")
     assert evaluate.run(cfg, progress=False)["thought_tokens"] == 4
+    shown = show.run(cfg)
+    assert shown["thought_tokens"] == 4 and shown["generated_tokens"] == shown["text_tokens"] + 4
 
 
 def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
@@ -303,3 +306,28 @@ def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
     assert all(torch.equal(main_before[k], main_after[k]) for k in main_before)
     assert (directory / "assistant" / "config.json").is_file() and (directory / "projection.safetensors").is_file()
     check_counts(results, 3)
+
+
+def run_pipeline(overrides):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        return pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
+
+
+def test_pipeline_trains_softcots_frozen_models_first(tmp_path, capsys):
+    overrides = [
+        "task.sizes.train=48", "task.sizes.valid=8", "task.sizes.test=8", "model.hidden_size=32",
+        "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64", "finetune.epochs=1",
+        "finetune.batch_size=16", "task.max_new_tokens=8", "pipeline.tasks=[prosqa]", "pipeline.methods=[softcot]",
+        f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}",
+    ]
+    results = run_pipeline(overrides)
+    printed = capsys.readouterr().out
+    for stage in ("prosqa/cot (SoftCoT main LM): fine-tune", "prosqa/cot (SoftCoT assistant LM): fine-tune",
+                  "prosqa/softcot: fine-tune", "prosqa/softcot: evaluate"):
+        assert f"=== {stage}\n" in printed
+    assert (tmp_path / "outputs" / "assistant" / "finetune" / "prosqa" / "cot" / "config.json").is_file()
+    assert results["prosqa"]["softcot"]["thought_tokens"] == 4
+    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    assert summary["prosqa"]["softcot"]["thought_tokens"] == 4
+    assert run_pipeline(overrides) == results
+    assert "===" not in capsys.readouterr().out  # everything reused
