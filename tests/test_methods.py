@@ -39,6 +39,15 @@ def example(mode, stage=0, pause_id=None, epoch=0):
     return build_example(ROW, (), mode, sample_rng(0, epoch, 0), VOCAB, 4, 1, stage, pause_id)
 
 
+def tiny_gpt2(vocab_size=64, hidden=32, seed=0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=vocab_size, n_embd=hidden, n_inner=64, n_layer=2, n_head=2, n_positions=128,
+                        pad_token_id=0, eos_token_id=2, bos_token_id=None)
+    return GPT2LMHeadModel(config).eval()
+
+
 def tiny_llama(vocab_size=64, hidden=32, seed=0):
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=64, num_hidden_layers=2,
@@ -151,8 +160,9 @@ def naive_thoughts(model, prefix: list[int], count: int) -> torch.Tensor:
     return embeds[0, len(prefix):]
 
 
-def test_coconut_batched_cached_forward_matches_naive_recomputation():
-    model = tiny_llama()
+@pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2], ids=["llama", "gpt2"])
+def test_coconut_batched_cached_forward_matches_naive_recomputation(build):
+    model = build()
     mode = ModeConfig(name="coconut", thoughts_per_step=2)
     rows = [ROW, {**ROW, "index": 1, "prompt_ids": [8, 9, 3, 4, 5], "step_lengths": [1, 4]}]
     collate = CoconutCollator(mode, IDS, pad_id=0, max_length=64)
@@ -300,6 +310,8 @@ def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
     finetune.run(make_config("task=prosqa", *assistant), progress=False)
     directory, meta, results = train_and_evaluate(data_dir, out, "mode=softcot", "mode.soft_thoughts=3")
     assert meta["trainable_parameters"] == 16 * 32 + 32
+    assistant_size = AutoModelForCausalLM.from_pretrained(directory / "assistant").num_parameters()
+    assert results["parameters"] == meta["parameters"] + assistant_size + 16 * 32 + 32
     assert set(meta["inputs"]) >= {"main", "assistant"}
     main_before = AutoModelForCausalLM.from_pretrained(cot).state_dict()
     main_after = AutoModelForCausalLM.from_pretrained(directory).state_dict()

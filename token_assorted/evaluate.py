@@ -36,7 +36,7 @@ def run(cfg, progress: bool = True) -> dict:
         "checkpoint": str(checkpoint.path),
         "test_file": str(evaluation_file(cfg)),
         **metrics,
-        "parameters": checkpoint.parameters,
+        "parameters": checkpoint.parameters + prompting.parameters,
         "training_tokens": checkpoint.training_tokens,
         "seed": checkpoint.training_seed,
         "eval_seed": cfg.seed,

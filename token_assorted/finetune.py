@@ -254,6 +254,7 @@ def run(cfg, progress: bool = True) -> Path:
     check_mode(mode)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # SoftCoT's frozen models, on purpose
 
     setup = softcot_setup(cfg, mode) if mode.name == "softcot" else lm_setup(cfg, mode, progress)
     module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
