@@ -343,3 +343,10 @@ def test_pipeline_trains_softcots_frozen_models_first(tmp_path, capsys):
     assert summary["prosqa"]["softcot"]["thought_tokens"] == 4
     assert run_pipeline(overrides) == results
     assert "===" not in capsys.readouterr().out  # everything reused
+
+
+def test_softcot_without_its_frozen_models_says_what_to_run(data_dir, tmp_path):
+    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={tmp_path}", "mode=softcot")
+    with pytest.raises(ConfigError, match=r"no main LM at .*mode=cot .*out_dir="):
+        finetune.run(cfg, progress=False)
+    assert not (tmp_path / "finetune" / "prosqa" / "softcot").exists()

@@ -48,9 +48,14 @@ def assistant_dir(cfg) -> Path:
     return assistant_out_dir(cfg) / "finetune" / cfg.task.name / "cot"
 
 
+def cot_command(cfg, *extra: str) -> str:
+    """The command that trains a cot model for this task, preset and out_dir."""
+    preset = [f"preset={cfg.preset}"] if cfg.preset != "default" else []
+    return " ".join(["python -m token_assorted.finetune", f"task={cfg.task.name}", "mode=cot", *preset, *extra])
+
+
 def assistant_command(cfg) -> str:
-    return (f"python -m token_assorted.finetune task={cfg.task.name} mode=cot model={cfg.mode.assistant_model} "
-            f"out_dir={assistant_out_dir(cfg)}")
+    return cot_command(cfg, f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}")
 
 
 def _checksum(directory: Path) -> str:
@@ -80,8 +85,7 @@ def load_frozen(directory: Path, role: str, remedy: str):
 def load_models(cfg):
     """(main, main tokenizer, assistant, assistant tokenizer) for fine-tuning the projection."""
     main, main_tokenizer = load_frozen(
-        main_dir(cfg), "main", f"run `python -m token_assorted.finetune task={cfg.task.name} mode=cot` first "
-        "(or set mode.main)")
+        main_dir(cfg), "main", f"run `{cot_command(cfg, f'out_dir={cfg.out_dir}')}` first (or set mode.main)")
     assistant, assistant_tokenizer = load_frozen(
         assistant_dir(cfg), "assistant", f"run `{assistant_command(cfg)}` first (or set mode.assistant)")
     return main, main_tokenizer, assistant, assistant_tokenizer
