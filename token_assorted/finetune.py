@@ -81,12 +81,17 @@ def load_latent_codes(cfg) -> LatentCodes:
     )
 
 
+def latent_shape(cfg) -> LatentCodes:
+    """Only the latent shape, from cfg.vqvae: for modes that never show a latent code."""
+    v = cfg.vqvae
+    return LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
+
+
 def latent_codes(cfg, mode) -> LatentCodes:
     """The VQ-VAE's codes where the mode (or a codebook init) uses them; else only the shape, from cfg.vqvae."""
     if needs_codes(mode.name) or cfg.model.latent_init == "codebook":
         return load_latent_codes(cfg)
-    v = cfg.vqvae
-    return LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
+    return latent_shape(cfg)
 
 
 def check_aligned(latents: LatentCodes, data: dict[str, list[dict]]) -> None:
@@ -224,8 +229,6 @@ def softcot_setup(cfg, mode) -> Setup:
     projection = softcot.make_projection(assistant, main)
     set_generation_ids(main, tokenizer, cfg.task.max_new_tokens)
     vocab = latent_vocab(tokenizer) if any(LATENT_PATTERN.fullmatch(t) for t in tokenizer.get_vocab()) else None
-    v = cfg.vqvae
-    latents = LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
 
     def save(directory: Path, stage: int) -> dict:
         softcot.save_softcot(directory, assistant, assistant_tokenizer, projection)
@@ -234,7 +237,7 @@ def softcot_setup(cfg, mode) -> Setup:
                 "main": str(softcot.main_dir(cfg)), "assistant": str(softcot.assistant_dir(cfg))}
 
     module = SoftCoTModule(main, assistant, projection, cfg.finetune)
-    return Setup(module, tokenizer, data, collators, latents, vocab, softcot.softcot_inputs(cfg), save)
+    return Setup(module, tokenizer, data, collators, latent_shape(cfg), vocab, softcot.softcot_inputs(cfg), save)
 
 
 def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
