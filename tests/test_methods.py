@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import ROOT, make_config
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
@@ -350,3 +351,15 @@ def test_softcot_without_its_frozen_models_says_what_to_run(data_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"no main LM at .*mode=cot .*out_dir="):
         finetune.run(cfg, progress=False)
     assert not (tmp_path / "finetune" / "prosqa" / "softcot").exists()
+
+
+def test_a_run_recorded_before_the_new_mode_settings_is_still_current():
+    cfg = make_config("mode=cot")
+    recorded = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("pause_tokens", "removed_per_epoch", "soft_thoughts", "main"):
+        del recorded["mode"][key]
+    assert pipeline.settings(recorded, pipeline.FINETUNE_SETTINGS) == pipeline.settings(cfg, pipeline.FINETUNE_SETTINGS)
+    recorded["mode"]["m"] = 5
+    assert pipeline.settings(recorded, pipeline.FINETUNE_SETTINGS) != pipeline.settings(cfg, pipeline.FINETUNE_SETTINGS)
+    recorded["mode"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
+    assert pipeline.settings(recorded, ["mode"])["mode"]["no_such_setting"] == 1

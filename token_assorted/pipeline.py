@@ -38,8 +38,21 @@ def stage_config(overrides: list[str], **groups: str):
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
 
 
+def with_defaults(recorded: dict) -> dict:
+    """A recorded config with the settings added to the schema since at their defaults, which keep the old
+    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import Config
+
+    try:
+        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), recorded), resolve=True)
+    except OmegaConfBaseException:
+        return recorded
+
+
 def settings(cfg, sections) -> dict:
-    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
     return {section: config.get(section) for section in sections}
 
 
