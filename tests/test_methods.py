@@ -18,7 +18,7 @@ from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.config import ModeConfig
 from token_assorted.data.records import load_records, write_records
 from token_assorted.errors import ConfigError
-from token_assorted.evaluation import generate
+from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
 from token_assorted.io import sha256, write_meta
 from token_assorted.latent import IGNORE, LatentVocab, MODES, build_example, check_mode, sample_rng, stage_for_epoch
@@ -210,6 +210,9 @@ def test_coconut_generation_batched_matches_one_by_one():
     batched = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False, embed=embed)
     one = [generate(model, Tokenizer, [p], max_new_tokens=6, progress=False, embed=embed)[0] for p in prompts]
     assert batched == one and all(len(g[0]) >= 1 for g in batched)
+    sampled = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=6, progress=False, embed=embed,
+                       decoding=Decoding(top_k=5, samples=3))  # the maze's protocol: several samples per prompt
+    assert [len(samples) for samples in sampled] == [3, 3, 3]
 
 
 def test_softcot_soft_thoughts_come_from_the_placeholders_and_only_the_projection_learns():

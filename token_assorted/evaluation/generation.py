@@ -80,8 +80,9 @@ def generate(
                 batch = order[start : start + prompts_per_batch]
                 input_ids, attention_mask = left_pad([prompts[i] for i in batch], tokenizer.pad_token_id, model.device)
                 if embed is None:
-                    output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
-                    output = output[:, input_ids.shape[1] :]
+                    output = model.generate(
+                        input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                    )[:, input_ids.shape[1] :]
                 else:  # from embeddings alone, generate returns only the new ids
                     embeds, mask = embed(input_ids, attention_mask)
                     output = model.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=config)

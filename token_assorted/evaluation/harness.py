@@ -116,7 +116,9 @@ def evaluate_records(
         decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)
         for row, record, generations in zip(rows, records, sampled):
-            row["samples"] = [score_generation(task, tokenizer, record, ids, latent_ids, thoughts) for ids in generations]
+            row["samples"] = [
+                score_generation(task, tokenizer, record, ids, latent_ids, thoughts) for ids in generations
+            ]
     for row in rows:
         row["solved"] = one_feasible(row["samples"]) if "samples" in row else bool(row["correct"])
     return summarize(rows, time.perf_counter() - started), rows

@@ -13,7 +13,8 @@ from .results import eval_root
 
 SUMMARY_FIELDS = (
     "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "thought_tokens", "seconds_per_solved",
-    "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible", "greedy_optimal",
+    "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible",
+    "greedy_optimal",
 )
 MISSING = "–"
 

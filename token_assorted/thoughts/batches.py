@@ -58,7 +58,9 @@ def thought_batch(examples: Sequence[ThoughtExample], thoughts: int, placeholder
     return {
         "input_ids": torch.cat([prefix_ids, thought_ids, suffix_ids], 1),
         "attention_mask": torch.cat([prefix_mask, torch.ones_like(thought_ids), suffix_mask], 1),
-        "labels": torch.cat([torch.full_like(prefix_ids, IGNORE), torch.full_like(thought_ids, IGNORE), suffix_labels], 1),
+        "labels": torch.cat(
+            [torch.full_like(prefix_ids, IGNORE), torch.full_like(thought_ids, IGNORE), suffix_labels], 1
+        ),
         "thought_start": prefix_ids.shape[1],
         "thoughts": thoughts,
     }

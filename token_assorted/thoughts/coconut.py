@@ -98,7 +98,8 @@ def coconut_logits(model, batch: dict) -> tuple[torch.Tensor, int]:
     thoughts, cache = thought_states(model, embeds, mask, start, count)
     first = start + count - 1  # the last thought goes in with everything after it, in one pass
     rest = torch.cat([thoughts[:, -1:], embeds[:, start + count :]], 1)
-    return model(inputs_embeds=rest, attention_mask=mask, position_ids=pos[:, first:], past_key_values=cache).logits, first
+    out = model(inputs_embeds=rest, attention_mask=mask, position_ids=pos[:, first:], past_key_values=cache)
+    return out.logits, first
 
 
 def shifted_loss(logits: torch.Tensor, labels: torch.Tensor, first: int) -> torch.Tensor:

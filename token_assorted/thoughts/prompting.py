@@ -25,7 +25,7 @@ THOUGHTS_FILE = "thoughts.json"
 @dataclass(frozen=True)
 class Prompting:
     suffix_ids: tuple[int, ...] = ()  # appended to every prompt's ids
-    embed: Callable | None = None  # (input_ids, attention_mask) -> (inputs_embeds, attention_mask) of left-padded prompts
+    embed: Callable | None = None  # left-padded (input_ids, attention_mask) -> (inputs_embeds, attention_mask)
     thought_tokens: int = 0  # positions per example the method adds before generating
     parameters: int = 0  # parameters the method runs beside the model (SoftCoT's assistant and projection)
 
@@ -63,7 +63,9 @@ def load_prompting(checkpoint, device) -> Prompting:
         from .softcot import load_softcot, softcot_embedder
 
         assistant, assistant_tokenizer, projection = load_softcot(checkpoint.path, checkpoint.model, device)
-        embed = softcot_embedder(checkpoint.model, checkpoint.tokenizer, assistant, assistant_tokenizer, projection, count)
+        embed = softcot_embedder(
+            checkpoint.model, checkpoint.tokenizer, assistant, assistant_tokenizer, projection, count
+        )
         extra = sum(p.numel() for p in assistant.parameters()) + sum(p.numel() for p in projection.parameters())
         return Prompting(embed=embed, thought_tokens=count, parameters=extra)
     raise ConfigError(f"{checkpoint.path / THOUGHTS_FILE}: unknown mode '{spec['mode']}'")

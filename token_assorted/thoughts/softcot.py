@@ -128,7 +128,9 @@ class SoftCoTCollator:
         for row, example in zip(rows, examples):
             check_length(example, self.count, self.max_length, "softcot", self.split, row["index"])
         batch = thought_batch(examples, self.count, self.pad_id, self.pad_id)
-        helper = [assistant_input(self.assistant_prompts[row["index"]], self.assistant_pad_id, self.count) for row in rows]
+        helper = [
+            assistant_input(self.assistant_prompts[row["index"]], self.assistant_pad_id, self.count) for row in rows
+        ]
         batch["assistant_input_ids"], batch["assistant_attention_mask"] = left_padded(helper, self.assistant_pad_id)
         return batch
 
@@ -141,7 +143,8 @@ def softcot_loss(main, assistant, projection, batch: dict) -> torch.Tensor:
     start, count = batch["thought_start"], batch["thoughts"]
     mask = batch["attention_mask"]
     embeds = main.get_input_embeddings()(batch["input_ids"])
-    thoughts = soft_thoughts(assistant, projection, batch["assistant_input_ids"], batch["assistant_attention_mask"], count)
+    helper_ids, helper_mask = batch["assistant_input_ids"], batch["assistant_attention_mask"]
+    thoughts = soft_thoughts(assistant, projection, helper_ids, helper_mask, count)
     embeds = torch.cat([embeds[:, :start], thoughts.to(embeds.dtype), embeds[:, start + count :]], 1)
     logits = main(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
     labels = batch["labels"][:, 1:]
@@ -153,7 +156,8 @@ def save_softcot(directory: Path, assistant, assistant_tokenizer, projection) ->
 
     assistant.save_pretrained(directory / ASSISTANT_DIR)
     assistant_tokenizer.save_pretrained(directory / ASSISTANT_DIR)
-    save_file({k: v.detach().cpu().contiguous() for k, v in projection.state_dict().items()}, directory / PROJECTION_FILE)
+    weights = {name: value.detach().cpu().contiguous() for name, value in projection.state_dict().items()}
+    save_file(weights, directory / PROJECTION_FILE)
 
 
 def load_softcot(directory: Path, main, device):
@@ -175,7 +179,8 @@ def softcot_embedder(main, main_tokenizer, assistant, assistant_tokenizer, proje
         texts = main_tokenizer.batch_decode(input_ids, skip_special_tokens=True)
         helper = [assistant_input(assistant_tokenizer(t)["input_ids"], assistant_tokenizer.pad_token_id, count)
                   for t in texts]
-        helper_ids, helper_mask = (t.to(input_ids.device) for t in left_padded(helper, assistant_tokenizer.pad_token_id))
+        helper_ids, helper_mask = left_padded(helper, assistant_tokenizer.pad_token_id)
+        helper_ids, helper_mask = helper_ids.to(input_ids.device), helper_mask.to(input_ids.device)
         embeds = main.get_input_embeddings()(input_ids)
         thoughts = soft_thoughts(assistant, projection, helper_ids, helper_mask, count).to(embeds.dtype)
         added = torch.ones((len(input_ids), count), dtype=attention_mask.dtype, device=attention_mask.device)
