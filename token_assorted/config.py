@@ -75,12 +75,24 @@ class VQVAEConfig:
 
 @dataclass
 class ModeConfig:
-    name: str = MISSING  # sol-only | cot | random-replace | all-replace | curriculum-replace | poisson-replace | fixed
+    # sol-only | cot | random-replace | all-replace | curriculum-replace | poisson-replace | fixed, and the
+    # related methods pause | icot | coconut | softcot
+    name: str = MISSING
     m_choices: Optional[List[int]] = None  # random-replace: the m drawn uniformly; None = 0, L, 2L, ... up to the trace
     m: int = 0  # fixed: the number of leading reasoning tokens replaced
     stage_caps: List[int] = field(default_factory=list)  # curriculum-replace: m in each stage (whole trace once m reaches it)
-    epochs_per_stage: Optional[int] = None  # curriculum-replace: None = epochs // len(stage_caps), at least 1
+    epochs_per_stage: Optional[int] = None  # curriculum-replace, coconut: None = epochs // stages, at least 1
     latent_rate: float = 0.5  # poisson-replace: expected share of chunks replaced, at random positions
+    # The related methods (conf/mode/{pause,icot,coconut,softcot}.yaml say more).
+    pause_tokens: int = 10  # pause: <pause> tokens between question and answer, in training and evaluation
+    removed_per_epoch: Optional[int] = None  # icot: tokens removed from the left per epoch; None = all by the last epoch
+    removal_smoothing: Optional[float] = None  # icot: lambda; o more removed, P(o) ~ exp(-lambda o); None = off
+    thoughts_per_step: int = 1  # coconut: c continuous thoughts per replaced reasoning step
+    max_stage: int = 6  # coconut: the last curriculum stage (k steps replaced at stage k); epochs_per_stage as above
+    soft_thoughts: int = 4  # softcot: N soft thoughts, in training and evaluation
+    main: Optional[str] = None  # softcot: the frozen main LM; None = <out_dir>/finetune/<task>/cot
+    assistant: Optional[str] = None  # softcot: the frozen assistant LM; None = <out_dir>/assistant/finetune/<task>/cot
+    assistant_model: str = "tiny-assistant"  # softcot: conf/model/ entry the pipeline trains the default assistant with
 
 
 @dataclass
@@ -110,7 +122,7 @@ class EvalConfig:
 @dataclass
 class PipelineConfig:
     tasks: List[str] = field(default_factory=lambda: ["maze", "prontoqa", "prosqa"])
-    methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])
+    methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])  # "all": every mode
     workers: int = 2  # jobs run at once, each in its own process with cpu_count // workers threads; 1 = in this process
 
 

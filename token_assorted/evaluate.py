@@ -15,11 +15,13 @@ from .evaluation.harness import autocast, device_for, evaluate_records, evaluati
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
 from .io import sha256
+from .thoughts.prompting import load_prompting
 
 
 def run(cfg, progress: bool = True) -> dict:
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
+    prompting = load_prompting(checkpoint, device)
     records = load_split(cfg, "test")[: cfg.eval.limit]
     with autocast(device, cfg.trainer.precision):
         metrics, predictions = evaluate_records(
@@ -27,6 +29,7 @@ def run(cfg, progress: bool = True) -> dict:
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
             num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed,
             progress=progress, file=evaluation_file(cfg), force_latents=cfg.eval.force_latents,
+            prompting=prompting,
         )
     results = {
         "task": cfg.task.name,
@@ -34,7 +37,7 @@ def run(cfg, progress: bool = True) -> dict:
         "checkpoint": str(checkpoint.path),
         "test_file": str(evaluation_file(cfg)),
         **metrics,
-        "parameters": checkpoint.parameters,
+        "parameters": checkpoint.parameters + prompting.parameters,
         "training_tokens": checkpoint.training_tokens,
         "seed": checkpoint.training_seed,
         "eval_seed": cfg.seed,

@@ -14,8 +14,10 @@ from __future__ import annotations
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import lightning as L
 import torch
@@ -30,7 +32,12 @@ from .data.shards import GlobalBatchSampler, check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
+from .data.splits import load_split
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
+from .latent.icot import removal_per_epoch
+from .latent.pause import PAUSE
+from .latent.special import add_mean_rows, add_special_tokens
+from .latent.vocab import LATENT_PATTERN, latent_vocab
 from .lm import (
     CausalLMModule,
     EpochDraws,
@@ -41,6 +48,8 @@ from .lm import (
     parameter_count,
     set_generation_ids,
 )
+from .thoughts import CoconutCollator, CoconutModule, SoftCoTCollator, SoftCoTModule, add_coconut_tokens, write_thoughts
+from .thoughts import softcot
 
 SPLITS = ("train", "valid")
 
@@ -74,12 +83,17 @@ def load_latent_codes(cfg) -> LatentCodes:
     )
 
 
+def latent_shape(cfg) -> LatentCodes:
+    """Only the latent shape, from cfg.vqvae: for modes that never show a latent code."""
+    v = cfg.vqvae
+    return LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
+
+
 def latent_codes(cfg, mode) -> LatentCodes:
     """The VQ-VAE's codes where the mode (or a codebook init) uses them; else only the shape, from cfg.vqvae."""
     if needs_codes(mode.name) or cfg.model.latent_init == "codebook":
         return load_latent_codes(cfg)
-    v = cfg.vqvae
-    return LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
+    return latent_shape(cfg)
 
 
 def check_aligned(latents: LatentCodes, data: dict[str, list[dict]]) -> None:
@@ -151,12 +165,43 @@ def full_weights(trainer: L.Trainer) -> dict:
     return {"state_dict": {name.removeprefix("model."): value for name, value in state.items()}}
 
 
-def run(cfg, progress: bool = True) -> Path:
-    mode = OmegaConf.to_object(cfg.mode)
-    check_mode(mode)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+@dataclass
+class Setup:
+    """What one mode trains: the module (holding the model), its tokenizer, data, collators and extra outputs."""
 
+    module: CausalLMModule
+    tokenizer: object
+    data: dict[str, list[dict]]
+    collators: dict[str, object]
+    latents: LatentCodes
+    vocab: LatentVocab | None  # None where the model's tokenizer has no latent tokens (a pretrained SoftCoT main LM)
+    inputs: dict[str, str]  # checksums of the inputs beyond the train split and the tokenizer
+    save: Callable[[Path, int], dict]  # (output dir, final stage) -> writes the mode's extra files, returns meta fields
+
+
+def no_extra_files(directory: Path, stage: int) -> dict:
+    return {}
+
+
+def pause_files(directory: Path, stage: int, *, pause_id: int, count: int) -> dict:
+    write_thoughts(directory, "pause", count, pause_id=pause_id)
+    return {}
+
+
+def icot_meta(directory: Path, stage: int, *, per_epoch: int) -> dict:
+    return {"removed_per_epoch": per_epoch, "removed_in_last_epoch": stage * per_epoch}
+
+
+def coconut_files(directory: Path, stage: int, *, ids, per_step: int) -> dict:
+    """The thoughts of the stage training ended in: what evaluation uses (never chosen at evaluation time)."""
+    thoughts = stage * per_step
+    write_thoughts(directory, "coconut", thoughts, stage=stage, begin_id=ids.begin, end_id=ids.end,
+                   thought_id=ids.thought)
+    return {"thoughts": thoughts}
+
+
+def lm_setup(cfg, mode, progress: bool) -> Setup:
+    """Every mode that trains the whole LM: the Token Assorted modes, the baselines, pause, icot and coconut."""
     tokenizer = get_tokenizer(cfg, progress=progress)
     model = build_model(cfg.model, tokenizer)
     latents = latent_codes(cfg, mode)
@@ -166,25 +211,97 @@ def run(cfg, progress: bool = True) -> Path:
     if latents.splits is not None:
         check_aligned(latents, data)
     init_latent_embeddings(model, vocab, cfg.model.latent_init, latents, data["train"])
+    save = no_extra_files
+    pause_id = None
+    if mode.name == "pause":
+        (pause_id,), new = add_special_tokens(tokenizer, [PAUSE])
+        add_mean_rows(model, new)
+        save = partial(pause_files, pause_id=pause_id, count=mode.pause_tokens)
+    if mode.name == "icot":
+        longest = max(len(row["reasoning_ids"]) for row in data["train"])
+        mode = replace(mode, removed_per_epoch=removal_per_epoch(mode.removed_per_epoch, longest, cfg.finetune.epochs))
+        save = partial(icot_meta, per_epoch=mode.removed_per_epoch)
     set_generation_ids(model, tokenizer, cfg.task.max_new_tokens)
 
+    if mode.name == "coconut":
+        ids = add_coconut_tokens(tokenizer, model)
+        collators = {
+            split: CoconutCollator(mode, ids, pad_id=tokenizer.pad_token_id, max_length=limit, split=split)
+            for split in SPLITS
+        }
+        save = partial(coconut_files, ids=ids, per_step=mode.thoughts_per_step)
+        return Setup(CoconutModule(model, cfg.finetune), tokenizer, data, collators, latents, vocab, {}, save)
     collators = {
         split: MixingCollator(
             mode, vocab, latents.splits[split] if latents.splits else None,
             chunk_size=latents.chunk_size, per_chunk=latents.per_chunk, pad_id=tokenizer.pad_token_id,
-            max_length=limit, seed=cfg.seed, split=split,
+            max_length=limit, seed=cfg.seed, split=split, pause_id=pause_id,
         )
         for split in SPLITS
     }
+    inputs = {"vqvae": latents.checksum} if latents.checksum else {}
+    return Setup(CausalLMModule(model, cfg.finetune), tokenizer, data, collators, latents, vocab, inputs, save)
+
+
+def softcot_setup(cfg, mode) -> Setup:
+    """SoftCoT: the frozen main and assistant LMs, and the projection between them that trains."""
+    main, tokenizer, assistant, assistant_tokenizer = softcot.load_models(cfg)
+    limit = max_positions(main, cfg.model)
+    data = {split: load_dataset(cfg, split, tokenizer, max_length=limit).to_list() for split in SPLITS}
+    prompts = {split: softcot.assistant_prompts(assistant_tokenizer, load_split(cfg, split)) for split in SPLITS}
+    collators = {
+        split: SoftCoTCollator(
+            mode.soft_thoughts, prompts[split], pad_id=tokenizer.pad_token_id,
+            assistant_pad_id=assistant_tokenizer.pad_token_id, max_length=limit, split=split,
+        )
+        for split in SPLITS
+    }
+    projection = softcot.make_projection(assistant, main)
+    set_generation_ids(main, tokenizer, cfg.task.max_new_tokens)
+    vocab = latent_vocab(tokenizer) if any(LATENT_PATTERN.fullmatch(t) for t in tokenizer.get_vocab()) else None
+
+    def save(directory: Path, stage: int) -> dict:
+        softcot.save_softcot(directory, assistant, assistant_tokenizer, projection)
+        write_thoughts(directory, "softcot", mode.soft_thoughts)
+        return {"trainable_parameters": parameter_count(projection),
+                "main": str(softcot.main_dir(cfg)), "assistant": str(softcot.assistant_dir(cfg))}
+
+    module = SoftCoTModule(main, assistant, projection, cfg.finetune)
+    return Setup(module, tokenizer, data, collators, latent_shape(cfg), vocab, softcot.softcot_inputs(cfg), save)
+
+
+def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
+    meta = {
+        "chunk_size": latents.chunk_size,
+        "compression": latents.compression,
+        "codes_per_chunk": latents.per_chunk,
+        "codebook_size": latents.codebook_size,
+    }
+    if vocab is not None:
+        meta["latent_ids"] = {"first_code": vocab.first_code_id, "begin": vocab.begin_id, "end": vocab.end_id}
+    return meta
+
+
+def run(cfg, progress: bool = True) -> Path:
+    mode = OmegaConf.to_object(cfg.mode)
+    check_mode(mode)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # SoftCoT's frozen models, on purpose
+
+    setup = softcot_setup(cfg, mode) if mode.name == "softcot" else lm_setup(cfg, mode, progress)
+    module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
+
     final = finetune_dir(cfg)
     work = final.with_name(final.name + ".partial")
     if rank_zero_only.rank == 0:  # the other processes of a DDP run start after rank 0 is already training here
         shutil.rmtree(work, ignore_errors=True)
-    draws = EpochDraws(mode, cfg.finetune.epochs, collators["train"], collators["valid"])
+    draws = EpochDraws(mode, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
     trainer = make_trainer(cfg, work, draws, progress)
-    loaders = [make_loader(data[split], collators[split], cfg, trainer.world_size, train=split == "train")
-               for split in SPLITS]
-    module = CausalLMModule(model, cfg.finetune)
+    loaders = [
+        make_loader(setup.data[split], setup.collators[split], cfg, trainer.world_size, train=split == "train")
+        for split in SPLITS
+    ]
     start = time.perf_counter()
     trainer.fit(module, *loaders)
     seconds = time.perf_counter() - start
@@ -195,12 +312,11 @@ def run(cfg, progress: bool = True) -> Path:
         return final
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer)}
-    if latents.checksum:
-        inputs["vqvae"] = latents.checksum
+    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, **weights)
         tokenizer.save_pretrained(tmp)
+        extra = setup.save(tmp, draws.stage)
         shutil.copyfile(work / "logs" / "metrics.csv", tmp / "train_log.csv")
         shutil.move(work / "checkpoints", tmp / "checkpoints")
         write_meta(
@@ -209,11 +325,7 @@ def run(cfg, progress: bool = True) -> Path:
             seed=cfg.seed,
             inputs=inputs,
             mode=mode.name,
-            chunk_size=latents.chunk_size,
-            compression=latents.compression,
-            codes_per_chunk=latents.per_chunk,
-            codebook_size=latents.codebook_size,
-            latent_ids={"first_code": vocab.first_code_id, "begin": vocab.begin_id, "end": vocab.end_id},
+            **latent_meta(setup.latents, setup.vocab),
             parameters=parameter_count(model),
             tokens_seen=tokens_seen,
             steps=trainer.global_step,
@@ -222,6 +334,7 @@ def run(cfg, progress: bool = True) -> Path:
             train_seconds=round(seconds, 2),
             tokens_per_second=round(tokens_seen / seconds, 1),
             final_metrics=metrics,
+            **extra,
         )
     shutil.rmtree(work, ignore_errors=True)
     print(

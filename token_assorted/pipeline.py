@@ -2,6 +2,7 @@
 
     python -m token_assorted.pipeline                                  every task and method, default preset
     python -m token_assorted.pipeline preset=quick 'pipeline.tasks=[prosqa]' 'pipeline.methods=[cot]'
+    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every mode, the related methods included
 
 A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
@@ -27,7 +28,7 @@ from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
 from .jobs import Job, Stage, run_jobs, run_stages
-from .latent import needs_codes
+from .latent import MODES, needs_codes
 from .lm import finetune_dir
 
 # The settings each stage's outputs depend on; a change to any of them makes the stage run again.
@@ -41,8 +42,21 @@ def stage_config(overrides: list[str], **groups: str):
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
 
 
+def with_defaults(recorded: dict) -> dict:
+    """A recorded config with the settings added to the schema since at their defaults, which keep the old
+    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import Config
+
+    try:
+        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), recorded), resolve=True)
+    except OmegaConfBaseException:
+        return recorded
+
+
 def settings(cfg, sections) -> dict:
-    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
     return {section: config.get(section) for section in sections}
 
 
@@ -64,12 +78,22 @@ def vqvae_is_current(cfg) -> bool:
         return False
 
 
+def expand_methods(methods) -> list[str]:
+    """The methods to run, `all` standing for every mode (in MODES order, so cot comes before softcot)."""
+    expanded = [name for method in methods for name in (MODES if method == "all" else [method])]
+    return list(dict.fromkeys(expanded))
+
+
 def finetune_is_current(cfg) -> bool:
     meta = recorded(finetune_dir(cfg))
     if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
         return False
     if meta["inputs"].get("train") != sha256(task_dir(cfg) / "train.json"):
         return False
+    if cfg.mode.name == "softcot":
+        from .thoughts.softcot import softcot_inputs
+
+        return all(meta["inputs"].get(name) == checksum for name, checksum in softcot_inputs(cfg).items())
     if needs_codes(cfg.mode.name):
         from .vqvae.checkpoint import model_dir
 
@@ -99,6 +123,25 @@ def prepare_task(overrides: list[str], task: str) -> None:
     get_tokenizer(cfg, progress=False)
 
 
+def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -> tuple[list[Stage], str | None]:
+    """SoftCoT's frozen models where they are this toolkit's: the cot main LM (or the planned cot job to wait
+    for) and the smaller assistant LM, each trained only where it is not current."""
+    from .thoughts.softcot import assistant_out_dir
+
+    stages, after = [], None
+    if not stage.mode.main:
+        if f"{task}/cot" in {job.name for job in planned}:
+            after = f"{task}/cot"
+        elif not finetune_is_current(main := stage_config(overrides, task=task, mode="cot")):
+            stages.append(Stage(f"{task}/cot (SoftCoT main LM): fine-tune", finetune.run, main))
+    if not stage.mode.assistant:
+        helper = stage_config(overrides, task=task, mode="cot", model=stage.mode.assistant_model,
+                              out_dir=str(assistant_out_dir(stage)))
+        if not finetune_is_current(helper):
+            stages.append(Stage(f"{task}/cot (SoftCoT assistant LM): fine-tune", finetune.run, helper))
+    return stages, after
+
+
 def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: bool = True) -> list[Job]:
     """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
     cfg = stage_config(overrides, task=task)
@@ -109,15 +152,17 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
         waits = needs_codes(method) and bool(jobs) and jobs[0].name == vqvae_job
+        after = vqvae_job if waits else None
         stages = []
-        if waits or not finetune_is_current(stage):
+        if method == "softcot":
+            stages, after = softcot_stages(overrides, task, stage, jobs)
+        if stages or after or not finetune_is_current(stage):
             stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage))
         if evaluation and (stages or not evaluation_is_current(stage)):
             stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
         if stages:
-            # the jobs behind a VQ-VAE are on the longest path, so they go first once it is done
-            priority = 1 if needs_codes(method) else 2
-            jobs.append(Job(f"{task}/{method}", stages, after=vqvae_job if waits else None, priority=priority))
+            # the jobs behind another job are on the longest path, so they go first once it is done
+            jobs.append(Job(f"{task}/{method}", stages, after=after, priority=1 if after else 2))
     return jobs
 
 
@@ -132,7 +177,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     if overrides is None:
         overrides = list(HydraConfig.get().overrides.task)
     start = time.perf_counter()
-    tasks, methods = list(cfg.pipeline.tasks), list(cfg.pipeline.methods)
+    tasks, methods = list(cfg.pipeline.tasks), expand_methods(cfg.pipeline.methods)
     for task in tasks:
         prepare_task(overrides, task)
     jobs = [job for task in tasks for job in plan_task(overrides, task, methods)]

@@ -16,6 +16,7 @@ from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import latent_token
 from .tasks import get_task
+from .thoughts.prompting import load_prompting
 
 
 def find_vqvae(cfg):
@@ -48,11 +49,15 @@ def run(cfg) -> dict:
     checkpoint = load_checkpoint(cfg, device)
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
 
-    prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0]
-    budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg))
+    prompting = load_prompting(checkpoint, device)  # pauses or thoughts fed after the prompt, as in evaluate
+    prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0] + list(prompting.suffix_ids)
+    extra = prompting.thought_tokens - len(prompting.suffix_ids)
+    budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg), extra=extra)
     with autocast(device, cfg.trainer.precision):
-        ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False)[0][0]
-    scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer))
+        ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False,
+                       embed=prompting.embed)[0][0]
+    scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer),
+                              prompting.thought_tokens)
     blocks = latent_blocks(tokenizer.convert_ids_to_tokens(ids))
     vqvae = find_vqvae(cfg) if blocks else None
     decoded = [decode_block(vqvae, tokenizer, prompt, codes) for codes in blocks] if vqvae else []
@@ -62,7 +67,7 @@ def run(cfg) -> dict:
     print(f"{cfg.task.name} test record {cfg.eval.example} of {evaluation_file(cfg)}, model {checkpoint.path}")
     print(f"\nquestion:\n{record['question']}\n\nexpected:\n{expected}")
     print(f"\ngeneration ({scored['generated_tokens']} tokens: {scored['latent_tokens']} latent, "
-          f"{scored['text_tokens']} text; {verdict}):\n{scored['completion']}")
+          f"{scored['text_tokens']} text, {scored['thought_tokens']} thoughts; {verdict}):\n{scored['completion']}")
     for number, codes in enumerate(blocks, start=1):
         shown = "".join(latent_token(code) for code in codes)
         print(f"\nlatent block {number}: {shown}" + (f"\n  decodes to: {decoded[number - 1]!r}" if decoded else ""))

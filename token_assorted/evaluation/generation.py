@@ -63,12 +63,15 @@ def generate(
     progress: bool = True,
     desc: str = "generating",
     force_latents: int | None = None,
+    embed=None,
 ) -> list[list[list[int]]]:
     """For each prompt, `decoding.samples` generations as ids, each cut after its EOS.
 
     `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
     generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
     `force_latents` = k opens every generation with a latent block of k codes (forcing.py).
+    `embed` (input_ids, attention_mask) -> (inputs_embeds, attention_mask), where given, turns each batch of
+    left-padded prompts into the input embeddings generation starts from (continuous or soft thoughts).
     """
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # little padding; long ones first
     prompts_per_batch = max(1, batch_size // decoding.samples)
@@ -82,12 +85,17 @@ def generate(
             for start in range(0, len(order), prompts_per_batch):
                 batch = order[start : start + prompts_per_batch]
                 input_ids, attention_mask = left_pad([prompts[i] for i in batch], tokenizer.pad_token_id, model.device)
-                forcing = [] if vocab is None else [LatentBlockOpening(vocab, force_latents, input_ids.shape[1])]
-                output = model.generate(
-                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
-                    logits_processor=LogitsProcessorList(forcing),
-                )
-                new_ids = output[:, input_ids.shape[1] :].reshape(len(batch), decoding.samples, -1).tolist()
+                # logits processors see only the new ids when generation starts from embeddings
+                prompt_length = 0 if embed is not None else input_ids.shape[1]
+                forcing = [] if vocab is None else [LatentBlockOpening(vocab, force_latents, prompt_length)]
+                options = dict(generation_config=config, logits_processor=LogitsProcessorList(forcing))
+                if embed is None:
+                    output = model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
+                    output = output[:, input_ids.shape[1] :]
+                else:  # from embeddings alone, generate returns only the new ids
+                    embeds, mask = embed(input_ids, attention_mask)
+                    output = model.generate(inputs_embeds=embeds, attention_mask=mask, **options)
+                new_ids = output.reshape(len(batch), decoding.samples, -1).tolist()
                 for index, samples in zip(batch, new_ids):
                     generations[index] = [trim(ids, tokenizer.eos_token_id) for ids in samples]
                 bar.update(len(batch))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -22,6 +22,9 @@ from ..tasks import get_task
 from .generation import Decoding, generate
 from .metrics import one_feasible, score_generation, summarize
 from .tokens import latent_token_ids
+
+if TYPE_CHECKING:
+    from ..thoughts.prompting import Prompting
 
 SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k samples
 
@@ -55,18 +58,20 @@ def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[lis
     return prompts
 
 
-def generation_budget(model, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None) -> int:
-    """max_new_tokens, cut so the longest prompt plus its generation fits the model's positions."""
+def generation_budget(
+    model, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None, extra: int = 0
+) -> int:
+    """max_new_tokens, cut so the longest prompt (plus `extra` positions fed after it) and its generation fit."""
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is None:
         return max_new_tokens
     longest = max(range(len(prompts)), key=lambda i: len(prompts[i]))
-    if len(prompts[longest]) >= limit:
+    if len(prompts[longest]) + extra >= limit:
         raise DataError(
-            f"the prompt has {len(prompts[longest])} tokens, no room left in the model's {limit} positions",
+            f"the prompt has {len(prompts[longest]) + extra} positions, no room left in the model's {limit}",
             file=file, record=longest, field="question",
         )
-    return min(max_new_tokens, limit - len(prompts[longest]))
+    return min(max_new_tokens, limit - len(prompts[longest]) - extra)
 
 
 def evaluate_records(
@@ -83,30 +88,40 @@ def evaluate_records(
     progress: bool = True,
     file=None,
     force_latents: int | None = None,
+    prompting: Prompting | None = None,
 ) -> tuple[dict, list[dict]]:
-    """(summary, one prediction row per record). `file` names the records' file in error messages."""
+    """(summary, one prediction row per record). `file` names the records' file in error messages.
+
+    `prompting` (token_assorted.thoughts) says what a method feeds after each prompt: pause tokens,
+    continuous or soft thoughts. Those positions count as generated tokens, and apart as thought_tokens.
+    """
     if not records:
         raise DataError("no records to evaluate", file=file)
     task = get_task(task_name)
-    prompts = encode_prompts(tokenizer, records, file=file)
-    budget = generation_budget(model, prompts, max_new_tokens, file=file)
+    suffix = list(prompting.suffix_ids) if prompting else []
+    thoughts = prompting.thought_tokens if prompting else 0
+    prompts = [ids + suffix for ids in encode_prompts(tokenizer, records, file=file)]
+    budget = generation_budget(model, prompts, max_new_tokens, file=file, extra=thoughts - len(suffix))
     latent_ids = latent_token_ids(tokenizer)
     options = dict(
-        max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress, force_latents=force_latents
+        max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress, force_latents=force_latents,
+        embed=prompting.embed if prompting else None,
     )
 
     started = time.perf_counter()
     greedy = generate(model, tokenizer, prompts, desc=f"{task_name} greedy", **options)
     rows = [
         {"index": index, "question": record["question"], "answer": record["answer"],
-         **score_generation(task, tokenizer, record, generations[0], latent_ids)}
+         **score_generation(task, tokenizer, record, generations[0], latent_ids, thoughts)}
         for index, (record, generations) in enumerate(zip(records, greedy))
     ]
     if task_name in SAMPLED_TASKS:
         decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)
         for row, record, generations in zip(rows, records, sampled):
-            row["samples"] = [score_generation(task, tokenizer, record, ids, latent_ids) for ids in generations]
+            row["samples"] = [
+                score_generation(task, tokenizer, record, ids, latent_ids, thoughts) for ids in generations
+            ]
     for row in rows:
         row["solved"] = one_feasible(row["samples"]) if "samples" in row else bool(row["correct"])
     return summarize(rows, time.perf_counter() - started), rows

@@ -12,13 +12,16 @@ from typing import Iterable, Sequence
 
 from .tokens import completion_text, count_tokens
 
-TOKEN_FIELDS = ("generated_tokens", "latent_tokens", "text_tokens")
+TOKEN_FIELDS = ("generated_tokens", "latent_tokens", "text_tokens", "thought_tokens")
 
 
-def score_generation(task, tokenizer, record: dict, ids: Sequence[int], latent_ids: frozenset[int]) -> dict:
-    """The completion text, the task's verdict on it and its token counts."""
+def score_generation(
+    task, tokenizer, record: dict, ids: Sequence[int], latent_ids: frozenset[int], thoughts: int = 0
+) -> dict:
+    """The completion text, the task's verdict on it and its token counts (`thoughts` fed before it)."""
     completion = completion_text(tokenizer, ids)
-    return {"completion": completion, **task.score(record, completion), **count_tokens(ids, latent_ids).as_dict()}
+    counts = count_tokens(ids, latent_ids, thoughts).as_dict()
+    return {"completion": completion, **task.score(record, completion), **counts}
 
 
 def one_feasible(samples: Iterable[dict]) -> bool:
@@ -32,7 +35,7 @@ def mean(values: Iterable[float]) -> float | None:
 
 
 def token_means(generations: Sequence[dict], prefix: str = "") -> dict[str, float | None]:
-    return {prefix + name: mean(g[name] for g in generations) for name in TOKEN_FIELDS}
+    return {prefix + name: mean(g.get(name, 0) for g in generations) for name in TOKEN_FIELDS}  # no thoughts: 0
 
 
 def summarize(rows: Sequence[dict], seconds: float) -> dict:

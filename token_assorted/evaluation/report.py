@@ -12,8 +12,9 @@ from ..io import atomic_path, write_json, write_text
 from .results import eval_root
 
 SUMMARY_FIELDS = (
-    "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved", "examples_per_s",
-    "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible", "greedy_optimal",
+    "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "thought_tokens", "seconds_per_solved",
+    "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible",
+    "greedy_optimal",
 )
 MISSING = "–"
 
@@ -63,14 +64,15 @@ def _count(value) -> str:
 
 
 def details_table(results: dict[str, dict[str, dict]]) -> str:
-    header = ("task", "method", "n", "accuracy %", "generated", "latent", "text", "examples/s", "s/solved",
-              "parameters", "training tokens")
+    header = ("task", "method", "n", "accuracy %", "generated", "latent", "text", "thoughts", "examples/s",
+              "s/solved", "parameters", "training tokens")
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for task, runs in results.items():
         for method, run in runs.items():
             row = (
                 task, method, _count(run.get("n")), _number(run.get("accuracy"), scale=100),
                 *(_number(run.get(name)) for name in ("generated_tokens", "latent_tokens", "text_tokens")),
+                _number(run.get("thought_tokens", 0)),
                 _number(run.get("examples_per_s"), 2), _number(run.get("seconds_per_solved"), 3),
                 _count(run.get("parameters")), _count(run.get("training_tokens")),
             )
@@ -127,7 +129,8 @@ def describe(run: dict) -> str:
     text = (
         f"{run['task']}/{run['mode']}: {accuracy} {_number(run['accuracy'], scale=100)}% ({run['solved']}/{run['n']}), "
         f"{_number(run['generated_tokens'])} generated tokens ({_number(run['latent_tokens'])} latent, "
-        f"{_number(run['text_tokens'])} text), {_number(run['examples_per_s'], 2)} examples/s, "
+        f"{_number(run['text_tokens'])} text, {_number(run.get('thought_tokens', 0))} thoughts), "
+        f"{_number(run['examples_per_s'], 2)} examples/s, "
         f"{_number(run['seconds_per_solved'], 3)} s per solved"
     )
     if "greedy_feasible" in run:

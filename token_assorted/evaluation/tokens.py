@@ -42,17 +42,19 @@ def completion_text(tokenizer, ids: Sequence[int]) -> str:
 
 @dataclass(frozen=True)
 class TokenCounts:
-    generated: int  # every generated token, the closing EOS included
+    generated: int  # every generated token, the closing EOS included, and the thoughts
     latent: int  # latent codes and their delimiters
-    text: int  # the rest
+    text: int  # the rest of what the model wrote
+    thought: int = 0  # positions the method fed before generating: pauses, continuous or soft thoughts
 
     def as_dict(self) -> dict[str, int]:
-        return {"generated_tokens": self.generated, "latent_tokens": self.latent, "text_tokens": self.text}
+        return {"generated_tokens": self.generated, "latent_tokens": self.latent, "text_tokens": self.text,
+                "thought_tokens": self.thought}
 
 
-def count_tokens(ids: Sequence[int], latent_ids: frozenset[int]) -> TokenCounts:
+def count_tokens(ids: Sequence[int], latent_ids: frozenset[int], thoughts: int = 0) -> TokenCounts:
     latent = sum(1 for i in ids if i in latent_ids)
-    return TokenCounts(generated=len(ids), latent=latent, text=len(ids) - latent)
+    return TokenCounts(generated=len(ids) + thoughts, latent=latent, text=len(ids) - latent, thought=thoughts)
 
 
 def latent_blocks(tokens: Sequence[str]) -> list[list[int]]:

@@ -16,6 +16,9 @@ chunk, the partial last one included, once m reaches the trace's length.
     all-replace         every chunk, the partial last one included
     curriculum-replace  m = mode.stage_caps[stage]; the stage grows with the epoch (curriculum_stage)
     poisson-replace     each chunk independently with probability mode.latent_rate, at any position
+
+The related methods use no latent codes: pause and icot build token sequences (pause.py, icot.py),
+coconut and softcot feed vectors into the model (token_assorted.thoughts).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from typing import Sequence
 
 from ..errors import ConfigError
 
-MODES = ("sol-only", "cot", "random-replace", "all-replace", "curriculum-replace", "poisson-replace", "fixed")
-CODE_FREE_MODES = ("sol-only", "cot")  # these never show a latent code, so they need no VQ-VAE
+MODES = (
+    "sol-only", "cot", "random-replace", "all-replace", "curriculum-replace", "poisson-replace", "fixed",
+    "pause", "icot", "coconut", "softcot",
+)
+RELATED_METHODS = ("pause", "icot", "coconut", "softcot")
+CODE_FREE_MODES = ("sol-only", "cot", *RELATED_METHODS)  # these never show a latent code, so they need no VQ-VAE
 
 
 def needs_codes(mode_name: str) -> bool:
@@ -69,10 +76,18 @@ def curriculum_stage(epoch: int, epochs: int, stages: int, epochs_per_stage: int
 
 
 def stage_for_epoch(mode, epoch: int, epochs: int) -> int:
-    """The curriculum stage for curriculum-replace; 0 for every other mode."""
-    if mode.name != "curriculum-replace":
-        return 0
-    return curriculum_stage(epoch, epochs, len(mode.stage_caps), mode.epochs_per_stage)
+    """The curriculum stage: curriculum-replace's and coconut's, the epoch for icot; 0 for every other mode."""
+    if mode.name == "curriculum-replace":
+        return curriculum_stage(epoch, epochs, len(mode.stage_caps), mode.epochs_per_stage)
+    if mode.name == "coconut":
+        return curriculum_stage(epoch, epochs, mode.max_stage + 1, mode.epochs_per_stage)
+    if mode.name == "icot":
+        return epoch
+    return 0
+
+
+def has_stages(mode_name: str) -> bool:
+    return mode_name in ("curriculum-replace", "icot", "coconut")
 
 
 def replaced_chunks(mode, rng: random.Random, n_tokens: int, chunk_size: int, stage: int = 0) -> list[int]:
@@ -110,3 +125,18 @@ def check_mode(mode) -> None:
             raise ConfigError(f"mode.epochs_per_stage must be >= 1 (or null), got {mode.epochs_per_stage}")
     if mode.name == "poisson-replace" and not 0.0 <= mode.latent_rate <= 1.0:
         raise ConfigError(f"mode.latent_rate must lie in [0, 1], got {mode.latent_rate}")
+    at_least = {"pause": ("pause_tokens", 1), "coconut": ("thoughts_per_step", 1), "softcot": ("soft_thoughts", 1)}
+    if mode.name in at_least:
+        key, low = at_least[mode.name]
+        if getattr(mode, key) < low:
+            raise ConfigError(f"mode.{key} must be >= {low}, got {getattr(mode, key)}")
+    if mode.name == "coconut":
+        if mode.max_stage < 0:
+            raise ConfigError(f"mode.max_stage must be >= 0, got {mode.max_stage}")
+        if mode.epochs_per_stage is not None and mode.epochs_per_stage < 1:
+            raise ConfigError(f"mode.epochs_per_stage must be >= 1 (or null), got {mode.epochs_per_stage}")
+    if mode.name == "icot":
+        if mode.removed_per_epoch is not None and mode.removed_per_epoch < 1:
+            raise ConfigError(f"mode.removed_per_epoch must be >= 1 (or null), got {mode.removed_per_epoch}")
+        if mode.removal_smoothing is not None and mode.removal_smoothing <= 0:
+            raise ConfigError(f"mode.removal_smoothing must be > 0 (or null), got {mode.removal_smoothing}")

@@ -10,20 +10,16 @@ The loss covers everything after the prompt.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DataError
+from .example import IGNORE, Example, with_prompt_masked
+from .icot import icot_example, removed_tokens
 from .modes import chunk_count, replaced_chunks
+from .pause import pause_example
 from .vocab import LatentVocab
 
-IGNORE = -100  # label of a position the loss skips
-
-
-@dataclass(frozen=True)
-class Example:
-    input_ids: list[int]
-    labels: list[int]
+__all__ = ["IGNORE", "Example", "build_example", "mix_reasoning", "sample_rng", "with_prompt_masked"]
 
 
 def mix_reasoning(
@@ -55,10 +51,6 @@ def mix_reasoning(
     return out
 
 
-def with_prompt_masked(prompt: Sequence[int], rest: Sequence[int]) -> Example:
-    return Example(list(prompt) + list(rest), [IGNORE] * len(prompt) + list(rest))
-
-
 def build_example(
     row: dict,
     codes: Sequence[int],
@@ -68,10 +60,20 @@ def build_example(
     chunk_size: int,
     per_chunk: int,
     stage: int = 0,
+    pause_id: int | None = None,
 ) -> Example:
-    """X̃ for one encoded record (prompt_ids, reasoning_ids, solution_ids) under `mode` (a ModeConfig)."""
+    """X̃ for one encoded record (prompt_ids, reasoning_ids, solution_ids) under `mode` (a ModeConfig).
+
+    pause needs the <pause> id; icot needs mode.removed_per_epoch resolved (icot.removal_per_epoch), and
+    its stage is the epoch.
+    """
     if mode.name == "sol-only":
         return with_prompt_masked(row["prompt_ids"], row["solution_ids"])
+    if mode.name == "pause":
+        return pause_example(row, pause_id, mode.pause_tokens)
+    if mode.name == "icot":
+        removed = removed_tokens(len(row["reasoning_ids"]), stage, mode.removed_per_epoch, rng, mode.removal_smoothing)
+        return icot_example(row, removed)
     reasoning = row["reasoning_ids"]
     replaced = replaced_chunks(mode, rng, len(reasoning), chunk_size, stage)
     middle = mix_reasoning(reasoning, codes, replaced, vocab, chunk_size, per_chunk)

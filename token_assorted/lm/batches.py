@@ -14,6 +14,7 @@ import torch
 
 from ..errors import DataError
 from ..latent import IGNORE, LatentVocab, build_example, sample_rng, stage_for_epoch
+from ..latent.modes import has_stages
 
 
 class MixingCollator:
@@ -31,10 +32,12 @@ class MixingCollator:
         max_length: int,
         seed: int,
         split: str = "train",
+        pause_id: int | None = None,
     ):
         self.mode, self.vocab, self.codes = mode, vocab, codes
         self.chunk_size, self.per_chunk = chunk_size, per_chunk
         self.pad_id, self.max_length, self.seed, self.split = pad_id, max_length, seed, split
+        self.pause_id = pause_id  # the <pause> id, for mode pause
         self.epoch = 0
         self.stage = 0
 
@@ -42,7 +45,9 @@ class MixingCollator:
         index = row["index"]
         codes = self.codes[index] if self.codes is not None else ()
         rng = sample_rng(self.seed, self.epoch, index)
-        example = build_example(row, codes, self.mode, rng, self.vocab, self.chunk_size, self.per_chunk, self.stage)
+        example = build_example(
+            row, codes, self.mode, rng, self.vocab, self.chunk_size, self.per_chunk, self.stage, self.pause_id
+        )
         if len(example.input_ids) > self.max_length:
             raise DataError(
                 f"the {self.mode.name} sample has {len(example.input_ids)} tokens, more than the model's "
@@ -69,7 +74,7 @@ class EpochDraws(L.Callback):
     Validation keeps the draws of epoch 0, so its loss is comparable from epoch to epoch.
     """
 
-    def __init__(self, mode, epochs: int, train: MixingCollator, valid: MixingCollator):
+    def __init__(self, mode, epochs: int, train, valid):
         self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
         self.stage = 0
 
@@ -78,7 +83,7 @@ class EpochDraws(L.Callback):
         self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
         self.train.epoch = epoch
         self.train.stage = self.valid.stage = self.stage
-        if self.mode.name == "curriculum-replace":
+        if has_stages(self.mode.name):
             pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
 
     def state_dict(self) -> dict:

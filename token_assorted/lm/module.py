@@ -35,8 +35,12 @@ class CausalLMModule(L.LightningModule):
         self.optim = optim
         self.tokens_seen = 0  # input tokens (padding excluded) of all training batches on this process
 
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean next-token loss over the batch's labelled positions (methods that feed vectors override this)."""
+        return self.model(**batch).loss
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.model(**batch).loss
+        loss = self.loss(batch)
         self.tokens_seen += int(batch["attention_mask"].sum())
         labelled = labelled_tokens(batch["labels"])
         self.log("train_loss", loss, prog_bar=True, batch_size=labelled)
@@ -49,13 +53,13 @@ class CausalLMModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss = self.model(**batch).loss
+        loss = self.loss(batch)
         # weighted by labelled tokens, so the epoch's val_loss is the mean over tokens, not over batches
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=labelled_tokens(batch["labels"]))
 
     def configure_optimizers(self):
-        decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
+        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.optim.lr,
