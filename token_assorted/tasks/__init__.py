@@ -1,13 +1,15 @@
-"""The benchmarks: generate records and score completions. One module per task."""
+"""The benchmarks: generate (or load) records and score completions. One module per task."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
 from ..errors import ConfigError
-from . import maze, prontoqa, prosqa
+from . import competition_math, gsm8k, gsm8k_aug, maze, metamathqa, prontoqa, prosqa
 
-TASKS: dict[str, ModuleType] = {module.NAME: module for module in (prontoqa, prosqa, maze)}
+GENERATED = (prontoqa, prosqa, maze)
+LOADED = (metamathqa, gsm8k, gsm8k_aug, competition_math)  # read from a data set: task.params.source
+TASKS: dict[str, ModuleType] = {module.NAME: module for module in (*GENERATED, *LOADED)}
 
 
 def get_task(name: str) -> ModuleType:
