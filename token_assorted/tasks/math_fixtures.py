@@ -51,10 +51,16 @@ class Problem:
 
 
 def plain(value: Fraction) -> str:
-    """A number as GSM8K's calculator notes write it: 42, -7, 3.5."""
+    """A number as GSM8K's calculator notes write it: 42, -7, 3.5; 7/3 where no decimal is exact."""
     if value.denominator == 1:
         return str(value.numerator)
-    return f"{float(value):.2f}".rstrip("0").rstrip(".")
+    denominator = value.denominator
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    return f"{float(value):.6f}".rstrip("0").rstrip(".")
 
 
 def with_commas(value: Fraction) -> str:
