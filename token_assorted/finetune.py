@@ -39,6 +39,7 @@ from .lm import (
     parameter_count,
     set_generation_ids,
 )
+from .lm.adapters import for_saving, prepare_for_training, trainable_parameters
 
 SPLITS = ("train", "valid")
 
@@ -137,6 +138,8 @@ def run(cfg, progress: bool = True) -> Path:
         check_aligned(latents, data)
     init_latent_embeddings(model, vocab, cfg.model.latent_init, latents, data["train"])
     set_generation_ids(model, tokenizer, cfg.task.max_new_tokens)
+    model = prepare_for_training(model, cfg.model)
+    trainable = trainable_parameters(model)
 
     collators = {
         split: MixingCollator(
@@ -172,6 +175,7 @@ def run(cfg, progress: bool = True) -> Path:
     inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer)}
     if latents.checksum:
         inputs["vqvae"] = latents.checksum
+    model = for_saving(model)
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -189,6 +193,7 @@ def run(cfg, progress: bool = True) -> Path:
             codebook_size=latents.codebook_size,
             latent_ids={"first_code": vocab.first_code_id, "begin": vocab.begin_id, "end": vocab.end_id},
             parameters=parameter_count(model),
+            trainable_parameters=trainable,
             tokens_seen=tokens_seen,
             steps=trainer.global_step,
             epochs=trainer.current_epoch,
