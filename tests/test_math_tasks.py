@@ -148,3 +148,13 @@ def test_bad_file_on_the_command_line_is_one_error_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'bad.jsonl'}, record 0, field 'answer': no final '#### <answer>' line"
     ]
+
+
+def test_math_preset_has_the_paper_settings():
+    cfg = make_config("preset=math-1b")
+    assert cfg.task.name == "metamathqa" and cfg.mode.name == "random-replace"
+    assert cfg.model.path == "meta-llama/Llama-3.2-1B" and cfg.model.gradient_checkpointing
+    assert (cfg.vqvae.chunk_size, cfg.vqvae.compression, cfg.vqvae.codebook_size) == (16, 16, 1024)
+    assert list(cfg.mode.m_choices) == [0, 72, 128, 160, 192, 224, 256]
+    assert cfg.trainer.precision.startswith("bf16")
+    assert make_config("preset=math-1b", "task=gsm8k").task.name == "gsm8k"  # the test sets are made the same way
