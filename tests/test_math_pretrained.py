@@ -1,8 +1,8 @@
 """The math track end to end on CPU: fixtures -> generate_data -> VQ-VAE on a pretrained model's own tokens ->
 random-replace fine-tune (gradient checkpointing) -> evaluate on GSM8K-format test records; and LoRA.
 
-The "pretrained" model is a tiny randomly initialised Llama with a byte-level BPE tokenizer built here and
-saved with save_pretrained: the same path `model.path=DIR` takes for Llama-3.2-1B, without a download.
+The "pretrained" model is lm/stand_in.py's tiny randomly initialised Llama (2 layers, 32 wide) with a byte-level
+BPE tokenizer, saved with save_pretrained: the same path `model.path=DIR` takes for Llama-3.2-1B, no download.
 """
 
 import json
@@ -14,6 +14,7 @@ from conftest import make_config
 from token_assorted import evaluate, finetune, generate_data, train_vqvae
 from token_assorted.data.tokenizer import tokenizer_checksum
 from token_assorted.lm.adapters import checkpointing
+from token_assorted.lm.stand_in import save_stand_in
 from token_assorted.tasks import math_fixtures
 
 TINY_VQVAE = [
@@ -25,34 +26,12 @@ TINY_TRAINING = ["finetune.epochs=1", "finetune.batch_size=8", "finetune.lr=3e-3
                  "eval.limit=6", "eval.batch_size=6", "task.max_new_tokens=24"]
 
 
-def build_tiny_llama(directory, texts):
-    """A 2-layer, 32-wide Llama and a 300-token byte-level BPE trained on `texts`, saved like a hub model."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    backend.train_from_iterator(texts, trainer)
-    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=0, eos_token_id=1, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)  # no pad token: the toolkit pads with EOS, as for Llama-3
-    return directory
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("math")
     raw = math_fixtures.write_fixtures(root / "raw", n=40, seed=0)
     texts = [line for path in raw.values() for line in path.read_text().splitlines()]
-    model = build_tiny_llama(root / "tiny-llama", texts)
+    model = save_stand_in(root / "tiny-llama", texts)
     common = [f"model.path={model}", f"data.dir={root / 'data'}", f"out_dir={root / 'out'}",
               "task.sizes.valid=6", "task.sizes.test=6", *TINY_VQVAE, *TINY_TRAINING]
     meta_task = ["task=metamathqa", f"task.params.source={raw['metamathqa']}", *common]
