@@ -158,3 +158,16 @@ def test_math_preset_has_the_paper_settings():
     assert list(cfg.mode.m_choices) == [0, 72, 128, 160, 192, 224, 256]
     assert cfg.trainer.precision.startswith("bf16")
     assert make_config("preset=math-1b", "task=gsm8k").task.name == "gsm8k"  # the test sets are made the same way
+
+
+def test_splits_are_stale_when_the_source_file_changes(tmp_path, fixtures):
+    from token_assorted.data.splits import splits_are_current
+
+    source = tmp_path / "gsm8k.jsonl"
+    source.write_text(fixtures["gsm8k"].read_text())
+    cfg = make_config("task=gsm8k", f"data.dir={tmp_path}", f"task.params.source={source}", "task.sizes.test=2",
+                      "task.sizes.valid=2")
+    generate(cfg, progress=False)
+    assert splits_are_current(cfg)
+    source.write_text("".join(fixtures["gsm8k"].read_text().splitlines(keepends=True)[:-1]))
+    assert not splits_are_current(cfg)

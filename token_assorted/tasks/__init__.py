@@ -7,12 +7,13 @@ from types import ModuleType
 from ..errors import ConfigError
 from . import competition_math, gsm8k, gsm8k_aug, maze, metamathqa, prontoqa, prosqa
 
-GENERATED = (prontoqa, prosqa, maze)
-LOADED = (metamathqa, gsm8k, gsm8k_aug, competition_math)  # read from a data set: task.params.source
-TASKS: dict[str, ModuleType] = {module.NAME: module for module in (*GENERATED, *LOADED)}
+TASKS: dict[str, ModuleType] = {module.NAME: module for module in (prontoqa, prosqa, maze)}  # generated here
+# read from a data set (task.params.source), scored by math_answers
+LOADED_TASKS: dict[str, ModuleType] = {module.NAME: module for module in (metamathqa, gsm8k, gsm8k_aug, competition_math)}
 
 
 def get_task(name: str) -> ModuleType:
-    if name not in TASKS:
-        raise ConfigError(f"unknown task '{name}'; choose one of: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
+    known = TASKS | LOADED_TASKS
+    if name not in known:
+        raise ConfigError(f"unknown task '{name}'; choose one of: {', '.join(sorted(known))}")
+    return known[name]

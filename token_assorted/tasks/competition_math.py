@@ -14,7 +14,7 @@ from .math_answers import last_boxed
 NAME = "math"
 SPLITS = {"train": -1, "valid": 200, "test": -1}
 EXTRAS = ("level", "type", "subject", "unique_id")
-__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score"]
+__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score", "source_checksums"]
 
 
 def parse(row: dict) -> dict:
@@ -28,3 +28,4 @@ def parse(row: dict) -> dict:
 
 generate = loaded.task_generator(NAME, parse)
 score = loaded.score
+source_checksums = loaded.source_checksums

@@ -12,7 +12,7 @@ from .math_answers import GSM8K_MARK, gsm8k_answer
 
 NAME = "gsm8k"
 SPLITS = {"train": -1, "valid": 200, "test": -1}
-__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score"]
+__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score", "source_checksums"]
 
 
 def parse(row: dict) -> dict:
@@ -28,3 +28,4 @@ def parse(row: dict) -> dict:
 
 generate = loaded.task_generator(NAME, parse)
 score = loaded.score
+source_checksums = loaded.source_checksums

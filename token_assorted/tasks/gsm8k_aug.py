@@ -18,7 +18,7 @@ NAME = "gsm8k-aug"
 SPLITS = {"train": -1, "valid": 500, "test": -1}
 SEPARATOR = "||"
 EQUATION = re.compile(r"<<[^<>]*>>")
-__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score"]
+__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score", "source_checksums"]
 
 
 def parse(row: dict) -> dict:
@@ -39,3 +39,4 @@ def parse(row: dict) -> dict:
 
 generate = loaded.task_generator(NAME, parse)
 score = loaded.score
+source_checksums = loaded.source_checksums

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, DataError
-from .sources import read_rows
+from ..io import sha256
+from .sources import is_hub_name, read_rows
 
 
 @dataclass
@@ -91,6 +93,16 @@ def task_generator(name: str, parse: Callable[[dict], dict]):
         return generate(name, parse, params, sizes, seed)
 
     return generate_task
+
+
+def source_checksums(params: Params) -> dict[str, str]:
+    """What the splits were read from: a file's checksum, or a hub name as given (its revision is the hub's)."""
+    sources = {"source": params.source, "test_source": params.test_source}
+    return {
+        name: source if is_hub_name(source) else sha256(source)
+        for name, source in sources.items()
+        if source and (is_hub_name(source) or Path(source).is_file())
+    }
 
 
 def score(record: dict, completion: str) -> dict:

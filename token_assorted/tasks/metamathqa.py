@@ -14,7 +14,7 @@ from .math_answers import GSM8K_MARK, METAMATH_MARK, metamath_answer
 
 NAME = "metamathqa"
 SPLITS = {"train": -1, "valid": 500, "test": 500}
-__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score"]
+__all__ = ["NAME", "SPLITS", "Params", "parse", "generate", "score", "source_checksums"]
 
 
 def parse(row: dict) -> dict:
@@ -31,3 +31,4 @@ def parse(row: dict) -> dict:
 
 generate = loaded.task_generator(NAME, parse)
 score = loaded.score
+source_checksums = loaded.source_checksums
