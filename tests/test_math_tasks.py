@@ -130,6 +130,11 @@ def test_bad_sources(tmp_path, fixtures):
         generate(make_config("task=gsm8k", f"data.dir={tmp_path}"), progress=False)
     with pytest.raises(DataError, match="no such file"):
         get_task("gsm8k").generate(Params(source=str(tmp_path / "nope.jsonl")), SIZES, seed=0)
+    with pytest.raises(DataError, match="no such file"):  # a relative path that looks like owner/name
+        get_task("gsm8k").generate(Params(source="data/missing.jsonl"), SIZES, seed=0)
+    from token_assorted.tasks.sources import is_hub_name
+
+    assert is_hub_name("openai/gsm8k:main@test") and is_hub_name("meta-math/MetaMathQA")
     (tmp_path / "broken.jsonl").write_text('{"question": "q",\n')
     with pytest.raises(DataError, match="line 1"):
         get_task("gsm8k").generate(Params(source=str(tmp_path / "broken.jsonl")), SIZES, seed=0)

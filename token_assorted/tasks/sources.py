@@ -17,8 +17,13 @@ from ..errors import ConfigError, DataError
 HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+(:[\w.-]+)?(@[\w.\[\]:%-]+)?$")
 
 
+FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".txt")
+
+
 def is_hub_name(source: str) -> bool:
-    return not Path(source).exists() and bool(HUB_NAME.match(source))
+    """owner/name: not an existing path, and not named like one of the files read here (a typo stays a file error)."""
+    path = Path(source)
+    return not path.exists() and path.suffix not in FILE_SUFFIXES and bool(HUB_NAME.match(source))
 
 
 def read_rows(source: str, default_split: str = "train") -> list[dict]:
