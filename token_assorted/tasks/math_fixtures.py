@@ -173,6 +173,10 @@ def gsm8k_aug_line(problem: Problem) -> str:
     return f"{problem.question}||{equations} #### {plain(problem.answer)}"
 
 
+def jsonl(rows) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
 def write_fixtures(directory, n: int = 40, seed: int = 0) -> dict[str, Path]:
     """Write n problems in each raw format; returns format name -> file. GSM8K's test file holds other problems."""
     directory = Path(directory)
@@ -185,7 +189,6 @@ def write_fixtures(directory, n: int = 40, seed: int = 0) -> dict[str, Path]:
         "metamathqa": directory / "metamathqa.json",
         "gsm8k-aug": directory / "gsm8k_aug_train.txt",
     }
-    jsonl = lambda rows: "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)  # noqa: E731
     write_text(files["gsm8k"], jsonl(gsm8k_row(p) for p in train))
     write_text(files["gsm8k-test"], jsonl(gsm8k_row(p) for p in test))
     write_text(files["math"], json.dumps([math_row(p, i) for i, p in enumerate(train)], indent=1, ensure_ascii=False))
