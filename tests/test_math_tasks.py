@@ -176,3 +176,21 @@ def test_splits_are_stale_when_the_source_file_changes(tmp_path, fixtures):
     assert splits_are_current(cfg)
     source.write_text("".join(fixtures["gsm8k"].read_text().splitlines(keepends=True)[:-1]))
     assert not splits_are_current(cfg)
+
+
+def test_hub_names_go_to_datasets_with_config_and_split(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        return [{"question": f"q {split}", "answer": "1 + 1 = 2\n#### 2"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)  # never the network in tests
+    splits = get_task("gsm8k").generate(
+        Params(source="openai/gsm8k:main", test_source="openai/gsm8k:main@test"),
+        {"train": -1, "valid": 0, "test": -1}, seed=0,
+    )
+    assert calls == [("openai/gsm8k", "main", "train"), ("openai/gsm8k", "main", "test")]
+    assert [r["question"] for r in splits["train"]] == ["q train"] and splits["test"][0]["question"] == "q test"
