@@ -58,7 +58,7 @@ def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, messag
 
 
 def test_unknown_task_name_in_the_api():
-    with pytest.raises(ConfigError, match="unknown task 'foo'; choose one of: maze, prontoqa, prosqa"):
+    with pytest.raises(ConfigError, match="unknown task 'foo'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"):
         get_task("foo")
 
 

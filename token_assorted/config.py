@@ -28,6 +28,14 @@ class DataConfig:
 
 
 @dataclass
+class LoraConfig:
+    rank: int = 0  # 0 = full fine-tuning; > 0 trains LoRA adapters (peft) plus the embedding rows
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: List[str] = field(default_factory=lambda: ["all-linear"])  # peft's names; all-linear = every linear layer
+
+
+@dataclass
 class ModelConfig:
     name: str = "tiny"
     path: Optional[str] = None  # a local pretrained causal LM (or hub name); None builds one from this config
@@ -39,6 +47,9 @@ class ModelConfig:
     max_positions: int = 1024
     dropout: float = 0.0
     latent_init: str = "mean"  # mean | codebook: how the new latent-token embedding rows start
+    dtype: str = "float32"  # float32 | bfloat16: the weights of a model.path model as loaded (autocast is trainer.precision)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30 % slower
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
 
 @dataclass

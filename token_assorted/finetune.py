@@ -50,6 +50,7 @@ from .lm import (
 )
 from .thoughts import CoconutCollator, CoconutModule, SoftCoTCollator, SoftCoTModule, add_coconut_tokens, write_thoughts
 from .thoughts import softcot
+from .lm.adapters import for_saving, prepare_for_training, trainable_parameters
 
 SPLITS = ("train", "valid")
 
@@ -222,6 +223,7 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
         mode = replace(mode, removed_per_epoch=removal_per_epoch(mode.removed_per_epoch, longest, cfg.finetune.epochs))
         save = partial(icot_meta, per_epoch=mode.removed_per_epoch)
     set_generation_ids(model, tokenizer, cfg.task.max_new_tokens)
+    model = prepare_for_training(model, cfg.model)
 
     if mode.name == "coconut":
         ids = add_coconut_tokens(tokenizer, model)
@@ -263,8 +265,7 @@ def softcot_setup(cfg, mode) -> Setup:
     def save(directory: Path, stage: int) -> dict:
         softcot.save_softcot(directory, assistant, assistant_tokenizer, projection)
         write_thoughts(directory, "softcot", mode.soft_thoughts)
-        return {"trainable_parameters": parameter_count(projection),
-                "main": str(softcot.main_dir(cfg)), "assistant": str(softcot.assistant_dir(cfg))}
+        return {"main": str(softcot.main_dir(cfg)), "assistant": str(softcot.assistant_dir(cfg))}
 
     module = SoftCoTModule(main, assistant, projection, cfg.finetune)
     return Setup(module, tokenizer, data, collators, latent_shape(cfg), vocab, softcot.softcot_inputs(cfg), save)
@@ -313,6 +314,7 @@ def run(cfg, progress: bool = True) -> Path:
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
+    model = for_saving(model)
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, **weights)
         tokenizer.save_pretrained(tmp)
@@ -327,6 +329,7 @@ def run(cfg, progress: bool = True) -> Path:
             mode=mode.name,
             **latent_meta(setup.latents, setup.vocab),
             parameters=parameter_count(model),
+            trainable_parameters=trainable_parameters(module),
             tokens_seen=tokens_seen,
             steps=trainer.global_step,
             epochs=trainer.current_epoch,

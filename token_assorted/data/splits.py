@@ -32,7 +32,10 @@ def task_params(cfg):
 def generation_recipe(cfg) -> dict:
     """Everything that decides the generated files: equal recipes give byte-identical files."""
     sizes = {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES}
-    return {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(task_params(cfg)), "seed": cfg.data.seed}
+    params = task_params(cfg)
+    recipe = {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(params), "seed": cfg.data.seed}
+    source_checksums = getattr(get_task(cfg.task.name), "source_checksums", None)  # loaded tasks: their files
+    return recipe | ({"sources": source_checksums(params)} if source_checksums else {})
 
 
 def splits_are_current(cfg) -> bool:

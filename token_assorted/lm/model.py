@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ConfigError
 
 ARCHS = ("llama", "gpt2")
+DTYPES = ("float32", "bfloat16")
 
 
 def finetune_dir(cfg) -> Path:
@@ -65,8 +66,13 @@ def build_model(model_cfg, tokenizer):
     from transformers import AutoModelForCausalLM
 
     if model_cfg.path:
+        import torch
+
+        if model_cfg.dtype not in DTYPES:
+            raise ConfigError(f"unknown model.dtype '{model_cfg.dtype}'; choose one of: {', '.join(DTYPES)}")
         try:
-            return AutoModelForCausalLM.from_pretrained(str(model_cfg.path)).train()  # it loads in eval mode
+            model = AutoModelForCausalLM.from_pretrained(str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype))
+            return model.train()  # it loads in eval mode
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}") from None
     return AutoModelForCausalLM.from_config(model_config(model_cfg, tokenizer))
