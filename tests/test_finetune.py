@@ -202,6 +202,15 @@ def test_curriculum_stage_advances_and_is_kept_in_the_checkpoint_with_codebook_i
     assert any(state == {"stage": 1} for state in checkpoint["callbacks"].values())
 
 
+def test_under_a_step_budget_the_curriculum_follows_the_steps(data_dir, tmp_path, monkeypatch):
+    # 40 records in batches of 8: 5 steps an epoch, so 4 steps end training before the first epoch does
+    directory = train(monkeypatch, data_dir, tmp_path, "mode=curriculum-replace", "mode.stage_caps=[0,8]",
+                      "finetune.epochs=4", "finetune.max_steps=4", codes=hand_made_codes)
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["steps"] == 4
+    assert meta["curriculum_stage"] == 1  # stage 1 of 2 from the third of the 4 "epochs" the budget stands for
+
+
 def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
     from token_assorted.config import ModeConfig
     from token_assorted.latent import LatentVocab

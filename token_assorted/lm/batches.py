@@ -79,7 +79,16 @@ class EpochDraws(L.Callback):
         self.stage = 0
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        epoch = trainer.current_epoch
+        self.advance(trainer.current_epoch, pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # Under a step budget (finetune.max_steps) an epoch may never end: the schedule then follows the share
+        # of the steps done, as if the budget were spread over `epochs` epochs.
+        epoch = trainer.global_step * self.epochs // max(1, int(trainer.estimated_stepping_batches))
+        if epoch > self.train.epoch:
+            self.advance(epoch, pl_module)
+
+    def advance(self, epoch: int, pl_module) -> None:
         self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
         self.train.epoch = epoch
         self.train.stage = self.valid.stage = self.stage
