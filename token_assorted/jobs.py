@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -78,6 +79,8 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
     names = {job.name for job in jobs}
     done: set[str] = set()
     running: dict[str, multiprocessing.pool.AsyncResult] = {}
+    # a killed pipeline takes its workers with it: leaving the with-block below terminates them
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next
     with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
         while pending or running:
