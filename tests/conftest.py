@@ -27,6 +27,21 @@ def reference_dir() -> Path:
     return REFERENCE
 
 
+def write_reference_splits(root: Path, train: int, valid: int, test: int) -> Path:
+    """The first train + valid + test reference ProsQA records, laid out under root/prosqa as generate_data does."""
+    from token_assorted.data.records import load_records, write_records
+    from token_assorted.io import sha256, write_meta
+
+    records = load_records(REFERENCE / "prosqa_valid.json")
+    directory = root / "prosqa"
+    splits = {"train": records[:train], "valid": records[train : train + valid]}
+    splits["test"] = records[train + valid : train + valid + test]
+    for split, rows in splits.items():
+        write_records(directory / f"{split}.json", rows)
+    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
+    return root
+
+
 def make_config(*overrides: str):
     """The config an entry point would see for these command-line overrides."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):

@@ -6,13 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, make_config
+from conftest import ROOT, make_config, write_reference_splits
 from safetensors.torch import load_file
 
 from token_assorted import finetune
-from token_assorted.data.records import load_records, write_records
 from token_assorted.data.shards import GlobalBatchSampler, shard
-from token_assorted.io import sha256, write_meta
 
 FINETUNE = [
     "task=prosqa", "mode=cot",
@@ -32,14 +30,7 @@ TWO_PROCESSES = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, reference_dir):
     """48 train records: 6 global batches of 8, so each of two processes takes 4 records per step."""
-    records = load_records(reference_dir / "prosqa_valid.json")
-    root = tmp_path_factory.mktemp("data")
-    directory = root / "prosqa"
-    splits = {"train": records[:48], "valid": records[48:56], "test": records[56:64]}
-    for split, rows in splits.items():
-        write_records(directory / f"{split}.json", rows)
-    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
-    return root
+    return write_reference_splits(tmp_path_factory.mktemp("data"), 48, 8, 8)
 
 
 def command(module: str, *overrides: str) -> subprocess.CompletedProcess:

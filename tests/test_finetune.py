@@ -7,13 +7,12 @@ import sys
 
 import pytest
 import torch
-from conftest import make_config
+from conftest import make_config, write_reference_splits
 
 from token_assorted import finetune
-from token_assorted.data.records import load_records, write_records
+from token_assorted.data.records import load_records
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import DataError
-from token_assorted.io import sha256, write_meta
 
 TINY = [
     "task=prosqa",
@@ -29,14 +28,7 @@ CHUNK, COMPRESSION, CODEBOOK = 8, 4, 8  # the hand-made VQ-VAE: 2 codes per chun
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, reference_dir):
     """40 train and 10 valid ProsQA records in the layout generate_data writes."""
-    records = load_records(reference_dir / "prosqa_valid.json")
-    root = tmp_path_factory.mktemp("data")
-    directory = root / "prosqa"
-    splits = {"train": records[:40], "valid": records[40:50], "test": records[50:60]}
-    for split, rows in splits.items():
-        write_records(directory / f"{split}.json", rows)
-    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
-    return root
+    return write_reference_splits(tmp_path_factory.mktemp("data"), 40, 10, 10)
 
 
 def hand_made_codes(cfg):

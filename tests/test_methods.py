@@ -9,18 +9,16 @@ import random
 
 import pytest
 import torch
-from conftest import ROOT, make_config
+from conftest import ROOT, make_config, write_reference_splits
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.config import ModeConfig
-from token_assorted.data.records import load_records, write_records
 from token_assorted.errors import ConfigError
 from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
-from token_assorted.io import sha256, write_meta
 from token_assorted.latent import IGNORE, LatentVocab, MODES, build_example, check_mode, sample_rng, stage_for_epoch
 from token_assorted.latent.icot import icot_example, removal_per_epoch, removed_tokens, smoothing_offset
 from token_assorted.lm import MixingCollator
@@ -246,14 +244,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, reference_dir):
-    records = load_records(reference_dir / "prosqa_valid.json")
-    root = tmp_path_factory.mktemp("data")
-    directory = root / "prosqa"
-    splits = {"train": records[:40], "valid": records[40:48], "test": records[50:54]}
-    for split, rows in splits.items():
-        write_records(directory / f"{split}.json", rows)
-    write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
-    return root
+    return write_reference_splits(tmp_path_factory.mktemp("data"), 40, 8, 4)
 
 
 @pytest.fixture(scope="module")
