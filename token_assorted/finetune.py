@@ -19,7 +19,6 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
@@ -28,6 +27,7 @@ from .data import get_tokenizer, load_dataset, task_dir
 from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
+from .resume import LAST, EpochBatches, ResumeState, checkpoint_to_resume, step_checkpoints
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .lm import (
     CausalLMModule,
@@ -100,7 +100,7 @@ def init_latent_embeddings(model, vocab: LatentVocab, init: str, latents: Latent
     add_latent_embeddings(model, vocab, init, latents.codebook, covered)
 
 
-def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Trainer:
+def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
     t = cfg.trainer
     return L.Trainer(
         accelerator=t.accelerator,
@@ -113,12 +113,18 @@ def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Traine
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches,
-        callbacks=[draws, ModelCheckpoint(dirpath=work / "checkpoints", save_top_k=1)],
+        callbacks=[*callbacks, step_checkpoints(work / "checkpoints", t.checkpoint_every_n_steps)],
         logger=CSVLogger(work, name="logs", version=""),
         default_root_dir=work,
+        use_distributed_sampler=False,  # EpochBatches shards the training batches by rank itself
         enable_progress_bar=progress,
         enable_model_summary=progress,
     )
+
+
+def run_identity(cfg, inputs: dict) -> dict:
+    """What a checkpoint must have been made with for a rerun to resume from it."""
+    return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": inputs}
 
 
 def run(cfg, progress: bool = True) -> Path:
@@ -146,32 +152,36 @@ def run(cfg, progress: bool = True) -> Path:
         )
         for split in SPLITS
     }
-    loaders = [
-        torch.utils.data.DataLoader(
-            data[split], batch_size=cfg.finetune.batch_size, shuffle=split == "train",
-            generator=torch.Generator().manual_seed(cfg.seed), collate_fn=collators[split],
-            num_workers=cfg.trainer.num_workers,
-        )
-        for split in SPLITS
-    ]
+    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer)}
+    if latents.checksum:
+        inputs["vqvae"] = latents.checksum
 
     final = finetune_dir(cfg)
     work = final.with_name(final.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    draws = EpochDraws(mode, cfg.finetune.epochs, collators["train"], collators["valid"])
-    trainer = make_trainer(cfg, work, draws, progress)
+    resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
+    draws, resume_state = EpochDraws(mode, cfg.finetune.epochs, collators["train"], collators["valid"]), ResumeState()
+    trainer = make_trainer(cfg, work, [draws, resume_state], progress)
+    order = EpochBatches(len(data["train"]), cfg.finetune.batch_size, cfg.seed, trainer.global_rank, trainer.world_size)
+    resume_state.sampler = order
+    loaders = [
+        torch.utils.data.DataLoader(
+            data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=cfg.trainer.num_workers
+        ),
+        torch.utils.data.DataLoader(
+            data["valid"], batch_size=cfg.finetune.batch_size, collate_fn=collators["valid"],
+            num_workers=cfg.trainer.num_workers,
+        ),
+    ]
     module = CausalLMModule(model, cfg.finetune)
     start = time.perf_counter()
-    trainer.fit(module, *loaders)
+    trainer.fit(module, *loaders, ckpt_path=resume_from)
+    trainer.save_checkpoint(work / "checkpoints" / LAST)
     seconds = time.perf_counter() - start
     if not trainer.is_global_zero:
         return final
 
     tokens_seen = module.tokens_seen * trainer.world_size  # each process counted its own batches
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer)}
-    if latents.checksum:
-        inputs["vqvae"] = latents.checksum
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

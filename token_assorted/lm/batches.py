@@ -73,13 +73,18 @@ class EpochDraws(L.Callback):
         self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
         self.stage = 0
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.set_epoch(trainer.current_epoch)  # a run resumed mid-epoch gets no on_train_epoch_start for that epoch
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        epoch = trainer.current_epoch
+        self.set_epoch(trainer.current_epoch)
+        if self.mode.name == "curriculum-replace":
+            pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
+
+    def set_epoch(self, epoch: int) -> None:
         self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
         self.train.epoch = epoch
         self.train.stage = self.valid.stage = self.stage
-        if self.mode.name == "curriculum-replace":
-            pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
 
     def state_dict(self) -> dict:
         return {"stage": self.stage}

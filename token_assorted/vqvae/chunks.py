@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from ..resume import EpochBatches
+
 IGNORE = -100  # cross-entropy's ignore_index
 
 
@@ -71,37 +73,25 @@ def sorted_batches(
         yield indices, collate([rows[i] for i in indices], chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
 
 
-class LengthGroupedBatches(torch.utils.data.Sampler):
+class LengthGroupedBatches(EpochBatches):
     """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
     by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
-    Under DDP each process takes every `world_size`-th batch."""
+    Under DDP each process takes every `world_size`-th batch; a resumed run skips the batches it has done."""
 
     def __init__(
         self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1, window: int = 50
     ):
-        self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
-        self.rank, self.world_size = rank, world_size
-        self.epoch = 0
+        super().__init__(len(lengths), batch_size, seed, rank=rank, world_size=world_size)
+        self.lengths, self.window = lengths, window
 
-    def _batches(self) -> list[list[int]]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+    def all_batches(self, generator: torch.Generator) -> list[list[int]]:
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         batches = []
         span = self.window * self.batch_size
         for start in range(0, len(order), span):
             group = sorted(order[start : start + span], key=self.lengths.__getitem__)
             batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-        per_rank = len(batches) // self.world_size
-        return batches[self.rank : per_rank * self.world_size : self.world_size]
-
-    def __iter__(self):
-        batches = self._batches()
-        self.epoch += 1
-        return iter(batches)
-
-    def __len__(self) -> int:
-        return len(self._batches())
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def loader(
