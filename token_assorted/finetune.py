@@ -27,6 +27,7 @@ from .data import get_tokenizer, load_dataset, task_dir
 from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
+from .lock import holding_lock
 from .resume import LAST, EpochBatches, ResumeState, checkpoint_to_resume, step_checkpoints
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .lm import (
@@ -127,6 +128,7 @@ def run_identity(cfg, inputs: dict) -> dict:
     return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": inputs}
 
 
+@holding_lock(finetune_dir)
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from .cli import hydra_main
 from .data import get_tokenizer
 from .io import META, atomic_dir, sha256, write_json, write_meta
+from .lock import holding_lock
 from .resume import LAST, ResumeState, checkpoint_to_resume, step_checkpoints
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
@@ -68,6 +69,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     return module, timer.time_elapsed("train")
 
 
+@holding_lock(run_dir)
 def run(cfg, progress: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
