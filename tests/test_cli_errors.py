@@ -13,27 +13,52 @@ import pytest
 from conftest import ROOT
 
 from token_assorted import evaluate, finetune, generate_data, train_vqvae
+from token_assorted.data import sequence_text
 from token_assorted.data.records import write_records
+from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import DataError
 from token_assorted.evaluation.harness import generation_budget
 from token_assorted.io import sha256, write_meta
 
 
+def one_error_line(stderr: str) -> str:
+    """The error a user sees: exactly one `error: ...` line, the last one (progress bars may come before), no traceback."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
 def run_main(module, monkeypatch, capsys, *arguments) -> str:
-    """The one line a user sees; fails unless the command exits with status 2 and prints exactly one line."""
+    """Run `python -m <module> arguments` in this process; it must exit with status 2 and one error line."""
     monkeypatch.setattr(sys, "argv", [module.__name__, *arguments])
     with pytest.raises(SystemExit) as exit_:
         module.main()
     captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert exit_.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: "), captured.err
-    assert "Traceback" not in captured.out + captured.err
-    return lines[0]
+    assert exit_.value.code == 2 and "Traceback" not in captured.out
+    return one_error_line(captured.err)
 
 
 @pytest.fixture(scope="module")
 def records(reference_dir):
     return json.loads((reference_dir / "prosqa_valid.json").read_text())[:6]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, records):
+    """A tiny untrained model with 24 positions, saved as finetune would save one."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+        intermediate_size=32, max_position_embeddings=24, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    directory = tmp_path_factory.mktemp("checkpoint")
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
 
 
 @pytest.fixture
@@ -63,10 +88,19 @@ def bad_files(tmp_path, records):
         ("does_not_exist", "does_not_exist.json: no such file"),
     ],
 )
-def test_evaluate_a_bad_test_file(bad_files, monkeypatch, capsys, name, message):
+def test_evaluate_a_bad_test_file(bad_files, checkpoint, monkeypatch, capsys, name, message):
     line = run_main(evaluate, monkeypatch, capsys, "task=prosqa", f"data.test_file={bad_files / name}.json",
-                    f"out_dir={bad_files / 'out'}")
+                    f"eval.checkpoint={checkpoint}", f"out_dir={bad_files / 'out'}")
     assert message in line
+    assert not list((bad_files / "out").rglob("*.json"))  # nothing written
+
+
+def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tmp_path, monkeypatch, capsys):
+    write_records(tmp_path / "test.json", records)
+    line = run_main(evaluate, monkeypatch, capsys, "task=prosqa", f"data.test_file={tmp_path / 'test.json'}",
+                    f"eval.checkpoint={checkpoint}", f"out_dir={tmp_path / 'out'}")
+    assert f"{tmp_path / 'test.json'}, record " in line and "field 'question': the prompt has" in line
+    assert "no room left in the model's 24 positions" in line
 
 
 @pytest.mark.parametrize(
@@ -109,12 +143,11 @@ def test_a_prompt_longer_than_the_context_names_its_record():
         generation_budget(model, [[1] * 3, [1] * 9], 100, file="test.json")
 
 
-def test_the_real_command_line(bad_files):
+def test_the_real_command_line(bad_files, checkpoint):
     done = subprocess.run(
-        [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa", f"data.test_file={bad_files}/missing_answer.json"],
+        [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa", f"data.test_file={bad_files}/missing_answer.json",
+         f"eval.checkpoint={checkpoint}", f"out_dir={bad_files / 'out'}"],
         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120,
     )
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [
-        f"error: {bad_files}/missing_answer.json, record 1, field 'answer': missing"
-    ]
+    assert done.returncode == 2
+    assert one_error_line(done.stderr) == f"error: {bad_files}/missing_answer.json, record 1, field 'answer': missing"

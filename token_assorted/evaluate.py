@@ -20,9 +20,9 @@ from .lock import holding_lock
 
 @holding_lock(lambda cfg: eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name))
 def run(cfg, progress: bool = True) -> dict:
-    records = load_split(cfg, "test")[: cfg.eval.limit]  # a bad file is reported before the model is loaded
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
+    records = load_split(cfg, "test")[: cfg.eval.limit]
     with autocast(device, cfg.trainer.precision):
         metrics, predictions = evaluate_records(
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
