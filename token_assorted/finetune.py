@@ -6,7 +6,8 @@
 
 Writes <out_dir>/finetune/<task>/<mode>/: the model and the extended tokenizer (save_pretrained, loadable
 by stock transformers), meta.json, train_log.csv and the last Lightning checkpoint. The directory
-appears only when training has finished; Lightning works in <mode>.partial/ until then.
+appears only when training has finished; Lightning works in <mode>.partial/ until then, and the same command
+run again after a crash resumes from <mode>.partial/checkpoints/last.ckpt (resume.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 
 Writes <out_dir>/vqvae/<task>/: model/ (config.json, model.safetensors), meta.json, metrics.json,
 codes/{train,valid,test}.json, checkpoints/ (Lightning) and logs/ (CSV). meta.json is removed when training
-starts and written last, so a half-trained directory is never taken for a finished one.
+starts and written last, so a half-trained directory is never taken for a finished one. The same command run
+again after a crash resumes from checkpoints/last.ckpt (resume.py).
 """
 
 from __future__ import annotations
