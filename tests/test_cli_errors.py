@@ -136,9 +136,11 @@ def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsy
         assert f"{data / 'train.json'}, record 3, field 'question': empty" in line
 
 
-def test_a_prompt_longer_than_the_context_names_its_record():
+def test_a_prompt_longer_than_the_context_names_its_record(capsys):
     model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=8))
     assert generation_budget(model, [[1] * 3, [1] * 5], 100) == 3  # cut so the longest prompt still fits
+    assert "note: max_new_tokens cut from 100 to 3: record 1 has a 5-token prompt" in capsys.readouterr().out
+    assert generation_budget(model, [[1] * 3], 4) == 4 and capsys.readouterr().out == ""
     with pytest.raises(DataError, match=r"test.json, record 1, field 'question': the prompt has 9 tokens"):
         generation_budget(model, [[1] * 3, [1] * 9], 100, file="test.json")
 
