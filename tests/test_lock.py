@@ -55,7 +55,7 @@ def test_a_second_run_is_refused_while_the_first_lives_and_takes_over_when_it_is
     assert lock_file(directory).read_text().strip() == str(process.pid)  # the dead run's pid is still there
     assert generate_data.run(cfg, progress=False) == {"train": 4, "valid": 2, "test": 2}
     assert f"left by a run that ended without finishing (pid {process.pid})" in capsys.readouterr().out
-    assert lock_file(directory).read_text() == ""  # released on exit
+    assert not lock_file(directory).exists()  # released and removed on exit
     assert json.loads((directory / "meta.json").read_text())["inputs"].keys() == {"train", "valid", "test"}
 
 
@@ -69,6 +69,7 @@ def test_lock_is_released_on_error_and_is_per_directory(tmp_path):
                 raise ToolkitError("boom")
     with run_lock(tmp_path / "a"):  # released by the error
         assert lock_file(tmp_path / "a").read_text().strip() == str(os.getpid())
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_every_writing_entry_point_takes_the_lock(tmp_path):

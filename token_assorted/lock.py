@@ -1,8 +1,8 @@
 """One run at a time per output directory: a second run pointed at the same directory is refused, not interleaved.
 
-The lock is an `flock` on `.<name>.lock` beside the directory, holding the owner's pid. The kernel drops an
-flock when its process dies, so a run killed with SIGKILL never blocks the next one; the pid it left behind
-only lets the next run say that it took over. Under DDP only the launching process (rank 0) locks: the
+The lock is an `flock` on `.<name>.lock` beside the directory, holding the owner's pid and removed when the
+run ends. The kernel drops an flock when its process dies, so a run killed with SIGKILL never blocks the next
+one; the file and pid it left behind only let the next run say that it took over. Under DDP only the launching process (rank 0) locks: the
 ranks it starts belong to the same run. flock needs a local (or flock-aware network) filesystem.
 """
 
@@ -45,6 +45,28 @@ def _launched_rank() -> bool:
     return any(int(os.environ.get(name, "0") or 0) > 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
+def _acquire(path: Path, directory) -> int:
+    """An open descriptor of the lock file at `path`, flocked by this process."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _recorded_pid(fd)
+            os.close(fd)
+            raise DirectoryBusy(
+                f"another run (pid {holder if holder is not None else 'unknown'}) is writing {directory}; "
+                "wait for it to finish, or point this run at another directory (out_dir=... or data.dir=...)"
+            ) from None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return fd
+        os.close(fd)  # the previous holder removed the file between our open and flock: lock the new one
+
+
 @contextlib.contextmanager
 def run_lock(directory):
     """Hold the lock of `directory` for the block; DirectoryBusy if a live run holds it."""
@@ -53,27 +75,17 @@ def run_lock(directory):
         return
     path = lock_file(directory)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _acquire(path, directory)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _recorded_pid(fd)
-            raise DirectoryBusy(
-                f"another run (pid {holder if holder is not None else 'unknown'}) is writing {directory}; "
-                "wait for it to finish, or point this run at another directory (out_dir=... or data.dir=...)"
-            ) from None
         stale = _recorded_pid(fd)
         if stale is not None and stale != os.getpid() and not _pid_alive(stale):
             print(f"note: {directory} was left by a run that ended without finishing (pid {stale}); taking over")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)  # an empty lock file: the last run finished
+        yield
     finally:
-        os.close(fd)  # releases the flock
+        os.unlink(path)  # while still holding it: a run that opened the old file sees it is gone and retries
+        os.close(fd)
 
 
 def holding_lock(directory_of):
