@@ -1,5 +1,6 @@
 """Training killed with SIGKILL mid-epoch and run again with the same command ends as an uninterrupted run."""
 
+import csv
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import lightning as L
 import pytest
 import torch
 from conftest import ROOT, make_config
@@ -122,6 +124,49 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     assert 0 < resume_position(last)["done"] < 20  # killed inside an epoch
 
     rerun(finetune, overrides, capsys)
+    first, second = (json.loads((d / "meta.json").read_text()) for d in (expected, final))
+    assert untimed(first["final_metrics"]) == untimed(second["final_metrics"])
+    assert (second["tokens_seen"], second["steps"]) == (first["tokens_seen"], 40)
+    assert same_weights(expected / "model.safetensors", final / "model.safetensors")
+    with open(final / "train_log.csv", newline="") as log:  # both attempts' logs, each step once
+        steps = [int(row["step"]) for row in csv.DictReader(log) if row["train_loss"]]
+    assert steps == list(range(40))
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAt(L.Callback):
+    """Dies as the given optimizer step starts, like a run killed just after the checkpoint before it landed."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            raise Crash
+
+
+@pytest.mark.parametrize(
+    "every, crash_at",
+    [
+        ("10", 20),  # as the second epoch starts: resumes from step 19, one batch before the first epoch's end
+        ("100", 25),  # no step checkpoint yet: the same
+        ("7", 38),  # after the checkpoint at step 35, in the second epoch
+    ],
+)
+def test_finetune_resumes_from_checkpoints_at_epoch_boundaries(data_dir, whole, tmp_path, capsys, monkeypatch, every, crash_at):
+    reference, _, expected = whole
+    shutil.copytree(reference / "vqvae", tmp_path / "vqvae")
+    overrides = [*FINETUNE, f"data.dir={data_dir}", f"out_dir={tmp_path}", f"trainer.checkpoint_every_n_steps={every}"]
+    make_trainer = finetune.make_trainer
+    monkeypatch.setattr(finetune, "make_trainer", lambda cfg, work, callbacks, progress: make_trainer(
+        cfg, work, [*callbacks, CrashAt(crash_at)], progress))
+    with pytest.raises(Crash):
+        finetune.run(make_config(*overrides), progress=False)
+    monkeypatch.setattr(finetune, "make_trainer", make_trainer)
+    final = rerun(finetune, overrides, capsys)
     first, second = (json.loads((d / "meta.json").read_text()) for d in (expected, final))
     assert untimed(first["final_metrics"]) == untimed(second["final_metrics"])
     assert (second["tokens_seen"], second["steps"]) == (first["tokens_seen"], 40)

@@ -29,7 +29,7 @@ from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .lock import holding_lock
-from .resume import LAST, EpochBatches, ResumeState, checkpoint_to_resume, step_checkpoints
+from .resume import LAST, EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .lm import (
     CausalLMModule,
@@ -115,8 +115,9 @@ def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
         log_every_n_steps=t.log_every_n_steps,
         limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches,
-        callbacks=[*callbacks, step_checkpoints(work / "checkpoints", t.checkpoint_every_n_steps)],
-        logger=CSVLogger(work, name="logs", version=""),
+        callbacks=[*callbacks, LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps)],
+        # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
+        logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
         default_root_dir=work,
         use_distributed_sampler=False,  # EpochBatches shards the training batches by rank itself
         enable_progress_bar=progress,
@@ -188,7 +189,8 @@ def run(cfg, progress: bool = True) -> Path:
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        shutil.copyfile(work / "logs" / "metrics.csv", tmp / "train_log.csv")
+        attempts = sorted(work.glob("logs/version_*/metrics.csv"), key=lambda f: int(f.parent.name.split("_")[1]))
+        (tmp / "train_log.csv").write_text(merged_logs(attempts), encoding="utf-8")
         shutil.move(work / "checkpoints", tmp / "checkpoints")
         write_meta(
             tmp,

@@ -10,6 +10,8 @@ starts afresh instead of resuming somebody else's run.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import shutil
@@ -18,8 +20,9 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint
 
+from .errors import ConfigError
 from .io import write_json
 
 LAST = "last.ckpt"
@@ -113,12 +116,42 @@ def set_generator_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def step_checkpoints(directory: Path, every_n_steps: int | None) -> ModelCheckpoint:
-    """Writes `directory`/last.ckpt every n optimizer steps (None: at the end of every epoch)."""
-    return ModelCheckpoint(
-        dirpath=directory, save_top_k=0, save_last=True, every_n_train_steps=every_n_steps,
-        enable_version_counter=False,
-    )
+class LastCheckpoint(Checkpoint):
+    """Writes `directory`/last.ckpt (atomically, with Lightning's own save) every n optimizer steps, and one batch
+    before the end of every epoch, so that each epoch leaves one.
+
+    Never at an epoch's last batch or its end: Lightning 2.6, resumed from a checkpoint taken there, ends the
+    run without training the epochs left. A run killed after that point redoes the epoch's last batch.
+    """
+
+    def __init__(self, directory: Path, every_n_steps: int):
+        if every_n_steps < 1:
+            raise ConfigError(f"trainer.checkpoint_every_n_steps must be at least 1, got {every_n_steps}")
+        self.path, self.every = Path(directory) / LAST, every_n_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        remaining = trainer.num_training_batches - (batch_idx + 1)
+        if remaining >= 1 and (trainer.global_step % self.every == 0 or remaining == 1):
+            trainer.save_checkpoint(self.path)
+
+
+def merged_logs(files: list[Path]) -> str:
+    """The CSV logs of a run's attempts (the first, then each resumed one) as one CSV: an attempt's rows stop where
+    the next attempt's begin, so steps redone after a crash appear once."""
+    attempts = []
+    for file in files:
+        with open(file, newline="", encoding="utf-8") as handle:
+            attempts.append(list(csv.DictReader(handle)))
+    rows = []
+    for index, attempt in enumerate(attempts):
+        later = [int(row["step"]) for next_attempt in attempts[index + 1 :] for row in next_attempt]
+        rows += [row for row in attempt if not later or int(row["step"]) < min(later)]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:

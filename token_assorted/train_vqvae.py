@@ -22,7 +22,7 @@ from .cli import hydra_main
 from .data import get_tokenizer
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
-from .resume import LAST, ResumeState, checkpoint_to_resume, step_checkpoints
+from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
@@ -52,7 +52,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
         max_steps=-1 if cfg.vqvae.max_steps is None else cfg.vqvae.max_steps,
         gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
         logger=CSVLogger(directory, name="logs"),
-        callbacks=[resume_state, timer, step_checkpoints(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
+        callbacks=[resume_state, timer, LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
         num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
         use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
         enable_progress_bar=progress, enable_model_summary=progress,
