@@ -171,3 +171,23 @@ def test_finetune_resumes_from_checkpoints_at_epoch_boundaries(data_dir, whole, 
     assert untimed(first["final_metrics"]) == untimed(second["final_metrics"])
     assert (second["tokens_seen"], second["steps"]) == (first["tokens_seen"], 40)
     assert same_weights(expected / "model.safetensors", final / "model.safetensors")
+
+
+def test_curriculum_stage_survives_a_crash_in_the_second_stage(data_dir, whole, tmp_path, capsys, monkeypatch):
+    reference, _, _ = whole
+    curriculum = [*FINETUNE, f"data.dir={data_dir}", "mode=curriculum-replace", "mode.stage_caps=[0,8]"]
+    for out in ("a", "b"):
+        shutil.copytree(reference / "vqvae", tmp_path / out / "vqvae")
+    expected = finetune.run(make_config(*curriculum, f"out_dir={tmp_path / 'a'}"), progress=False)
+    overrides = [*curriculum, f"out_dir={tmp_path / 'b'}"]
+    make_trainer = finetune.make_trainer
+    monkeypatch.setattr(finetune, "make_trainer", lambda cfg, work, callbacks, progress: make_trainer(
+        cfg, work, [*callbacks, CrashAt(26)], progress))
+    with pytest.raises(Crash):
+        finetune.run(make_config(*overrides), progress=False)
+    monkeypatch.setattr(finetune, "make_trainer", make_trainer)
+    final = rerun(finetune, overrides, capsys)  # resumes from step 24, in the second epoch: stage 1
+    first, second = (json.loads((d / "meta.json").read_text()) for d in (expected, final))
+    assert first["curriculum_stage"] == second["curriculum_stage"] == 1
+    assert untimed(first["final_metrics"]) == untimed(second["final_metrics"]) and "stage" in second["final_metrics"]
+    assert same_weights(expected / "model.safetensors", final / "model.safetensors")

@@ -78,7 +78,9 @@ class EpochDraws(L.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.set_epoch(trainer.current_epoch)
-        if self.mode.name == "curriculum-replace":
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.mode.name == "curriculum-replace":  # logged per batch, so an epoch resumed midway logs it too
             pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
 
     def set_epoch(self, epoch: int) -> None:
