@@ -124,13 +124,16 @@ def test_unknown_names_typos_and_missing_paths(tmp_path, monkeypatch, capsys, re
     assert line.startswith(message)
 
 
-def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsys, records):
-    data = tmp_path / "prosqa"
-    splits = {"train": records[:3] + [{**records[3], "question": ""}], "valid": records[4:], "test": records[4:]}
+def write_task(data, splits) -> None:
     for split, rows in splits.items():
         (data / f"{split}.json").parent.mkdir(parents=True, exist_ok=True)
         (data / f"{split}.json").write_text(json.dumps(rows))
     write_meta(data, config={}, seed=0, inputs={s: sha256(data / f"{s}.json") for s in splits})
+
+
+def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsys, records):
+    data = tmp_path / "prosqa"
+    write_task(data, {"train": records[:3] + [{**records[3], "question": ""}], "valid": records[4:], "test": records[4:]})
     for module in (finetune, train_vqvae):
         line = run_main(module, monkeypatch, capsys, "mode=cot", f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
         assert f"{data / 'train.json'}, record 3, field 'question': empty" in line
@@ -153,3 +156,17 @@ def test_the_real_command_line(bad_files, checkpoint):
     )
     assert done.returncode == 2
     assert one_error_line(done.stderr) == f"error: {bad_files}/missing_answer.json, record 1, field 'answer': missing"
+
+
+@pytest.mark.parametrize(
+    "module, setting, message",
+    [
+        (finetune, "trainer.precision=weird", "Precision 'weird' is invalid"),
+        (train_vqvae, "trainer.strategy=nope", "invalid strategy name"),
+        (finetune, "trainer.checkpoint_every_n_steps=0", "trainer.checkpoint_every_n_steps must be at least 1"),
+    ],
+)
+def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, records, module, setting, message):
+    write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
+    line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
+    assert message in line

@@ -30,6 +30,7 @@ from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .lock import holding_lock
 from .resume import LAST, EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
+from .trainer_settings import checked_trainer_settings
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .lm import (
     CausalLMModule,
@@ -104,25 +105,26 @@ def init_latent_embeddings(model, vocab: LatentVocab, init: str, latents: Latent
 
 def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
     t = cfg.trainer
-    return L.Trainer(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        precision=t.precision,
-        max_epochs=cfg.finetune.epochs,
-        gradient_clip_val=cfg.finetune.grad_clip,
-        log_every_n_steps=t.log_every_n_steps,
-        limit_train_batches=t.limit_train_batches,
-        limit_val_batches=t.limit_val_batches,
-        callbacks=[*callbacks, LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps)],
-        # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
-        logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
-        default_root_dir=work,
-        use_distributed_sampler=False,  # EpochBatches shards the training batches by rank itself
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-    )
+    with checked_trainer_settings():
+        return L.Trainer(
+            accelerator=t.accelerator,
+            devices=t.devices,
+            strategy=t.strategy,
+            num_nodes=t.num_nodes,
+            precision=t.precision,
+            max_epochs=cfg.finetune.epochs,
+            gradient_clip_val=cfg.finetune.grad_clip,
+            log_every_n_steps=t.log_every_n_steps,
+            limit_train_batches=t.limit_train_batches,
+            limit_val_batches=t.limit_val_batches,
+            callbacks=[*callbacks, LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps)],
+            # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
+            logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
+            default_root_dir=work,
+            use_distributed_sampler=False,  # EpochBatches shards the training batches by rank itself
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+        )
 
 
 def run_identity(cfg, inputs: dict) -> dict:

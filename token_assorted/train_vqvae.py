@@ -23,6 +23,7 @@ from .data import get_tokenizer
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
+from .trainer_settings import checked_trainer_settings
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
@@ -46,17 +47,18 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     checkpoints = directory / "checkpoints"
     resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
     timer, resume_state = Timer(), ResumeState()
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
-        num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
-        max_steps=-1 if cfg.vqvae.max_steps is None else cfg.vqvae.max_steps,
-        gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
-        logger=CSVLogger(directory, name="logs"),
-        callbacks=[resume_state, timer, LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
-        num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
-        use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
-        enable_progress_bar=progress, enable_model_summary=progress,
-    )
+    with checked_trainer_settings():
+        trainer = L.Trainer(
+            accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
+            num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
+            max_steps=-1 if cfg.vqvae.max_steps is None else cfg.vqvae.max_steps,
+            gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
+            logger=CSVLogger(directory, name="logs"),
+            callbacks=[resume_state, timer, LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
+            num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
+            use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
+            enable_progress_bar=progress, enable_model_summary=progress,
+        )
     batches = dict(
         batch_size=optim.batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id,
         num_workers=cfg.trainer.num_workers,
