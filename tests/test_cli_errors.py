@@ -22,7 +22,7 @@ from token_assorted.io import sha256, write_meta
 
 
 def one_error_line(stderr: str) -> str:
-    """The error a user sees: exactly one `error: ...` line, the last one (progress bars may come before), no traceback."""
+    """The error a user sees: one `error: ...` line, the last (progress bars may come before), no traceback."""
     lines = stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in stderr, stderr
@@ -117,7 +117,9 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["mode=fixed", "mode.m=-8"], "error: "),
     ],
 )
-def test_unknown_names_typos_and_missing_paths(tmp_path, monkeypatch, capsys, reference_dir, module, arguments, message):
+def test_unknown_names_typos_and_missing_paths(
+    tmp_path, monkeypatch, capsys, reference_dir, module, arguments, message
+):
     data = tmp_path / "data" / "prosqa"
     write_records(data / "test.json", json.loads((reference_dir / "prosqa_valid.json").read_text())[:3])
     line = run_main(module, monkeypatch, capsys, *arguments, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path}")
@@ -133,7 +135,8 @@ def write_task(data, splits) -> None:
 
 def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsys, records):
     data = tmp_path / "prosqa"
-    write_task(data, {"train": records[:3] + [{**records[3], "question": ""}], "valid": records[4:], "test": records[4:]})
+    bad = {**records[3], "question": ""}
+    write_task(data, {"train": records[:3] + [bad], "valid": records[4:], "test": records[4:]})
     for module in (finetune, train_vqvae):
         line = run_main(module, monkeypatch, capsys, "mode=cot", f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
         assert f"{data / 'train.json'}, record 3, field 'question': empty" in line
@@ -150,7 +153,8 @@ def test_a_prompt_longer_than_the_context_names_its_record(capsys):
 
 def test_the_real_command_line(bad_files, checkpoint):
     done = subprocess.run(
-        [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa", f"data.test_file={bad_files}/missing_answer.json",
+        [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa",
+         f"data.test_file={bad_files}/missing_answer.json",
          f"eval.checkpoint={checkpoint}", f"out_dir={bad_files / 'out'}"],
         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120,
     )
@@ -168,5 +172,6 @@ def test_the_real_command_line(bad_files, checkpoint):
 )
 def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, records, module, setting, message):
     write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
-    line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
+    out = f"out_dir={tmp_path / 'out'}"
+    line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", out)
     assert message in line

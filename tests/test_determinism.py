@@ -44,7 +44,8 @@ def test_same_config_and_seed_give_identical_outputs(tmp_path):
 
     vqvae = [root / "outputs" / "vqvae" / "prosqa" for root in (first, second)]
     for split in ("train", "valid", "test"):
-        assert (vqvae[0] / "codes" / f"{split}.json").read_bytes() == (vqvae[1] / "codes" / f"{split}.json").read_bytes()
+        first_codes, second_codes = (d / "codes" / f"{split}.json" for d in vqvae)
+        assert first_codes.read_bytes() == second_codes.read_bytes()
     metrics = [json.loads((d / "metrics.json").read_text()) for d in vqvae]
     assert untimed(metrics[0]) == untimed(metrics[1]) and metrics[0]["steps"] == 12
 

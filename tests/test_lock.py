@@ -1,4 +1,4 @@
-"""Two runs pointed at the same output directory: the second is refused while the first lives; a dead one never blocks."""
+"""Two runs on the same output directory: the second is refused while the first lives; a dead one never blocks."""
 
 import json
 import os
@@ -28,7 +28,9 @@ with run_lock(sys.argv[1]):
 def holder(tmp_path):
     """Another process that holds the lock of data/prosqa, as a running generate_data would."""
     directory = tmp_path / "data" / "prosqa"
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(directory)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(directory)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "held"
     yield process, directory
     if process.poll() is None:

@@ -22,7 +22,8 @@ from token_assorted.io import sha256, write_meta
 VQVAE = [
     "task=prosqa", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16", "vqvae.dim=32",
     "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
-    "vqvae.train.epochs=2", "vqvae.train.batch_size=2", "vqvae.continuous_steps=2",  # random k-means init before the kill, random re-seeding after
+    "vqvae.train.epochs=2", "vqvae.train.batch_size=2",
+    "vqvae.continuous_steps=2",  # random k-means init before the kill, random re-seeding after
     "trainer.log_every_n_steps=1",
 ]
 VQVAE_RUN = [*VQVAE, "trainer.checkpoint_every_n_steps=3"]  # 20 steps an epoch: every checkpoint is mid-epoch
@@ -156,7 +157,9 @@ class CrashAt(L.Callback):
         ("7", 38),  # after the checkpoint at step 35, in the second epoch
     ],
 )
-def test_finetune_resumes_from_checkpoints_at_epoch_boundaries(data_dir, whole, tmp_path, capsys, monkeypatch, every, crash_at):
+def test_finetune_resumes_from_checkpoints_at_epoch_boundaries(
+    data_dir, whole, tmp_path, capsys, monkeypatch, every, crash_at
+):
     reference, _, expected = whole
     shutil.copytree(reference / "vqvae", tmp_path / "vqvae")
     overrides = [*FINETUNE, f"data.dir={data_dir}", f"out_dir={tmp_path}", f"trainer.checkpoint_every_n_steps={every}"]

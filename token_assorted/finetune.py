@@ -29,7 +29,7 @@ from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .lock import holding_lock
-from .resume import LAST, EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
+from .resume import EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .lm import (
@@ -181,7 +181,7 @@ def run(cfg, progress: bool = True) -> Path:
     module = CausalLMModule(model, cfg.finetune)
     start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
-    trainer.save_checkpoint(work / "checkpoints" / LAST)
+    trainer.save_checkpoint(work / "checkpoints" / "final.ckpt")  # a crash before the move resumes from last.ckpt
     seconds = time.perf_counter() - start
     if not trainer.is_global_zero:
         return final

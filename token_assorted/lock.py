@@ -2,8 +2,9 @@
 
 The lock is an `flock` on `.<name>.lock` beside the directory, holding the owner's pid and removed when the
 run ends. The kernel drops an flock when its process dies, so a run killed with SIGKILL never blocks the next
-one; the file and pid it left behind only let the next run say that it took over. Under DDP only the launching process (rank 0) locks: the
-ranks it starts belong to the same run. flock needs a local (or flock-aware network) filesystem.
+one; the file and pid it left behind only let the next run say that it took over. Under DDP only the
+launching process (rank 0) locks: the ranks it starts belong to the same run. flock needs a local (or
+flock-aware network) filesystem.
 """
 
 from __future__ import annotations
