@@ -138,6 +138,7 @@ def run(cfg, progress: bool = True) -> Path:
     check_mode(mode)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
 
     tokenizer = get_tokenizer(cfg, progress=progress)
     model = build_model(cfg.model, tokenizer)

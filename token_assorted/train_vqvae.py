@@ -76,6 +76,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
 def run(cfg, progress: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
     directory = run_dir(cfg)
     (directory / META).unlink(missing_ok=True)
 
