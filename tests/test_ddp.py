@@ -10,7 +10,8 @@ from conftest import ROOT, make_config, write_reference_splits
 from safetensors.torch import load_file
 
 from token_assorted import finetune
-from token_assorted.data.shards import GlobalBatchSampler, shard
+from token_assorted.data.shards import shard
+from token_assorted.resume import EpochBatches
 
 FINETUNE = [
     "task=prosqa", "mode=cot",
@@ -41,14 +42,14 @@ def command(module: str, *overrides: str) -> subprocess.CompletedProcess:
 
 
 def test_global_batches_are_split_between_processes():
-    sampler = GlobalBatchSampler(10, 4, shuffle=True, seed=3)
-    batches = sampler.global_batches()
+    sampler = EpochBatches(10, 4, seed=3)
+    batches = sampler.batches()  # one process: the global batches
     assert sorted(i for b in batches for i in b) == list(range(10)) and [len(b) for b in batches] == [4, 4, 2]
     halves = [shard(batches, rank, 2) for rank in (0, 1)]
     assert [a + b for a, b in zip(*halves)] != batches  # interleaved, not halves
     assert [sorted(a + b) for a, b in zip(*halves)] == [sorted(b) for b in batches]
     sampler.set_epoch(1)
-    assert sampler.global_batches() != batches
+    assert sampler.batches() != batches
 
 
 def test_finetune_on_two_processes_matches_one(data_dir, tmp_path):

@@ -43,10 +43,10 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["task=nosuchtask"], "Could not find 'task/nosuchtask'"),
-        (["task.nme=prosqa"], "Key 'nme' not in 'TaskConfig'"),
+        (["task=nosuchtask"], "error: unknown task 'nosuchtask'; choose one of: maze, prontoqa, prosqa"),
+        (["task.nme=prosqa"], "error: unknown setting 'task.nme'"),
         (["task=maze", "+task.params.rooms_=2"], "unknown keys ['rooms_']"),
-        (["mode=nosuchmode"], "Could not find 'mode/nosuchmode'"),
+        (["mode=nosuchmode"], "error: unknown mode 'nosuchmode'"),
     ],
 )
 def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, message):

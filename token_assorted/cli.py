@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 
 import hydra
@@ -12,12 +14,50 @@ from .errors import reports_errors
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
+def override_problem(overrides: list[str]) -> str | None:
+    """Why `overrides` do not compose into a valid config, in one line (an unknown name, a misspelled key, a
+    value of the wrong type); None if they do."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+            compose(config_name="config", overrides=overrides)
+    except MissingConfigException as err:
+        group, _, name = str(err.missing_cfg_file).partition("/")
+        return f"unknown {group} '{name}'; choose one of: {', '.join(err.options or [])}"
+    except OverrideParseException as err:
+        return f"cannot parse the overrides: {str(err).splitlines()[0]}"
+    except (HydraException, OmegaConfBaseException) as err:
+        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else None
+        if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
+            return f"unknown setting '{cause.full_key}' (see `--cfg job` for the settings there are)"
+        headline = str(err).splitlines()[0]
+        return f"{headline} ({str(cause.msg).splitlines()[0]})" if cause is not None else headline
+    return None
+
+
 def hydra_main(run):
-    """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`."""
+    """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
+
+    The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
+    exit status 2, like every other problem with the input; Hydra's own flags (--help, --cfg, ...) pass through.
+    """
 
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
     @reports_errors
     def main(cfg) -> None:
         run(cfg)
 
-    return main
+    @functools.wraps(main)
+    def checked() -> None:
+        arguments = sys.argv[1:]
+        if not any(arg.startswith("-") for arg in arguments):
+            problem = override_problem([arg for arg in arguments if not arg.lstrip("+~").startswith("hydra")])
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                sys.exit(2)
+        main()
+
+    return checked

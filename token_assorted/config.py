@@ -117,6 +117,7 @@ class TrainerConfig:
     num_workers: int = 0
     limit_train_batches: Any = None  # Lightning's: an int (batches) or a float (share); None = all
     limit_val_batches: Any = None
+    checkpoint_every_n_steps: int = 100  # last.ckpt this often (and once an epoch); a rerun resumes from it
 
 
 @dataclass

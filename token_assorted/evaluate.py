@@ -16,8 +16,10 @@ from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
 from .io import sha256
 from .thoughts.prompting import load_prompting
+from .lock import holding_lock
 
 
+@holding_lock(lambda cfg: eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name))
 def run(cfg, progress: bool = True) -> dict:
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)

@@ -6,7 +6,8 @@
 
 Writes <out_dir>/finetune/<task>/<mode>/: the model and the extended tokenizer (save_pretrained, loadable
 by stock transformers), meta.json, train_log.csv and the last Lightning checkpoint. The directory
-appears only when training has finished; Lightning works in <mode>.partial/ until then.
+appears only when training has finished; Lightning works in <mode>.partial/ until then, and the same command
+run again after a crash resumes from <mode>.partial/checkpoints/last.ckpt (resume.py).
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from typing import Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .data import get_tokenizer, load_dataset, task_dir
-from .data.shards import GlobalBatchSampler, check_divisible
+from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .data.splits import load_split
+from .lock import holding_lock
+from .resume import EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
+from .trainer_settings import checked_trainer_settings
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .latent.icot import removal_per_epoch
 from .latent.pause import PAUSE
@@ -117,42 +119,50 @@ def init_latent_embeddings(model, vocab: LatentVocab, init: str, latents: Latent
     add_latent_embeddings(model, vocab, init, latents.codebook, covered)
 
 
-def make_loader(rows: list[dict], collator, cfg, world_size: int, *, train: bool):
-    """Training batches hold `finetune.batch_size` records in all, split over the processes (data/shards.py);
-    every process validates on the whole valid split, so val_loss is the same figure as on one process."""
-    if not train:
-        return torch.utils.data.DataLoader(
-            rows, batch_size=cfg.finetune.batch_size, collate_fn=collator, num_workers=cfg.trainer.num_workers
-        )
+def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, EpochBatches]:
+    """Training batches hold `finetune.batch_size` records in all, split over the processes (data/shards.py), in an
+    order a resumed run picks up midway (resume.py); every process validates on the whole valid split, so
+    val_loss is the same figure as on one process."""
     check_divisible(cfg.finetune.batch_size, world_size, "finetune.batch_size")
-    sampler = GlobalBatchSampler(len(rows), cfg.finetune.batch_size, shuffle=True, seed=cfg.seed)
-    return torch.utils.data.DataLoader(
-        rows, batch_size=cfg.finetune.batch_size // world_size, sampler=sampler, collate_fn=collator,
-        num_workers=cfg.trainer.num_workers,
+    order = EpochBatches(len(data["train"]), cfg.finetune.batch_size, cfg.seed)
+    workers = cfg.trainer.num_workers
+    train = torch.utils.data.DataLoader(
+        data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=workers
     )
+    valid = torch.utils.data.DataLoader(
+        data["valid"], batch_size=cfg.finetune.batch_size, collate_fn=collators["valid"], num_workers=workers
+    )
+    return [train, valid], order
 
 
-def make_trainer(cfg, work: Path, draws: EpochDraws, progress: bool) -> L.Trainer:
+def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
     t = cfg.trainer
-    return L.Trainer(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        precision=t.precision,
-        max_epochs=cfg.finetune.epochs,
-        max_steps=-1 if cfg.finetune.max_steps is None else cfg.finetune.max_steps,
-        gradient_clip_val=cfg.finetune.grad_clip,
-        log_every_n_steps=t.log_every_n_steps,
-        limit_train_batches=t.limit_train_batches,
-        limit_val_batches=t.limit_val_batches,
-        callbacks=[draws, ModelCheckpoint(dirpath=work / "checkpoints", save_top_k=1)],
-        logger=CSVLogger(work, name="logs", version=""),
-        use_distributed_sampler=False,  # make_loader shards the batches itself, the same way on 1 or N processes
-        default_root_dir=work,
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-    )
+    with checked_trainer_settings():
+        return L.Trainer(
+            accelerator=t.accelerator,
+            devices=t.devices,
+            strategy=t.strategy,
+            num_nodes=t.num_nodes,
+            precision=t.precision,
+            max_epochs=cfg.finetune.epochs,
+            max_steps=-1 if cfg.finetune.max_steps is None else cfg.finetune.max_steps,
+            gradient_clip_val=cfg.finetune.grad_clip,
+            log_every_n_steps=t.log_every_n_steps,
+            limit_train_batches=t.limit_train_batches,
+            limit_val_batches=t.limit_val_batches,
+            callbacks=[*callbacks, LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps)],
+            # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
+            logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
+            default_root_dir=work,
+            use_distributed_sampler=False,  # make_loaders shards the batches itself, the same way on 1 or N processes
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+        )
+
+
+def run_identity(cfg, inputs: dict) -> dict:
+    """What a checkpoint must have been made with for a rerun to resume from it."""
+    return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": inputs}
 
 
 def full_weights(trainer: L.Trainer) -> dict:
@@ -283,28 +293,29 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
     return meta
 
 
+@holding_lock(finetune_dir)
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
     warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # SoftCoT's frozen models, on purpose
 
     setup = softcot_setup(cfg, mode) if mode.name == "softcot" else lm_setup(cfg, mode, progress)
     module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
+    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
 
     final = finetune_dir(cfg)
     work = final.with_name(final.name + ".partial")
-    if rank_zero_only.rank == 0:  # the other processes of a DDP run start after rank 0 is already training here
-        shutil.rmtree(work, ignore_errors=True)
+    resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
     draws = EpochDraws(mode, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
-    trainer = make_trainer(cfg, work, draws, progress)
-    loaders = [
-        make_loader(setup.data[split], setup.collators[split], cfg, trainer.world_size, train=split == "train")
-        for split in SPLITS
-    ]
+    resume_state = ResumeState()
+    trainer = make_trainer(cfg, work, [draws, resume_state], progress)
+    loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
     start = time.perf_counter()
-    trainer.fit(module, *loaders)
+    trainer.fit(module, *loaders, ckpt_path=resume_from)
+    trainer.save_checkpoint(work / "checkpoints" / "final.ckpt")  # a crash before the move resumes from last.ckpt
     seconds = time.perf_counter() - start
     # each process counted its own batches; every process must take part in the sum
     tokens_seen = int(trainer.strategy.reduce(torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device), reduce_op="sum"))
@@ -313,13 +324,13 @@ def run(cfg, progress: bool = True) -> Path:
         return final
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
     model = for_saving(model)
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, **weights)
         tokenizer.save_pretrained(tmp)
         extra = setup.save(tmp, draws.stage)
-        shutil.copyfile(work / "logs" / "metrics.csv", tmp / "train_log.csv")
+        attempts = sorted(work.glob("logs/version_*/metrics.csv"), key=lambda f: int(f.parent.name.split("_")[1]))
+        (tmp / "train_log.csv").write_text(merged_logs(attempts), encoding="utf-8")
         shutil.move(work / "checkpoints", tmp / "checkpoints")
         write_meta(
             tmp,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from .cli import hydra_main
 from .data.splits import generate, task_dir
+from .lock import holding_lock
 
 
+@holding_lock(task_dir)
 def run(cfg, progress: bool = True) -> dict[str, int]:
     counts = generate(cfg, progress=progress)
     listing = ", ".join(f"{split} {count}" for split, count in counts.items())

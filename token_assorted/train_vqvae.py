@@ -5,27 +5,37 @@
 
 Writes <out_dir>/vqvae/<task>/: model/ (config.json, model.safetensors), meta.json, metrics.json,
 codes/{train,valid,test}.json, checkpoints/ (Lightning) and logs/ (CSV). meta.json is removed when training
-starts and written last, so a half-trained directory is never taken for a finished one.
+starts and written last, so a half-trained directory is never taken for a finished one. The same command run
+again after a crash resumes from checkpoints/last.ckpt (resume.py).
 """
 
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, Timer
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .data import get_tokenizer
+from .data.shards import check_divisible
 from .io import META, atomic_dir, sha256, write_json, write_meta
+from .lock import holding_lock
+from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
+from .trainer_settings import checked_trainer_settings
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
 from .vqvae.metrics import evaluate, informativeness_warning
 from .vqvae.module import VQVAEModule, inference_device
+
+
+def run_identity(cfg, tokenizer) -> dict:
+    """What a checkpoint must have been made with for a rerun to resume from it."""
+    return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": current_inputs(cfg, tokenizer)}
 
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
@@ -36,37 +46,38 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
         model, lr=optim.lr, weight_decay=optim.weight_decay, warmup_ratio=optim.warmup_ratio,
         continuous_steps=cfg.vqvae.continuous_steps,
     )
-    if rank_zero_only.rank == 0:  # the other processes of a DDP run start when rank 0 is already training
-        shutil.rmtree(directory / "checkpoints", ignore_errors=True)
-    checkpoints = ModelCheckpoint(
-        dirpath=directory / "checkpoints", filename="epoch={epoch}", auto_insert_metric_name=False
-    )
-    timer = Timer()
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
-        num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
-        max_steps=-1 if cfg.vqvae.train.max_steps is None else cfg.vqvae.train.max_steps,
-        gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
-        logger=CSVLogger(directory, name="logs"), callbacks=[checkpoints, timer],
-        num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
-        use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
-        enable_progress_bar=progress, enable_model_summary=progress,
-    )
+    checkpoints = directory / "checkpoints"
+    resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
+    timer, resume_state = Timer(), ResumeState()
+    with checked_trainer_settings():
+        trainer = L.Trainer(
+            accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
+            num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
+            max_steps=-1 if optim.max_steps is None else optim.max_steps,
+            gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
+            logger=CSVLogger(directory, name="logs"),
+            callbacks=[resume_state, timer, LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
+            num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
+            use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
+            enable_progress_bar=progress, enable_model_summary=progress,
+        )
+    check_divisible(optim.batch_size, trainer.world_size, "vqvae.train.batch_size")
     batches = dict(
         batch_size=optim.batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id,
         num_workers=cfg.trainer.num_workers,
     )
-    trainer.fit(
-        module,
-        loader(rows["train"], seed=cfg.seed, **batches),
-        loader(rows["valid"], **batches),
-    )
+    train_loader = loader(rows["train"], seed=cfg.seed, **batches)
+    resume_state.sampler = train_loader.batch_sampler
+    trainer.fit(module, train_loader, loader(rows["valid"], **batches), ckpt_path=resume_from)
+    trainer.save_checkpoint(checkpoints / LAST)  # a rerun of the same command resumes here: nothing left to train
     return module, timer.time_elapsed("train")
 
 
+@holding_lock(run_dir)
 def run(cfg, progress: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
     directory = run_dir(cfg)
     if rank_zero_only.rank == 0:
         (directory / META).unlink(missing_ok=True)

@@ -18,7 +18,7 @@ def load_records(path) -> list[dict]:
         raise DataError("no such file", file=path)
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not part of the JSON
     except UnicodeDecodeError as err:
         raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
     if not text.strip():
@@ -33,9 +33,14 @@ def load_records(path) -> list[dict]:
 
 def _parse_json_list(text: str, path: Path) -> list:
     try:
-        return json.loads(text)
+        records = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}", file=path) from None
+    except RecursionError:
+        raise DataError("JSON nested too deeply to be a list of records", file=path) from None
+    if not isinstance(records, list):
+        raise DataError(f"expected a JSON list of records, got {type(records).__name__}", file=path)
+    return records
 
 
 def _parse_jsonl(text: str, path: Path) -> list:
@@ -45,6 +50,8 @@ def _parse_jsonl(text: str, path: Path) -> list:
             continue
         try:
             records.append(json.loads(line))
+        except RecursionError:
+            raise DataError(f"JSON on line {lineno} nested too deeply to be a record", file=path) from None
         except json.JSONDecodeError as err:
             raise DataError(
                 f"malformed JSON on line {lineno}, column {err.colno}: {err.msg} "
@@ -73,6 +80,23 @@ def validate_record(record, *, file=None, index: int | None = None) -> None:
             raise DataError(
                 f"step {position} must be a non-empty string", file=file, record=index, field="steps"
             )
+    for field in REQUIRED:
+        texts = record[field] if field == "steps" else [record[field]]
+        if not all(_encodable(text) for text in texts):
+            raise DataError("holds an unpaired surrogate code point, not text", file=file, record=index, field=field)
+    if "#" in record["answer"]:
+        # the predicted answer is the text after the last '#': an answer holding one could never be matched
+        raise DataError(
+            "must not contain '#', which marks where the answer starts", file=file, record=index, field="answer"
+        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write_records(path, records: list[dict]) -> None:

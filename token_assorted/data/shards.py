@@ -32,31 +32,3 @@ def check_divisible(batch_size: int, world_size: int, key: str) -> None:
         raise ConfigError(
             f"{key}={batch_size} is the global batch; it must be a multiple of the {world_size} processes"
         )
-
-
-class GlobalBatchSampler(torch.utils.data.Sampler):
-    """This process's records, global batch after global batch; a DataLoader with batch_size // world size
-    cuts them back into the per-process batches. Shuffled per epoch with (seed, epoch)."""
-
-    def __init__(self, size: int, batch_size: int, *, shuffle: bool, seed: int = 0):
-        self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Lightning calls this before each epoch."""
-        self.epoch = epoch
-
-    def global_batches(self) -> list[list[int]]:
-        if self.shuffle:
-            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
-        else:
-            order = list(range(self.size))
-        return [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
-
-    def __iter__(self):
-        rank, world_size = process_rank()
-        return iter([index for batch in shard(self.global_batches(), rank, world_size) for index in batch])
-
-    def __len__(self) -> int:
-        rank, world_size = process_rank()
-        return sum(len(batch) for batch in shard(self.global_batches(), rank, world_size))

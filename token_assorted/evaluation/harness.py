@@ -71,7 +71,11 @@ def generation_budget(
             f"the prompt has {len(prompts[longest]) + extra} positions, no room left in the model's {limit}",
             file=file, record=longest, field="question",
         )
-    return min(max_new_tokens, limit - len(prompts[longest]) - extra)
+    budget = min(max_new_tokens, limit - len(prompts[longest]) - extra)
+    if budget < max_new_tokens:  # reported, not silent: a generation cut short can turn a right answer wrong
+        print(f"note: max_new_tokens cut from {max_new_tokens} to {budget}: record {longest} has a "
+              f"{len(prompts[longest])}-token prompt and the model has {limit} positions")
+    return budget
 
 
 def evaluate_records(

@@ -78,22 +78,31 @@ class EpochDraws(L.Callback):
         self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
         self.stage = 0
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.set_epoch(self.schedule_epoch(trainer))  # a run resumed mid-epoch gets no on_train_epoch_start
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.advance(trainer.current_epoch, pl_module)
+        self.set_epoch(self.schedule_epoch(trainer))
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        # Under a step budget (finetune.max_steps) an epoch may never end: the schedule then follows the share
-        # of the steps done, as if the budget were spread over `epochs` epochs.
-        epoch = trainer.global_step * self.epochs // max(1, int(trainer.estimated_stepping_batches))
+        epoch = self.schedule_epoch(trainer)
         if epoch > self.train.epoch:
-            self.advance(epoch, pl_module)
+            self.set_epoch(epoch)
 
-    def advance(self, epoch: int, pl_module) -> None:
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if has_stages(self.mode.name):  # logged per batch, so an epoch resumed midway logs it too
+            pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
+
+    def schedule_epoch(self, trainer) -> int:
+        """The epoch the schedule is in. Under a step budget (finetune.max_steps) an epoch may never end: the
+        schedule then follows the share of the steps done, as if the budget were spread over `epochs` epochs."""
+        steps = max(1, int(trainer.estimated_stepping_batches))
+        return max(trainer.current_epoch, trainer.global_step * self.epochs // steps)
+
+    def set_epoch(self, epoch: int) -> None:
         self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
         self.train.epoch = epoch
         self.train.stage = self.valid.stage = self.stage
-        if has_stages(self.mode.name):
-            pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
 
     def state_dict(self) -> dict:
         return {"stage": self.stage}

@@ -8,10 +8,12 @@ Each split's cache is rebuilt only if its records or the checkpoint changed sinc
 from __future__ import annotations
 
 from ..cli import hydra_main
+from ..lock import holding_lock
 from .checkpoint import run_dir
 from .codes import build_caches
 
 
+@holding_lock(run_dir)
 def run(cfg) -> dict[str, int]:
     counts = build_caches(cfg)
     listing = ", ".join(f"{split} {n}" for split, n in counts.items())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from ..data.shards import check_divisible, process_rank, shard
+from ..resume import EpochBatches
 
 IGNORE = -100  # cross-entropy's ignore_index
 
@@ -73,35 +73,24 @@ def sorted_batches(
         yield indices, collate([rows[i] for i in indices], chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
 
 
-class LengthGroupedBatches(torch.utils.data.Sampler):
+class LengthGroupedBatches(EpochBatches):
     """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
     by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
-    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py)."""
+    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py);
+    a resumed run skips the batches it has done (resume.py)."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50):
-        self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
-        self.epoch = 0
+        super().__init__(len(lengths), batch_size, seed)
+        self.lengths, self.window = lengths, window
 
-    def _batches(self) -> list[list[int]]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+    def all_batches(self, generator: torch.Generator) -> list[list[int]]:
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         batches = []
         span = self.window * self.batch_size
         for start in range(0, len(order), span):
             group = sorted(order[start : start + span], key=self.lengths.__getitem__)
             batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-        rank, world_size = process_rank()
-        check_divisible(self.batch_size, world_size, "vqvae.train.batch_size")
-        return shard(batches, rank, world_size)
-
-    def __iter__(self):
-        batches = self._batches()
-        self.epoch += 1
-        return iter(batches)
-
-    def __len__(self) -> int:
-        return len(self._batches())
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def loader(

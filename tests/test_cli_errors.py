@@ -1,0 +1,177 @@
+"""Bad input on the command line: one `error: ...` line on stderr, exit status 2, no traceback.
+
+Most cases call the entry point's `main()` in this process with a patched argv (what `python -m` runs); one runs
+a real interpreter, to show the whole path."""
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT
+
+from token_assorted import evaluate, finetune, generate_data, train_vqvae
+from token_assorted.data import sequence_text
+from token_assorted.data.records import write_records
+from token_assorted.data.tokenizer import build_word_tokenizer
+from token_assorted.errors import DataError
+from token_assorted.evaluation.harness import generation_budget
+from token_assorted.io import sha256, write_meta
+
+
+def one_error_line(stderr: str) -> str:
+    """The error a user sees: one `error: ...` line, the last (progress bars may come before), no traceback."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def run_main(module, monkeypatch, capsys, *arguments) -> str:
+    """Run `python -m <module> arguments` in this process; it must exit with status 2 and one error line."""
+    monkeypatch.setattr(sys, "argv", [module.__name__, *arguments])
+    with pytest.raises(SystemExit) as exit_:
+        module.main()
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and "Traceback" not in captured.out
+    return one_error_line(captured.err)
+
+
+@pytest.fixture(scope="module")
+def records(reference_dir):
+    return json.loads((reference_dir / "prosqa_valid.json").read_text())[:6]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, records):
+    """A tiny untrained model with 24 positions, saved as finetune would save one."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+        intermediate_size=32, max_position_embeddings=24, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    directory = tmp_path_factory.mktemp("checkpoint")
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture
+def bad_files(tmp_path, records):
+    files = {
+        "truncated": json.dumps(records)[:500].encode(),
+        "missing_answer": json.dumps([records[0], {k: v for k, v in records[1].items() if k != "answer"}]).encode(),
+        "object": json.dumps({"data": records}, indent=1).encode(),
+        "not_utf8": b"[\xff]",
+        "empty": b"",
+        "steps_not_list": json.dumps([{**records[0], "steps": "one step"}]).encode(),
+    }
+    for name, content in files.items():
+        (tmp_path / f"{name}.json").write_bytes(content)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("truncated", "truncated.json: malformed JSON at line 1"),
+        ("missing_answer", "missing_answer.json, record 1, field 'answer': missing"),
+        ("object", "object.json: malformed JSON on line 1"),
+        ("not_utf8", "not_utf8.json: not UTF-8 text (bad byte at offset 1)"),
+        ("empty", "empty.json: the file is empty"),
+        ("steps_not_list", "steps_not_list.json, record 0, field 'steps': expected list, got str"),
+        ("does_not_exist", "does_not_exist.json: no such file"),
+    ],
+)
+def test_evaluate_a_bad_test_file(bad_files, checkpoint, monkeypatch, capsys, name, message):
+    line = run_main(evaluate, monkeypatch, capsys, "task=prosqa", f"data.test_file={bad_files / name}.json",
+                    f"eval.checkpoint={checkpoint}", f"out_dir={bad_files / 'out'}")
+    assert message in line
+    assert not list((bad_files / "out").rglob("*.json"))  # nothing written
+
+
+def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tmp_path, monkeypatch, capsys):
+    write_records(tmp_path / "test.json", records)
+    line = run_main(evaluate, monkeypatch, capsys, "task=prosqa", f"data.test_file={tmp_path / 'test.json'}",
+                    f"eval.checkpoint={checkpoint}", f"out_dir={tmp_path / 'out'}")
+    assert f"{tmp_path / 'test.json'}, record " in line and "field 'question': the prompt has" in line
+    assert "no room left in the model's 24 positions" in line
+
+
+@pytest.mark.parametrize(
+    "module, arguments, message",
+    [
+        (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: maze, prontoqa, prosqa"),
+        (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; choose one of: all-replace, cot,"),
+        (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, tiny"),
+        (finetune, ["finetune.epoch=3"], "error: unknown setting 'finetune.epoch'"),
+        (generate_data, ["task.sizes.trian=3"], "error: unknown setting 'task.sizes.trian'"),  # sizes is a dict
+        (evaluate, ["eval.limit=ten"], "error: Error merging override eval.limit=ten (Value 'ten' of type 'str'"),
+        (evaluate, ["eval.checkpoint=/no/such/dir"], "error: no model checkpoint at /no/such/dir (eval.checkpoint)"),
+        (generate_data, ["+task.params.depth=3"], "error: task.params for 'prosqa' has unknown keys ['depth']"),
+        (finetune, ["mode=fixed", "mode.m=-8"], "error: "),
+    ],
+)
+def test_unknown_names_typos_and_missing_paths(
+    tmp_path, monkeypatch, capsys, reference_dir, module, arguments, message
+):
+    data = tmp_path / "data" / "prosqa"
+    write_records(data / "test.json", json.loads((reference_dir / "prosqa_valid.json").read_text())[:3])
+    line = run_main(module, monkeypatch, capsys, *arguments, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path}")
+    assert line.startswith(message)
+
+
+def write_task(data, splits) -> None:
+    for split, rows in splits.items():
+        (data / f"{split}.json").parent.mkdir(parents=True, exist_ok=True)
+        (data / f"{split}.json").write_text(json.dumps(rows))
+    write_meta(data, config={}, seed=0, inputs={s: sha256(data / f"{s}.json") for s in splits})
+
+
+def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsys, records):
+    data = tmp_path / "prosqa"
+    bad = {**records[3], "question": ""}
+    write_task(data, {"train": records[:3] + [bad], "valid": records[4:], "test": records[4:]})
+    for module in (finetune, train_vqvae):
+        line = run_main(module, monkeypatch, capsys, "mode=cot", f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
+        assert f"{data / 'train.json'}, record 3, field 'question': empty" in line
+
+
+def test_a_prompt_longer_than_the_context_names_its_record(capsys):
+    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=8))
+    assert generation_budget(model, [[1] * 3, [1] * 5], 100) == 3  # cut so the longest prompt still fits
+    assert "note: max_new_tokens cut from 100 to 3: record 1 has a 5-token prompt" in capsys.readouterr().out
+    assert generation_budget(model, [[1] * 3], 4) == 4 and capsys.readouterr().out == ""
+    with pytest.raises(DataError, match=r"test.json, record 1, field 'question': the prompt has 9 tokens"):
+        generation_budget(model, [[1] * 3, [1] * 9], 100, file="test.json")
+
+
+def test_the_real_command_line(bad_files, checkpoint):
+    done = subprocess.run(
+        [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa",
+         f"data.test_file={bad_files}/missing_answer.json",
+         f"eval.checkpoint={checkpoint}", f"out_dir={bad_files / 'out'}"],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert one_error_line(done.stderr) == f"error: {bad_files}/missing_answer.json, record 1, field 'answer': missing"
+
+
+@pytest.mark.parametrize(
+    "module, setting, message",
+    [
+        (finetune, "trainer.precision=weird", "Precision 'weird' is invalid"),
+        (train_vqvae, "trainer.strategy=nope", "invalid strategy name"),
+        (finetune, "trainer.checkpoint_every_n_steps=0", "trainer.checkpoint_every_n_steps must be at least 1"),
+    ],
+)
+def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, records, module, setting, message):
+    write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
+    out = f"out_dir={tmp_path / 'out'}"
+    line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", out)
+    assert message in line

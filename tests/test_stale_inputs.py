@@ -1,0 +1,94 @@
+"""Atomic outputs and stale inputs: an interrupted write leaves the old file or nothing; a stage refuses inputs
+that changed under it (data regenerated, codebook size changed, another run's checkpoint) with a clear message."""
+
+import json
+
+import pytest
+from conftest import make_config
+
+from token_assorted import finetune, train_vqvae
+from token_assorted.data.records import load_records, write_records
+from token_assorted.errors import StaleInputError
+from token_assorted.io import atomic_dir, atomic_path, sha256, write_json, write_meta
+from token_assorted.resume import LAST, RUN, checkpoint_to_resume
+from token_assorted.vqvae import __main__ as vqvae_main
+
+VQVAE = [
+    "task=prosqa", "mode=random-replace", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16",
+    "vqvae.dim=32", "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
+    "vqvae.train.batch_size=8", "vqvae.max_steps=4", "vqvae.continuous_steps=1",
+    "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+    "finetune.epochs=1", "finetune.batch_size=8",
+]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "results.json"
+    write_json(path, {"old": True})
+    with pytest.raises(Interrupted):
+        with atomic_path(path) as tmp:
+            tmp.write_text('{"new": tr')  # half written when the run dies
+            raise Interrupted
+    assert json.loads(path.read_text()) == {"old": True}
+
+    directory = tmp_path / "model"
+    with atomic_dir(directory) as tmp:
+        (tmp / "weights").write_text("old")
+    with pytest.raises(Interrupted):
+        with atomic_dir(directory) as tmp:
+            (tmp / "weights").write_text("ne")
+            raise Interrupted
+    assert (directory / "weights").read_text() == "old"
+    with pytest.raises(Interrupted):
+        with atomic_path(tmp_path / "never.json") as tmp:
+            raise Interrupted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "results.json"]  # no temporaries, no never.json
+
+
+def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path):
+    directory = tmp_path / "checkpoints"
+    identity = {"config": {"lr": 0.001, "seed": 0}, "inputs": {"train": "abc"}}
+    assert checkpoint_to_resume(directory, identity) is None  # nothing yet: a fresh run, stamped
+    (directory / LAST).write_bytes(b"a checkpoint")
+    assert checkpoint_to_resume(directory, identity) == str(directory / LAST)
+    for changed in ({**identity, "config": {"lr": 0.002, "seed": 0}}, {**identity, "inputs": {"train": "abd"}}):
+        (directory / LAST).write_bytes(b"a checkpoint")
+        assert checkpoint_to_resume(directory, changed) is None  # another command or other data: start afresh
+        assert not (directory / LAST).exists() and json.loads((directory / RUN).read_text()) == changed
+
+
+@pytest.fixture
+def trained(tmp_path, reference_dir):
+    records = load_records(reference_dir / "prosqa_valid.json")
+    data = tmp_path / "data" / "prosqa"
+    splits = {"train": records[:40], "valid": records[40:48], "test": records[48:56]}
+    for split, rows in splits.items():
+        write_records(data / f"{split}.json", rows)
+    write_meta(data, config={}, seed=0, inputs={s: sha256(data / f"{s}.json") for s in splits})
+    overrides = [*VQVAE, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'out'}"]
+    train_vqvae.run(make_config(*overrides), progress=False)
+    return tmp_path, overrides, records
+
+
+def test_finetune_refuses_a_vqvae_of_another_codebook_size(trained):
+    root, overrides, _ = trained
+    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\).*train_vqvae"):
+        finetune.run(make_config(*overrides, "vqvae.codebook_size=32"), progress=False)
+    assert not (root / "out" / "finetune" / "prosqa" / "random-replace").exists()
+
+
+def test_regenerated_data_is_refused_by_every_stage_that_uses_the_vqvae(trained):
+    root, overrides, records = trained
+    data = root / "data" / "prosqa"
+    splits = {"train": records[100:140], "valid": records[40:48], "test": records[48:56]}  # regenerated
+    for split, rows in splits.items():
+        write_records(data / f"{split}.json", rows)
+    write_meta(data, config={}, seed=1, inputs={s: sha256(data / f"{s}.json") for s in splits})
+    cfg = make_config(*overrides)
+    for stage in (finetune, vqvae_main):
+        with pytest.raises(StaleInputError, match=rf"from another {data / 'train.json'}.*train_vqvae task=prosqa"):
+            stage.run(cfg)

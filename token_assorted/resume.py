@@ -1,0 +1,168 @@
+"""Resuming an interrupted training run from its last checkpoint, mid-epoch included.
+
+Lightning's `ckpt_path` restores the model, optimizer, scheduler, loop counters and callback states. Two things
+it cannot restore by itself: where the run stood inside an epoch's data order, and the global random
+generators. Batch samplers whose order depends only on (seed, epoch) and the `ResumeState` callback add
+those, so a run killed at any point and started again with the same command ends exactly as an uninterrupted
+one would. A checkpoint directory's `run.json` names the config and inputs it belongs to: a changed command
+starts afresh instead of resuming somebody else's run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import shutil
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Checkpoint
+
+from .data.shards import process_rank, shard
+from .errors import ConfigError
+from .io import write_json
+
+LAST = "last.ckpt"
+RUN = "run.json"
+
+
+class EpochBatches(torch.utils.data.Sampler):
+    """Shuffled batches of indices in an order fixed by (seed, epoch). `batch_size` is the global batch: under
+    DDP each process takes its share of every batch (data/shards.py), read when the batches are made, since
+    Lightning starts the other processes only inside `fit`.
+
+    `ResumeState` sets the epoch before each one. After `resume(epoch, done)` the next pass over that epoch
+    skips its first `done` batches, which the interrupted run has already trained on.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.epoch = 0
+        self.skip: tuple[int, int] | None = None  # (epoch, batches already done)
+
+    def all_batches(self, generator: torch.Generator) -> list[list[int]]:
+        order = torch.randperm(self.size, generator=generator).tolist()
+        return [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
+
+    def batches(self) -> list[list[int]]:
+        rank, world_size = process_rank()
+        return shard(self.all_batches(torch.Generator().manual_seed(self.seed + self.epoch)), rank, world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume(self, epoch: int, done: int) -> None:
+        self.epoch, self.skip = epoch, (epoch, done)
+
+    def __iter__(self):
+        batches = self.batches()
+        done = self.skip[1] if self.skip and self.skip[0] == self.epoch else 0
+        self.skip = None
+        return iter(batches[done:])
+
+    def __len__(self) -> int:
+        return len(self.batches())  # the whole epoch, also when resuming: Lightning counts the skipped batches as done
+
+
+class ResumeState(L.Callback):
+    """Keeps the position inside the epoch and the random generators' states in every checkpoint."""
+
+    def __init__(self, sampler: EpochBatches | None = None):
+        self.sampler = sampler  # the training loader's; set before fit, once the loader exists
+        self.epoch = self.done = 0
+        self.generators: dict | None = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.epoch, self.done = trainer.current_epoch, 0
+        self.sampler.set_epoch(trainer.current_epoch)  # before the epoch's iterator is made
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        # runs before ModelCheckpoint's hook (Lightning runs checkpoint callbacks last), so a step checkpoint sees it
+        self.epoch, self.done = trainer.current_epoch, batch_idx + 1
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.generators is not None:  # after the restore and the sanity check: what the next step would have had
+            set_generator_states(self.generators)
+            self.generators = None
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "done": self.done, "generators": generator_states()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.done = state["epoch"], state["done"]
+        self.sampler.resume(self.epoch, self.done)
+        self.generators = state["generators"]
+
+
+def generator_states() -> dict:
+    """Tensors and plain values only, so that checkpoints load with torch.load(weights_only=True)."""
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    numpy = [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss]
+    states = {"torch": torch.get_rng_state(), "numpy": numpy, "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_generator_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    name, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class LastCheckpoint(Checkpoint):
+    """Writes `directory`/last.ckpt (atomically, with Lightning's own save) every n optimizer steps, and one batch
+    before the end of every epoch, so that each epoch leaves one.
+
+    Never at an epoch's last batch or its end: Lightning 2.6, resumed from a checkpoint taken there, ends the
+    run without training the epochs left. A run killed after that point redoes the epoch's last batch.
+    """
+
+    def __init__(self, directory: Path, every_n_steps: int):
+        if every_n_steps < 1:
+            raise ConfigError(f"trainer.checkpoint_every_n_steps must be at least 1, got {every_n_steps}")
+        self.path, self.every = Path(directory) / LAST, every_n_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        remaining = trainer.num_training_batches - (batch_idx + 1)
+        if remaining >= 1 and (trainer.global_step % self.every == 0 or remaining == 1):
+            trainer.save_checkpoint(self.path)
+
+
+def merged_logs(files: list[Path]) -> str:
+    """The CSV logs of a run's attempts (the first, then each resumed one) as one CSV: an attempt's rows stop where
+    the next attempt's begin, so steps redone after a crash appear once."""
+    attempts = []
+    for file in files:
+        with open(file, newline="", encoding="utf-8") as handle:
+            attempts.append(list(csv.DictReader(handle)))
+    rows = []
+    for index, attempt in enumerate(attempts):
+        later = [int(row["step"]) for next_attempt in attempts[index + 1 :] for row in next_attempt]
+        rows += [row for row in attempt if not later or int(row["step"]) < min(later)]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:
+    """`directory`'s last checkpoint if it was written by a run with this `identity` (config and input checksums);
+    otherwise the directory is cleared for a fresh run, stamped with `identity`, and None is returned."""
+    identity = json.loads(json.dumps(identity))
+    stamp, last = directory / RUN, directory / LAST
+    if stamp.is_file() and last.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == identity:
+        print(f"resuming from {last}", flush=True)
+        return str(last)
+    shutil.rmtree(directory, ignore_errors=True)
+    write_json(stamp, identity)
+    return None
