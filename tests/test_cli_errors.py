@@ -100,14 +100,14 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
     line = run_main(evaluate, monkeypatch, capsys, "task=prosqa", f"data.test_file={tmp_path / 'test.json'}",
                     f"eval.checkpoint={checkpoint}", f"out_dir={tmp_path / 'out'}")
     assert f"{tmp_path / 'test.json'}, record " in line and "field 'question': the prompt has" in line
-    assert "no room left in the model's 24 positions" in line
+    assert "positions, no room left in the model's 24" in line
 
 
 @pytest.mark.parametrize(
     "module, arguments, message",
     [
-        (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: maze, prontoqa, prosqa"),
-        (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; choose one of: all-replace, cot,"),
+        (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"),
+        (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; choose one of: all-replace, coconut, cot,"),
         (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, tiny"),
         (finetune, ["finetune.epoch=3"], "error: unknown setting 'finetune.epoch'"),
         (generate_data, ["task.sizes.trian=3"], "error: unknown setting 'task.sizes.trian'"),  # sizes is a dict
@@ -147,7 +147,7 @@ def test_a_prompt_longer_than_the_context_names_its_record(capsys):
     assert generation_budget(model, [[1] * 3, [1] * 5], 100) == 3  # cut so the longest prompt still fits
     assert "note: max_new_tokens cut from 100 to 3: record 1 has a 5-token prompt" in capsys.readouterr().out
     assert generation_budget(model, [[1] * 3], 4) == 4 and capsys.readouterr().out == ""
-    with pytest.raises(DataError, match=r"test.json, record 1, field 'question': the prompt has 9 tokens"):
+    with pytest.raises(DataError, match=r"test.json, record 1, field 'question': the prompt has 9 positions"):
         generation_budget(model, [[1] * 3, [1] * 9], 100, file="test.json")
 
 

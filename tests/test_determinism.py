@@ -13,7 +13,7 @@ TINY = [
     "task.sizes.train=48", "task.sizes.valid=4", "task.sizes.test=4", "task.max_new_tokens=24",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "vqvae.dim=32", "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
-    "vqvae.codebook_size=16", "vqvae.train.batch_size=8", "vqvae.max_steps=12", "vqvae.continuous_steps=3",
+    "vqvae.codebook_size=16", "vqvae.train.batch_size=8", "vqvae.train.max_steps=12", "vqvae.continuous_steps=3",
     "finetune.epochs=1", "finetune.batch_size=8",
     "pipeline.tasks=[prosqa]", "pipeline.methods=[random-replace]",
 ]

@@ -43,7 +43,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["task=nosuchtask"], "error: unknown task 'nosuchtask'; choose one of: maze, prontoqa, prosqa"),
+        (["task=nosuchtask"], "error: unknown task 'nosuchtask'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"),
         (["task.nme=prosqa"], "error: unknown setting 'task.nme'"),
         (["task=maze", "+task.params.rooms_=2"], "unknown keys ['rooms_']"),
         (["mode=nosuchmode"], "error: unknown mode 'nosuchmode'"),

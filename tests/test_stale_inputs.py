@@ -16,7 +16,7 @@ from token_assorted.vqvae import __main__ as vqvae_main
 VQVAE = [
     "task=prosqa", "mode=random-replace", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16",
     "vqvae.dim=32", "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
-    "vqvae.train.batch_size=8", "vqvae.max_steps=4", "vqvae.continuous_steps=1",
+    "vqvae.train.batch_size=8", "vqvae.train.max_steps=4", "vqvae.continuous_steps=1",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "finetune.epochs=1", "finetune.batch_size=8",
 ]
