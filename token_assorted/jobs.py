@@ -74,13 +74,20 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
         for job in order(jobs):
             run_stages(job, progress=True)
         return
+    # a killed pipeline takes its workers with it: leaving the pool's with-block terminates them
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        run_in_pool(jobs, workers, log_dir)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     pending = sorted(jobs, key=lambda job: job.priority)
     names = {job.name for job in jobs}
     done: set[str] = set()
     running: dict[str, multiprocessing.pool.AsyncResult] = {}
-    # a killed pipeline takes its workers with it: leaving the with-block below terminates them
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next
     with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
         while pending or running:
