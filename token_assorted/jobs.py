@@ -104,6 +104,8 @@ def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
                     done.add(name)
                     del running[name]
             time.sleep(0.2)
+        pool.close()  # all done: let the workers exit cleanly rather than be terminated on leaving the block
+        pool.join()
 
 
 def order(jobs: list[Job]) -> list[Job]:
