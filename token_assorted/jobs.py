@@ -91,7 +91,7 @@ def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
     # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next
     with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
         while pending or running:
-            for job in [j for j in pending if j.after in done or j.after not in names]:
+            for job in [j for j in pending if is_ready(j, names, done)]:
                 if len(running) == workers:
                     break
                 job.log = log_dir / (job.name.replace("/", "-") + ".log")
@@ -108,13 +108,18 @@ def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
         pool.join()
 
 
+def is_ready(job: Job, names: set[str], done: set[str]) -> bool:
+    """A job may start once the job it waits for is done, or at once if that job is not part of this run."""
+    return job.after not in names or job.after in done
+
+
 def order(jobs: list[Job]) -> list[Job]:
     """The jobs by priority, each after the job it waits for."""
     ordered: list[Job] = []
     pending = sorted(jobs, key=lambda job: job.priority)
     names = {job.name for job in jobs}
     while pending:
-        job = next(j for j in pending if j.after not in names or j.after in {o.name for o in ordered})
+        job = next(j for j in pending if is_ready(j, names, {o.name for o in ordered}))
         ordered.append(job)
         pending.remove(job)
     return ordered

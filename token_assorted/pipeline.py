@@ -147,11 +147,12 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     cfg = stage_config(overrides, task=task)
     jobs = []
     vqvae_job = f"{task}/vqvae"
-    if any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg):
+    trains_vqvae = any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg)
+    if trains_vqvae:
         jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)], priority=0))
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
-        waits = needs_codes(method) and bool(jobs) and jobs[0].name == vqvae_job
+        waits = needs_codes(method) and trains_vqvae
         after = vqvae_job if waits else None
         stages = []
         if method == "softcot":
