@@ -1,6 +1,7 @@
 """End-to-end fine-tuning of a tiny model on 40 ProsQA records, and loading the result with stock transformers."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -201,6 +202,40 @@ def test_under_a_step_budget_the_curriculum_follows_the_steps(data_dir, tmp_path
     meta = json.loads((directory / "meta.json").read_text())
     assert meta["steps"] == 4
     assert meta["curriculum_stage"] == 1  # stage 1 of 2 from the third of the 4 "epochs" the budget stands for
+    assert math.isfinite(meta["final_metrics"]["val_loss"])  # validated once at the end, though no epoch ended
+
+
+def test_a_new_stage_resets_the_optimizer_where_the_mode_asks():
+    from types import SimpleNamespace
+
+    from token_assorted.config import ModeConfig
+    from token_assorted.lm import EpochDraws
+
+    def run_epochs(reset: bool, resumed_stage: int | None = None) -> list[int]:
+        weight = torch.nn.Parameter(torch.ones(3))
+        optimizer = torch.optim.AdamW([weight])
+        trainer = SimpleNamespace(current_epoch=0, global_step=0, estimated_stepping_batches=8, optimizers=[optimizer])
+        collator = SimpleNamespace(epoch=0, stage=0)
+        mode = ModeConfig(name="curriculum-replace", stage_caps=[0, 8], reset_optimizer=reset)
+        draws = EpochDraws(mode, 2, collator, SimpleNamespace(stage=0))
+        states = []
+        if resumed_stage is not None:  # a run resumed in its second epoch: stage and moments from the checkpoint
+            draws.load_state_dict({"stage": resumed_stage})
+            trainer.current_epoch = 1
+            weight.sum().backward()
+            optimizer.step()
+        draws.on_train_start(trainer, None)
+        for epoch in range(trainer.current_epoch, 2):
+            trainer.current_epoch = epoch
+            draws.on_train_epoch_start(trainer, None)
+            states.append(len(optimizer.state))
+            weight.sum().backward()
+            optimizer.step()  # the epoch's updates leave moments behind
+        return states
+
+    assert run_epochs(reset=True) == [0, 0]  # stage 1 begins with no moments
+    assert run_epochs(reset=False) == [0, 1]
+    assert run_epochs(reset=True, resumed_stage=1) == [1]  # the checkpoint's stage: nothing new, nothing reset
 
 
 def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
@@ -230,3 +265,18 @@ def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
     collate.max_length = 5
     with pytest.raises(DataError, match="record 0"):
         collate(rows)
+
+
+def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(data_dir):
+    from token_assorted.data import get_tokenizer
+    from token_assorted.errors import ConfigError
+    from token_assorted.lm import build_model
+
+    cfg = make_config(*TINY, f"data.dir={data_dir}")
+    tokenizer = get_tokenizer(cfg, progress=False)
+    assert cfg.model.attention == "eager"  # conf/model/tiny.yaml: the faster one on CPU at this size
+    assert build_model(cfg.model, tokenizer).config._attn_implementation == "eager"
+    sdpa = make_config(*TINY, f"data.dir={data_dir}", "model.attention=sdpa")
+    assert build_model(sdpa.model, tokenizer).config._attn_implementation == "sdpa"
+    with pytest.raises(ConfigError, match="model.attention 'flashy'"):
+        build_model(make_config(*TINY, f"data.dir={data_dir}", "model.attention=flashy").model, tokenizer)

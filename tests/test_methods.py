@@ -125,7 +125,7 @@ def test_thought_batch_pads_prefixes_left_and_suffixes_right():
 def test_mode_checks_and_all_methods():
     for bad in (ModeConfig(name="pause", pause_tokens=0), ModeConfig(name="coconut", thoughts_per_step=0),
                 ModeConfig(name="softcot", soft_thoughts=0), ModeConfig(name="icot", removed_per_epoch=0),
-                ModeConfig(name="icot", removal_smoothing=0.0)):
+                ModeConfig(name="icot", removal_smoothing=0.0), ModeConfig(name="cot", reset_optimizer=True)):
         with pytest.raises(ConfigError):
             check_mode(bad)
     assert {"pause", "icot", "coconut", "softcot"} <= set(MODES)

@@ -46,6 +46,8 @@ class ModelConfig:
     intermediate_size: int = 512
     max_positions: int = 1024
     dropout: float = 0.0
+    # transformers' attn_implementation (eager | sdpa | ...), in training and evaluation alike; None = its default
+    attention: Optional[str] = None
     latent_init: str = "mean"  # mean | codebook: how the new latent-token embedding rows start
     dtype: str = "float32"  # float32 | bfloat16: the weights of a model.path model as loaded (autocast is trainer.precision)
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30 % slower
@@ -94,6 +96,7 @@ class ModeConfig:
     stage_caps: List[int] = field(default_factory=list)  # curriculum-replace: m in each stage (whole trace once m reaches it)
     epochs_per_stage: Optional[int] = None  # curriculum-replace, coconut: None = epochs // stages, at least 1
     latent_rate: float = 0.5  # poisson-replace: expected share of chunks replaced, at random positions
+    reset_optimizer: bool = False  # staged modes: fresh optimizer moments at each new stage (Coconut does)
     # The related methods (conf/mode/{pause,icot,coconut,softcot}.yaml say more).
     pause_tokens: int = 10  # pause: <pause> tokens between question and answer, in training and evaluation
     removed_per_epoch: Optional[int] = None  # icot: tokens removed from the left per epoch; None = all by the last epoch

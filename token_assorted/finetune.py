@@ -315,6 +315,8 @@ def run(cfg, progress: bool = True) -> Path:
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
     start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
+    if "val_loss" not in trainer.callback_metrics:  # a step budget ended training before any epoch did
+        trainer.validate(module, loaders[1], verbose=False)
     trainer.save_checkpoint(work / "checkpoints" / "final.ckpt")  # a crash before the move resumes from last.ckpt
     seconds = time.perf_counter() - start
     # each process counted its own batches; every process must take part in the sum

@@ -10,7 +10,7 @@ from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, sha256
-from ..lm.model import finetune_dir
+from ..lm.model import attention_choice, finetune_dir
 
 
 def checkpoint_dir(cfg) -> Path:
@@ -71,7 +71,7 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     check_training_data(cfg, meta, path)
     tokenizer = load_tokenizer(path)
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, **attention_choice(cfg.model))
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot load a model from {path}: {err}") from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):

@@ -125,6 +125,8 @@ def check_mode(mode) -> None:
             raise ConfigError(f"mode.epochs_per_stage must be >= 1 (or null), got {mode.epochs_per_stage}")
     if mode.name == "poisson-replace" and not 0.0 <= mode.latent_rate <= 1.0:
         raise ConfigError(f"mode.latent_rate must lie in [0, 1], got {mode.latent_rate}")
+    if mode.reset_optimizer and not has_stages(mode.name):
+        raise ConfigError(f"mode.reset_optimizer resets at each new stage; mode {mode.name} has no stages")
     at_least = {"pause": ("pause_tokens", 1), "coconut": ("thoughts_per_step", 1), "softcot": ("soft_thoughts", 1)}
     if mode.name in at_least:
         key, low = at_least[mode.name]

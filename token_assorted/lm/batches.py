@@ -79,15 +79,15 @@ class EpochDraws(L.Callback):
         self.stage = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self.set_epoch(self.schedule_epoch(trainer))  # a run resumed mid-epoch gets no on_train_epoch_start
+        self.advance(trainer, self.schedule_epoch(trainer))  # a run resumed mid-epoch gets no on_train_epoch_start
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.set_epoch(self.schedule_epoch(trainer))
+        self.advance(trainer, self.schedule_epoch(trainer))
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         epoch = self.schedule_epoch(trainer)
         if epoch > self.train.epoch:
-            self.set_epoch(epoch)
+            self.advance(trainer, epoch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if has_stages(self.mode.name):  # logged per batch, so an epoch resumed midway logs it too
@@ -98,6 +98,13 @@ class EpochDraws(L.Callback):
         schedule then follows the share of the steps done, as if the budget were spread over `epochs` epochs."""
         steps = max(1, int(trainer.estimated_stepping_batches))
         return max(trainer.current_epoch, trainer.global_step * self.epochs // steps)
+
+    def advance(self, trainer, epoch: int) -> None:
+        stage = self.stage  # a resumed run restored it with the optimizer state of that stage
+        self.set_epoch(epoch)
+        if self.stage != stage and self.mode.reset_optimizer:
+            for optimizer in trainer.optimizers:
+                optimizer.state.clear()  # AdamW starts its moments afresh on the next step
 
     def set_epoch(self, epoch: int) -> None:
         self.stage = stage_for_epoch(self.mode, epoch, self.epochs)

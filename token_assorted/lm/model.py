@@ -61,6 +61,11 @@ def model_config(model_cfg, tokenizer):
     )
 
 
+def attention_choice(model_cfg) -> dict:
+    """from_config / from_pretrained's attn_implementation, where cfg.model.attention names one."""
+    return {"attn_implementation": model_cfg.attention} if model_cfg.attention else {}
+
+
 def build_model(model_cfg, tokenizer):
     """A fresh model sized for `tokenizer` (before its latent tokens are added), or the one at model.path."""
     from transformers import AutoModelForCausalLM
@@ -71,11 +76,17 @@ def build_model(model_cfg, tokenizer):
         if model_cfg.dtype not in DTYPES:
             raise ConfigError(f"unknown model.dtype '{model_cfg.dtype}'; choose one of: {', '.join(DTYPES)}")
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype))
+            model = AutoModelForCausalLM.from_pretrained(
+                str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype), **attention_choice(model_cfg)
+            )
             return model.train()  # it loads in eval mode
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}") from None
-    return AutoModelForCausalLM.from_config(model_config(model_cfg, tokenizer))
+    try:
+        return AutoModelForCausalLM.from_config(model_config(model_cfg, tokenizer), **attention_choice(model_cfg))
+    except ValueError as err:
+        first_line = str(err).splitlines()[0]
+        raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
 
 
 def max_positions(model, model_cfg) -> int:
