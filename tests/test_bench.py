@@ -19,6 +19,7 @@ TINY = [
     "task.max_new_tokens=24",
     "bench.tasks=[prosqa]", "bench.repeats=2", "bench.problems=4", "bench.train_steps=2", "bench.encode_records=8",
     "bench.growth_records=8", "bench.growth_scales=[1,2]", "bench.curve_points=2",
+    "bench.large_model=tiny-assistant", "bench.large_model_batch=2", "bench.large_model_steps=1",
 ]
 
 
@@ -49,6 +50,7 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     assert speedup and training[speedup[0]]["median"] > 0
     assert training["vqvae_train_samples_per_s"]["median"] > 0 and training["vqvae_encode_samples_per_s"]["median"] > 0
     assert training["gpu"] is None  # no GPU in the tests
+    assert training["large_model"]["model"] == "tiny-assistant" and training["large_model"]["bf16_speedup"]["median"] > 0
 
     for stage in ("generate_data", "vqvae_encode", "finetune_epoch"):
         growth = results["growth"][stage]
@@ -61,4 +63,4 @@ def test_bench_writes_every_figure(tmp_path, capsys):
 
     for name in ("report.md", "inference.png", "latency_accuracy.png", "growth.png"):
         assert (directory / name).stat().st_size > 0
-    assert "ratio TA/CoT" in printed and "## Growth" in printed
+    assert "ratio TA/CoT" in printed and "## Growth" in printed and "tiny-assistant (batch 2): bf16_speedup" in printed

@@ -151,6 +151,11 @@ class BenchConfig:
     repeats: int = 3
     problems: Optional[int] = 20  # test problems per inference run; None = the whole test split
     train_steps: int = 8  # timed optimizer steps per training-throughput run
+    # fp32 / bf16 speed also on this conf/model/ entry, in small batches (a GPT-2 small step takes seconds on a
+    # CPU): bf16 pays off where matrix products dominate, which they do not in the tiny model; None = skip
+    large_model: Optional[str] = "gpt2-small"
+    large_model_batch: int = 4
+    large_model_steps: int = 2
     encode_records: int = 256  # records encoded per encoding-throughput run
     growth_records: int = 128  # the 1x data size of the growth runs
     growth_scales: List[int] = field(default_factory=lambda: [1, 2, 4])

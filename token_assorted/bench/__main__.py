@@ -54,6 +54,11 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     base, method = stages[first][b.baseline], stages[first][b.method]
     training = timed(f"{first} fine-tuning fp32/bf16", finetune_precisions, base, b.repeats, b.train_steps)
     training |= timed(f"{first} VQ-VAE speed", vqvae_speed, method, b.repeats, b.train_steps, b.encode_records)
+    if b.large_model:
+        large = stage_config([*overrides, f"model={b.large_model}", f"finetune.batch_size={b.large_model_batch}"],
+                             task=first, mode=b.baseline)
+        speed = timed(f"{first} {b.large_model} fp32/bf16", finetune_precisions, large, b.repeats, b.large_model_steps)
+        training["large_model"] = {"model": b.large_model, "batch_size": b.large_model_batch, **speed}
     gpt2 = stage_config([*overrides, "model=gpt2-small"], task=first, mode=b.baseline)
     training["gpu"] = timed("GPU MFU", gpu_mfu, cfg, gpt2, b.repeats, b.train_steps)
     results["training"] = training

@@ -29,6 +29,10 @@ def markdown(results: dict) -> str:
     t = results["training"]
     lines += ["", "## Training", "", "| figure | value |", "|---|---|"]
     lines += [f"| {key} | {fmt(value)} |" for key, value in t.items() if isinstance(value, dict) and "median" in value]
+    if t.get("large_model"):
+        large = t["large_model"]
+        lines += [f"| {large['model']} (batch {large['batch_size']}): {key} | {fmt(large[key])} |"
+                  for key in ("finetune_tokens_per_s_fp32", "finetune_tokens_per_s_bf16", "bf16_speedup")]
     if t.get("gpu"):
         g = t["gpu"]
         lines += [f"| GPT-2 small bf16 tokens/s ({g['device']}) | {fmt(g['gpt2_small_tokens_per_s_bf16'])} |",
