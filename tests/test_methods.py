@@ -200,7 +200,8 @@ def test_coconut_generation_batched_matches_one_by_one():
 
     embed = coconut_embedder(model, IDS, count=3)
     with torch.no_grad():
-        embeds, mask = embed(*left_padded(prompts, 0))
+        embeds, mask, cache = embed(*left_padded(prompts, 0))
+    assert cache.get_seq_length() == embeds.shape[1] - 2  # all but the last thought and <eot>: read once
     for row, prompt in enumerate(prompts):
         thoughts = naive_thoughts(model, prompt, 3)
         torch.testing.assert_close(embeds[row, -4:-1], thoughts, atol=1e-4, rtol=1e-4)
@@ -208,6 +209,17 @@ def test_coconut_generation_batched_matches_one_by_one():
     batched = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False, embed=embed)
     one = [generate(model, Tokenizer, [p], max_new_tokens=6, progress=False, embed=embed)[0] for p in prompts]
     assert batched == one and all(len(g[0]) >= 1 for g in batched)
+
+    fed = []  # positions each forward pass of the model runs
+    model.model.register_forward_pre_hook(lambda module, args, kwargs: fed.append(kwargs["inputs_embeds"].shape[1]
+                                          if kwargs.get("inputs_embeds") is not None else kwargs["input_ids"].shape[1]),
+                                          with_kwargs=True)
+    without_cache = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False,
+                             embed=lambda ids, mask: (*embed(ids, mask)[:2], None))
+    read_twice = fed[:]
+    fed.clear()
+    assert generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False, embed=embed) == without_cache
+    assert sum(fed) == sum(read_twice) - (len(prompts[1]) + 2)  # the widest prompt and two thoughts, not run again
     sampled = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=6, progress=False, embed=embed,
                        decoding=Decoding(top_k=5, samples=3))  # the maze's protocol: several samples per prompt
     assert [len(samples) for samples in sampled] == [3, 3, 3]

@@ -70,8 +70,9 @@ def generate(
     `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
     generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
     `force_latents` = k opens every generation with a latent block of k codes (forcing.py).
-    `embed` (input_ids, attention_mask) -> (inputs_embeds, attention_mask), where given, turns each batch of
-    left-padded prompts into the input embeddings generation starts from (continuous or soft thoughts).
+    `embed` (input_ids, attention_mask) -> (inputs_embeds, attention_mask, KV cache or None), where given, turns
+    each batch of left-padded prompts into the input embeddings generation starts from (continuous or soft
+    thoughts); the cache, where there is one, holds the leading columns already computed, which are not run again.
     """
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # little padding; long ones first
     prompts_per_batch = max(1, batch_size // decoding.samples)
@@ -93,8 +94,10 @@ def generate(
                     output = model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
                     output = output[:, input_ids.shape[1] :]
                 else:  # from embeddings alone, generate returns only the new ids
-                    embeds, mask = embed(input_ids, attention_mask)
-                    output = model.generate(inputs_embeds=embeds, attention_mask=mask, **options)
+                    embeds, mask, cache = embed(input_ids, attention_mask)
+                    if cache is not None and decoding.samples > 1:
+                        cache.batch_repeat_interleave(decoding.samples)  # generate repeats the tensors, not the cache
+                    output = model.generate(inputs_embeds=embeds, attention_mask=mask, past_key_values=cache, **options)
                 new_ids = output.reshape(len(batch), decoding.samples, -1).tolist()
                 for index, samples in zip(batch, new_ids):
                     generations[index] = [trim(ids, tokenizer.eos_token_id) for ids in samples]

@@ -114,17 +114,19 @@ def coconut_loss(model, batch: dict) -> torch.Tensor:
 
 
 def coconut_embedder(model, ids: CoconutIds, count: int):
-    """For the harness: left-padded prompts ending in <bot> -> their embeddings, `count` thoughts and <eot>."""
+    """For the harness: left-padded prompts ending in <bot> -> their embeddings, `count` thoughts and <eot>, and
+    the KV cache the thoughts left (the prompt and every thought but the last), so generation reads them once."""
 
     def embed(input_ids: torch.Tensor, attention_mask: torch.Tensor):
         embeds = model.get_input_embeddings()(input_ids)
         added = torch.ones((len(input_ids), count + 1), dtype=attention_mask.dtype, device=attention_mask.device)
         mask = torch.cat([attention_mask, added], 1)  # the thoughts' columns, then <eot>'s
-        parts = [embeds]
+        parts, cache = [embeds], None
         if count:
-            parts.append(thought_states(model, embeds, mask, input_ids.shape[1], count)[0])
+            thoughts, cache = thought_states(model, embeds, mask, input_ids.shape[1], count)
+            parts.append(thoughts)
         end = torch.full((len(input_ids), 1), ids.end, dtype=torch.long, device=input_ids.device)
         parts.append(model.get_input_embeddings()(end))
-        return torch.cat(parts, 1), mask
+        return torch.cat(parts, 1), mask, cache
 
     return embed

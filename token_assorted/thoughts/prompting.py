@@ -25,7 +25,7 @@ THOUGHTS_FILE = "thoughts.json"
 @dataclass(frozen=True)
 class Prompting:
     suffix_ids: tuple[int, ...] = ()  # appended to every prompt's ids
-    embed: Callable | None = None  # left-padded (input_ids, attention_mask) -> (inputs_embeds, attention_mask)
+    embed: Callable | None = None  # left-padded (input_ids, attention_mask) -> (inputs_embeds, attention_mask, cache)
     thought_tokens: int = 0  # positions per example the method adds before generating
     parameters: int = 0  # parameters the method runs beside the model (SoftCoT's assistant and projection)
 

@@ -184,6 +184,6 @@ def softcot_embedder(main, main_tokenizer, assistant, assistant_tokenizer, proje
         embeds = main.get_input_embeddings()(input_ids)
         thoughts = soft_thoughts(assistant, projection, helper_ids, helper_mask, count).to(embeds.dtype)
         added = torch.ones((len(input_ids), count), dtype=attention_mask.dtype, device=attention_mask.device)
-        return torch.cat([embeds, thoughts], 1), torch.cat([attention_mask, added], 1)
+        return torch.cat([embeds, thoughts], 1), torch.cat([attention_mask, added], 1), None
 
     return embed
