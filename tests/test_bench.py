@@ -30,6 +30,24 @@ def test_statistics():
     assert curve_points(12, 4) == [0, 4, 8, 12] and curve_points(0, 4) == [0]
 
 
+def test_peak_memory_counts_what_a_block_allocates_even_where_freed_pages_could_be_reused():
+    import torch
+
+    from token_assorted.bench.measure import measured
+
+    freed = torch.ones(7 * 2**20)  # 28 MB, mapped and freed: glibc then keeps pieces of that size for reuse
+    del freed
+
+    def allocate_40_mb():
+        pieces = [torch.ones(2**18) for _ in range(40)]
+        del pieces
+
+    for _ in range(2):  # the second block may reuse the first one's pages: it still counts them
+        with measured(torch.device("cpu")) as cost:
+            allocate_40_mb()
+        assert 30 < cost["peak_mb"] < 60 and cost["seconds"] > 0
+
+
 def test_bench_writes_every_figure(tmp_path, capsys):
     overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
