@@ -68,7 +68,8 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     assert speedup and training[speedup[0]]["median"] > 0
     assert training["vqvae_train_samples_per_s"]["median"] > 0 and training["vqvae_encode_samples_per_s"]["median"] > 0
     assert training["gpu"] is None  # no GPU in the tests
-    assert training["large_model"]["model"] == "tiny-assistant" and training["large_model"]["bf16_speedup"]["median"] > 0
+    large = training["large_model"]
+    assert large["model"] == "tiny-assistant" and large["bf16_speedup"]["median"] > 0
 
     for stage in ("generate_data", "vqvae_encode", "finetune_epoch"):
         growth = results["growth"][stage]

@@ -218,7 +218,8 @@ def test_coconut_generation_batched_matches_one_by_one():
                              embed=lambda ids, mask: (*embed(ids, mask)[:2], None))
     read_twice = fed[:]
     fed.clear()
-    assert generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False, embed=embed) == without_cache
+    with_cache = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=3, progress=False, embed=embed)
+    assert with_cache == without_cache
     assert sum(fed) == sum(read_twice) - (len(prompts[1]) + 2)  # the widest prompt and two thoughts, not run again
     sampled = generate(model, Tokenizer, prompts, max_new_tokens=6, batch_size=6, progress=False, embed=embed,
                        decoding=Decoding(top_k=5, samples=3))  # the maze's protocol: several samples per prompt

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -40,8 +41,10 @@ class KVCache:
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
-    """Softmax attention written out: on a CPU, torch's scaled_dot_product_attention with a mask is slower at these
-    sizes. A row with nothing allowed attends evenly (as with the dtype's lowest score), never to NaN."""
+    """Softmax attention where `allowed`. Written out on a CPU, where torch's fused kernel with a mask is slower at
+    these sizes; there a row with nothing allowed attends evenly (the dtype's lowest score), never to NaN."""
+    if q.is_cuda:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
     scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
     scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
     return scores.softmax(-1).to(v.dtype) @ v
