@@ -4,19 +4,21 @@ import pytest
 
 from token_assorted import generate_data
 from token_assorted.errors import ToolkitError
-from token_assorted.jobs import Job, Stage, order, run_jobs
+from token_assorted.jobs import Job, Stage, costliest_first, order, run_jobs
 
 from conftest import ROOT, make_config
 
 
-def test_order_puts_each_job_after_the_one_it_waits_for():
+def test_order_puts_each_job_after_the_one_it_waits_for_and_the_costliest_chains_first():
     jobs = [
-        Job("a/cot", [], priority=2),
-        Job("a/random-replace", [], after="a/vqvae", priority=1),
-        Job("a/vqvae", [], priority=0),
-        Job("b/random-replace", [], after="b/vqvae", priority=1),  # b's VQ-VAE is current: nothing to wait for
+        Job("a/cot", [], cost=5),
+        Job("a/random-replace", [], after="a/vqvae", cost=4),
+        Job("a/vqvae", [], cost=2),  # heads a chain of 2 + 4
+        Job("b/random-replace", [], after="b/vqvae", cost=3),  # b's VQ-VAE is current: nothing to wait for
+        Job("b/cot", [], cost=8),
     ]
-    assert [job.name for job in order(jobs)] == ["a/vqvae", "a/random-replace", "b/random-replace", "a/cot"]
+    assert [job.name for job in order(jobs)] == ["b/cot", "a/vqvae", "a/cot", "a/random-replace", "b/random-replace"]
+    assert [job.name for job in costliest_first(jobs)][:2] == ["b/cot", "a/vqvae"]
 
 
 def test_a_failing_worker_job_stops_the_run_with_its_error(tmp_path):
@@ -56,3 +58,21 @@ if __name__ == "__main__":
     time.sleep(1)
     alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
     assert alive == []
+
+
+def test_job_costs_grow_with_the_text_a_method_trains_on_and_generates():
+    from token_assorted import evaluate, finetune, train_vqvae
+    from token_assorted.job_costs import TaskShape, stage_cost
+
+    shape = TaskShape(prompt=100.0, trace=40.0, answer=2.0, records=1000)
+
+    def cost(run, *overrides):
+        return stage_cost(Stage("", run, make_config("finetune.max_steps=50", *overrides)), shape)
+
+    tuning = {mode: cost(finetune.run, f"mode={mode}") for mode in ("sol-only", "random-replace", "cot")}
+    assert tuning["sol-only"] < tuning["random-replace"] < tuning["cot"]
+    assert cost(finetune.run, "mode=cot", "finetune.max_steps=100") == 2 * tuning["cot"]
+    assert cost(finetune.run, "mode=cot", "finetune.max_steps=null", "finetune.epochs=1") > tuning["cot"]
+    greedy = cost(evaluate.run, "task=prosqa", "mode=cot", "task.sizes.test=10")
+    assert cost(evaluate.run, "task=maze", "mode=cot", "task.sizes.test=10", "eval.num_samples=10") == 11 * greedy
+    assert cost(train_vqvae.run, "vqvae.train.max_steps=10") < cost(train_vqvae.run, "vqvae.train.max_steps=20")

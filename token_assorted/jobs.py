@@ -34,7 +34,7 @@ class Job:
     name: str  # "prosqa/cot"
     stages: list[Stage]
     after: str | None = None  # the job that has to finish first
-    priority: int = 0  # among jobs that are ready, the lowest runs first
+    cost: float = 0.0  # estimated work (job_costs.py): the ready job heading the costliest chain starts first
     log: Path | None = field(default=None, compare=False)
 
 
@@ -84,7 +84,7 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
 
 def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pending = sorted(jobs, key=lambda job: job.priority)
+    pending = costliest_first(jobs)
     names = {job.name for job in jobs}
     done: set[str] = set()
     running: dict[str, multiprocessing.pool.AsyncResult] = {}
@@ -113,10 +113,23 @@ def is_ready(job: Job, names: set[str], done: set[str]) -> bool:
     return job.after not in names or job.after in done
 
 
+def costliest_first(jobs: list[Job]) -> list[Job]:
+    """The jobs by the cost of the chain each heads (its own and that of the costliest chain waiting on it), the
+    longest first: on several workers, long work started last keeps one worker busy while the others idle."""
+    waiting: dict[str | None, list[Job]] = {}
+    for job in jobs:
+        waiting.setdefault(job.after, []).append(job)
+
+    def chain(job: Job) -> float:
+        return job.cost + max((chain(other) for other in waiting.get(job.name, [])), default=0.0)
+
+    return sorted(jobs, key=chain, reverse=True)
+
+
 def order(jobs: list[Job]) -> list[Job]:
-    """The jobs by priority, each after the job it waits for."""
+    """The jobs costliest chain first, each after the job it waits for."""
     ordered: list[Job] = []
-    pending = sorted(jobs, key=lambda job: job.priority)
+    pending = costliest_first(jobs)
     names = {job.name for job in jobs}
     while pending:
         job = next(j for j in pending if is_ready(j, names, {o.name for o in ordered}))

@@ -27,6 +27,7 @@ from .errors import StaleInputError
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
+from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
 from .latent import MODES, needs_codes
 from .lm import finetune_dir
@@ -145,11 +146,13 @@ def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -
 def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: bool = True) -> list[Job]:
     """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
     cfg = stage_config(overrides, task=task)
+    shape = task_shape(cfg)
     jobs = []
     vqvae_job = f"{task}/vqvae"
     trains_vqvae = any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg)
     if trains_vqvae:
-        jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)], priority=0))
+        stages = [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]
+        jobs.append(Job(vqvae_job, stages, cost=job_cost(stages, shape)))
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
         waits = needs_codes(method) and trains_vqvae
@@ -162,8 +165,7 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
         if evaluation and (stages or not evaluation_is_current(stage)):
             stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
         if stages:
-            # the jobs behind another job are on the longest path, so they go first once it is done
-            jobs.append(Job(f"{task}/{method}", stages, after=after, priority=1 if after else 2))
+            jobs.append(Job(f"{task}/{method}", stages, after=after, cost=job_cost(stages, shape)))
     return jobs
 
 

@@ -1,0 +1,71 @@
+"""A rough cost of each pipeline stage, in tokens processed, so that the job runner can start the costliest work
+first: two workers finish together only if the long jobs do not start last.
+
+Only the order of the jobs depends on these figures, never a result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import evaluate, finetune, train_vqvae
+from .data.records import load_records
+from .data.splits import task_dir
+from .data.tokenizer import split_words
+from .evaluation import SAMPLED_TASKS
+from .jobs import Stage
+
+# The cost of a token in VQ-VAE training and of a generated token, against one in LM fine-tuning, as measured
+# on the 2-core CPU (make eval, 2026-11-22: 13 k, 7 k and about 1 k tokens/s per worker).
+VQVAE_TOKEN, GENERATED_TOKEN = 0.5, 6.0
+TRACE_SHARE = {"sol-only": 0.0, "cot": 1.0}  # the share of the trace a method reads and writes as text; others ~half
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    """Mean words (the word-level tokenizer's) per training record, prompt, trace and answer, and the records."""
+
+    prompt: float
+    trace: float
+    answer: float
+    records: int
+
+
+def task_shape(cfg) -> TaskShape:
+    records = load_records(task_dir(cfg) / "train.json")
+    n = max(1, len(records))
+
+    def mean(texts) -> float:
+        return sum(len(split_words(text)) for text in texts) / n
+
+    return TaskShape(
+        prompt=mean(r["question"] for r in records),
+        trace=mean("\n".join(r["steps"]) for r in records),
+        answer=mean(r["answer"] for r in records),
+        records=len(records),
+    )
+
+
+def optimizer_steps(optim, records: int) -> int:
+    per_epoch = math.ceil(records / optim.batch_size)
+    return min(optim.max_steps or math.inf, optim.epochs * per_epoch)
+
+
+def stage_cost(stage: Stage, shape: TaskShape) -> float:
+    cfg = stage.cfg
+    if stage.run is train_vqvae.run:
+        optim = cfg.vqvae.train
+        return optimizer_steps(optim, shape.records) * optim.batch_size * (shape.prompt + shape.trace) * VQVAE_TOKEN
+    written = shape.answer + TRACE_SHARE.get(cfg.mode.name, 0.5) * shape.trace
+    if stage.run is finetune.run:
+        return optimizer_steps(cfg.finetune, shape.records) * cfg.finetune.batch_size * (shape.prompt + written)
+    if stage.run is evaluate.run:
+        problems = cfg.eval.limit or cfg.task.sizes.get("test", 0)
+        generations = 1 + (cfg.eval.num_samples if cfg.task.name in SAMPLED_TASKS else 0)
+        return problems * generations * written * GENERATED_TOKEN
+    return 0.0
+
+
+def job_cost(stages: list[Stage], shape: TaskShape) -> float:
+    return sum(stage_cost(stage, shape) for stage in stages)
