@@ -146,13 +146,11 @@ def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -
 def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: bool = True) -> list[Job]:
     """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
     cfg = stage_config(overrides, task=task)
-    shape = task_shape(cfg)
     jobs = []
     vqvae_job = f"{task}/vqvae"
     trains_vqvae = any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg)
     if trains_vqvae:
-        stages = [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]
-        jobs.append(Job(vqvae_job, stages, cost=job_cost(stages, shape)))
+        jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]))
     for method in methods:
         stage = stage_config(overrides, task=task, mode=method)
         waits = needs_codes(method) and trains_vqvae
@@ -165,7 +163,11 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
         if evaluation and (stages or not evaluation_is_current(stage)):
             stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
         if stages:
-            jobs.append(Job(f"{task}/{method}", stages, after=after, cost=job_cost(stages, shape)))
+            jobs.append(Job(f"{task}/{method}", stages, after=after))
+    if jobs:  # only then is the split read to estimate what each job costs
+        shape = task_shape(cfg)
+        for job in jobs:
+            job.cost = job_cost(job.stages, shape)
     return jobs
 
 

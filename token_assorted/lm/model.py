@@ -82,9 +82,12 @@ def build_model(model_cfg, tokenizer):
             return model.train()  # it loads in eval mode
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}") from None
+    config = model_config(model_cfg, tokenizer)
     try:
-        return AutoModelForCausalLM.from_config(model_config(model_cfg, tokenizer), **attention_choice(model_cfg))
+        return AutoModelForCausalLM.from_config(config, **attention_choice(model_cfg))
     except ValueError as err:
+        if not model_cfg.attention:
+            raise  # not ours to name: only a chosen attention is checked here
         first_line = str(err).splitlines()[0]
         raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
 
