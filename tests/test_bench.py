@@ -30,6 +30,15 @@ def test_statistics():
     assert curve_points(12, 4) == [0, 4, 8, 12] and curve_points(0, 4) == [0]
 
 
+def test_a_task_sets_its_own_bench_problems_and_the_command_line_still_wins():
+    from token_assorted.pipeline import stage_config
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        maze, prosqa = (stage_config([], task=task, mode="cot").bench.problems for task in ("maze", "prosqa"))
+        chosen = stage_config(["bench.problems=3"], task="maze", mode="cot").bench.problems
+    assert maze < prosqa and chosen == 3  # 10 maze problems sample 100 answers
+
+
 def test_peak_memory_counts_what_a_block_allocates_even_where_freed_pages_could_be_reused():
     import torch
 

@@ -149,7 +149,7 @@ class BenchConfig:
     baseline: str = "cot"
     method: str = "random-replace"
     repeats: int = 3
-    problems: Optional[int] = 20  # test problems per inference run; None = the whole test split
+    problems: Optional[int] = 20  # test problems per inference run (a task may set its own); None = all
     train_steps: int = 8  # timed optimizer steps per training-throughput run
     # fp32 / bf16 speed also on this conf/model/ entry, in small batches (a GPT-2 small step takes seconds on a
     # CPU): bf16 pays off where matrix products dominate, which they do not in the tiny model; None = skip

@@ -49,7 +49,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         "inference": {}, "curve": {},
     }
     for task in b.tasks:
-        results["inference"][task] = timed(f"{task} inference", compare, stages[task], b.repeats, b.problems)
+        problems = stages[task][b.baseline].bench.problems  # a task may set its own (conf/task/maze.yaml)
+        results["inference"][task] = timed(f"{task} inference", compare, stages[task], b.repeats, problems)
     first = b.tasks[0]
     base, method = stages[first][b.baseline], stages[first][b.method]
     training = timed(f"{first} fine-tuning fp32/bf16", finetune_precisions, base, b.repeats, b.train_steps)
@@ -65,8 +66,9 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     results["growth"] = timed(f"{first} growth", growth, base, b.repeats, b.growth_records,
                               list(b.growth_scales))
     for task in b.tasks:
-        results["curve"][task] = timed(f"{task} latency-accuracy", latency_accuracy, stages[task][b.method],
-                                       b.repeats, b.problems, b.curve_points)
+        method_cfg = stages[task][b.method]
+        results["curve"][task] = timed(f"{task} latency-accuracy", latency_accuracy, method_cfg,
+                                       b.repeats, method_cfg.bench.problems, b.curve_points)
     results["seconds"] = round(time.perf_counter() - start, 1)
     text, paths = report.write(results, Path(cfg.out_dir) / "bench")
     print("\n" + text)
