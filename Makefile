@@ -7,7 +7,8 @@ TORCH_VERSION ?= 2.13.0
 PRESET ?= default
 comma := ,
 TASKS ?= maze,prontoqa,prosqa
-# METHODS=all: every mode (conf/mode/), the related methods pause, icot, coconut and softcot included.
+# METHODS=all: every method (these three, pause, icot, coconut, softcot); ablations: the replacement modes;
+# all,ablations: every mode in conf/mode/.
 METHODS ?= sol-only,cot,random-replace
 
 # `make bench` trains the models it lacks on this preset (quick: a few minutes); BENCH_PRESET=default

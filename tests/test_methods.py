@@ -130,8 +130,9 @@ def test_mode_checks_and_all_methods():
             check_mode(bad)
     assert {"pause", "icot", "coconut", "softcot"} <= set(MODES)
     methods = pipeline.expand_methods(["all"])
-    assert methods == list(MODES) and methods.index("cot") < methods.index("softcot")
-    assert pipeline.expand_methods(["cot", "all"]) == ["cot", *(m for m in MODES if m != "cot")]  # no repeats
+    assert methods == ["sol-only", "cot", "random-replace", "pause", "icot", "coconut", "softcot"]
+    assert sorted(pipeline.expand_methods(["all", "ablations"])) == sorted(MODES)  # each mode once
+    assert pipeline.expand_methods(["fixed", "all"]) == ["fixed", *methods]
     assert count_tokens([3, 4, 2], frozenset(), thoughts=5).as_dict() == {
         "generated_tokens": 8, "latent_tokens": 0, "text_tokens": 3, "thought_tokens": 5}
 

@@ -137,7 +137,8 @@ class EvalConfig:
 @dataclass
 class PipelineConfig:
     tasks: List[str] = field(default_factory=lambda: ["maze", "prontoqa", "prosqa"])
-    methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])  # "all": every mode
+    # modes, or groups of them (latent/modes.py METHOD_GROUPS): "all" every method, "ablations" the replacement modes
+    methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])
     workers: int = 2  # jobs run at once, each in its own process with cpu_count // workers threads; 1 = in this process
 
 

@@ -2,7 +2,8 @@
 
     python -m token_assorted.pipeline                                  every task and method, default preset
     python -m token_assorted.pipeline preset=quick 'pipeline.tasks=[prosqa]' 'pipeline.methods=[cot]'
-    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every mode, the related methods included
+    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every method: the three above, pause, icot,
+                                                                       coconut, softcot ([all,ablations]: every mode)
 
 A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
@@ -29,7 +30,7 @@ from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
-from .latent import MODES, needs_codes
+from .latent import METHOD_GROUPS, needs_codes
 from .lm import finetune_dir
 
 # The settings each stage's outputs depend on; a change to any of them makes the stage run again.
@@ -80,8 +81,8 @@ def vqvae_is_current(cfg) -> bool:
 
 
 def expand_methods(methods) -> list[str]:
-    """The methods to run, `all` standing for every mode (in MODES order, so cot comes before softcot)."""
-    expanded = [name for method in methods for name in (MODES if method == "all" else [method])]
+    """The modes to run, a group name (`all`, `ablations`) standing for its modes, in order, each once."""
+    expanded = [name for method in methods for name in METHOD_GROUPS.get(method, [method])]
     return list(dict.fromkeys(expanded))
 
 

@@ -34,6 +34,12 @@ MODES = (
 )
 RELATED_METHODS = ("pause", "icot", "coconut", "softcot")
 CODE_FREE_MODES = ("sol-only", "cot", *RELATED_METHODS)  # these never show a latent code, so they need no VQ-VAE
+# Names that stand for several modes in pipeline.methods: `all` the methods compared (the paper's table plus the
+# related methods), `ablations` Token Assorted's ways of choosing what to replace; `all,ablations` is every mode.
+METHOD_GROUPS = {
+    "all": ("sol-only", "cot", "random-replace", *RELATED_METHODS),
+    "ablations": ("cot", "random-replace", "all-replace", "curriculum-replace", "poisson-replace", "fixed"),
+}
 
 
 def needs_codes(mode_name: str) -> bool:
