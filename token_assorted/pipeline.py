@@ -2,8 +2,9 @@
 
     python -m token_assorted.pipeline                                  every task and method, default preset
     python -m token_assorted.pipeline preset=quick 'pipeline.tasks=[prosqa]' 'pipeline.methods=[cot]'
-    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every method: the three above, pause, icot,
-                                                                       coconut, softcot ([all,ablations]: every mode)
+    python -m token_assorted.pipeline 'pipeline.methods=[all]'        every method: sol-only, cot, random-replace,
+                                                                       pause, icot, coconut, softcot
+    python -m token_assorted.pipeline 'pipeline.methods=[all,ablations]'   every mode
 
 A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
