@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 
 from . import evaluate, finetune, train_vqvae
-from .data.records import load_records
-from .data.splits import task_dir
+from .data.format import prompt_text, reasoning_text, solution_text
+from .data.splits import load_split
 from .data.tokenizer import split_words
 from .evaluation import SAMPLED_TASKS
 from .jobs import Stage
@@ -25,7 +25,8 @@ TRACE_SHARE = {"sol-only": 0.0, "cot": 1.0}  # the share of the trace a method r
 
 @dataclass(frozen=True)
 class TaskShape:
-    """Mean words (the word-level tokenizer's) per training record, prompt, trace and answer, and the records."""
+    """Mean words (the word-level tokenizer's) of a training record's prompt, trace and solution as the model reads
+    them (data/format.py), and the records."""
 
     prompt: float
     trace: float
@@ -36,7 +37,7 @@ class TaskShape:
 def task_shape(cfg) -> TaskShape:
     """The means over the first SAMPLE records (the generators draw records independently): enough to order the
     jobs, at a fraction of the cost of counting a whole split's words."""
-    records = load_records(task_dir(cfg) / "train.json")
+    records = load_split(cfg, "train")
     sample = records[:SAMPLE]
     n = max(1, len(sample))
 
@@ -44,9 +45,9 @@ def task_shape(cfg) -> TaskShape:
         return sum(len(split_words(text)) for text in texts) / n
 
     return TaskShape(
-        prompt=mean(r["question"] for r in sample),
-        trace=mean("\n".join(r["steps"]) for r in sample),
-        answer=mean(r["answer"] for r in sample),
+        prompt=mean(map(prompt_text, sample)),
+        trace=mean(map(reasoning_text, sample)),
+        answer=mean(map(solution_text, sample)),
         records=len(records),
     )
 
