@@ -317,10 +317,12 @@ def run(cfg, progress: bool = True) -> Path:
     trainer.fit(module, *loaders, ckpt_path=resume_from)
     if "val_loss" not in trainer.callback_metrics:  # a step budget ended training before any epoch did
         trainer.validate(module, loaders[1], verbose=False)
-    trainer.save_checkpoint(work / "checkpoints" / "final.ckpt")  # a crash before the move resumes from last.ckpt
+    # the full training state (optimizer, callbacks): a crash before the move resumes from it
+    trainer.save_checkpoint(work / "checkpoints" / "final.ckpt", weights_only=False)
     seconds = time.perf_counter() - start
     # each process counted its own batches; every process must take part in the sum
-    tokens_seen = int(trainer.strategy.reduce(torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device), reduce_op="sum"))
+    seen = torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device)
+    tokens_seen = int(trainer.strategy.reduce(seen, reduce_op="sum"))
     weights = full_weights(trainer)
     if not trainer.is_global_zero:
         return final

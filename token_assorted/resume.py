@@ -133,7 +133,7 @@ class LastCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         remaining = trainer.num_training_batches - (batch_idx + 1)
         if remaining >= 1 and (trainer.global_step % self.every == 0 or remaining == 1):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
 
 
 def merged_logs(files: list[Path]) -> str:

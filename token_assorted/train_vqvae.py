@@ -69,7 +69,8 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     train_loader = loader(rows["train"], seed=cfg.seed, **batches)
     resume_state.sampler = train_loader.batch_sampler
     trainer.fit(module, train_loader, loader(rows["valid"], **batches), ckpt_path=resume_from)
-    trainer.save_checkpoint(checkpoints / LAST)  # a rerun of the same command resumes here: nothing left to train
+    # the full training state: a rerun of the same command resumes here, with nothing left to train
+    trainer.save_checkpoint(checkpoints / LAST, weights_only=False)
     return module, timer.time_elapsed("train")
 
 
