@@ -89,8 +89,22 @@ def test_encoder_quantizer_and_decoder_output_shapes(tokenizer, rows):
     assert latents.shape == (b, n * vectors, 32)
     quantized, codes, loss = model.quantize(latents, batch.chunk_mask)
     assert quantized.shape == latents.shape and codes.shape == (b, n * vectors, 1) and loss.ndim == 0
-    logits = model.decode(prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
-    assert logits.shape == (b, n * 8, len(tokenizer))
+    log_probs = model.decode(batch.prompt_ids, prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
+    assert log_probs.shape == (b, n * 8, len(tokenizer))
+
+
+def test_the_decoder_mixes_writing_from_the_vocabulary_with_copying_from_the_prompt(tokenizer, rows):
+    model = tiny_model(tokenizer).eval()
+    batch = batch_of(model, rows[:3])
+    with torch.no_grad():
+        assert torch.allclose(model(batch).log_probs.exp().sum(-1), torch.ones(1), atol=1e-5)  # one distribution
+        model.copy_gate.bias.fill_(-100.0)  # the gate all on copying
+        probs = model(batch).log_probs.exp()
+    for row in range(len(batch)):
+        in_prompt = torch.zeros(len(tokenizer), dtype=torch.bool)
+        in_prompt[batch.prompt_ids[row][batch.prompt_mask[row]]] = True
+        assert probs[row][:, in_prompt].sum(-1).min() > 0.999  # only words of this record's own prompt
+        assert probs[row][:, ~in_prompt].max() < 1e-6
 
 
 def test_a_chunk_is_encoded_from_the_prompt_and_earlier_chunks_only(tokenizer, rows):

@@ -65,8 +65,7 @@ def reconstruction(
     for indices, batch in _batches(model, rows, batch_size, precision, progress, desc):
         width = batch.chunk_mask.shape[1] * model.codes_per_chunk
         padded = torch.tensor([codes[i] + [0] * (width - len(codes[i])) for i in indices], device=batch.targets.device)
-        prompt_states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
-        written = model.generate(prompt_states, batch.prompt_mask, model.codes_to_vectors(padded))
+        written = model.generate(batch.prompt_ids, batch.prompt_mask, model.codes_to_vectors(padded))
         scored = batch.targets != IGNORE
         right = (written == batch.targets) & scored
         right_tokens += int(right.sum())
@@ -83,7 +82,7 @@ def teacher_forced_accuracy(model: VQVAE, rows, *, batch_size: int, precision: s
     right = total = 0
     for _, batch in _batches(model, rows, batch_size, precision, progress=False, desc=""):
         scored = batch.targets != IGNORE
-        right += int(((model(batch).logits.argmax(dim=-1) == batch.targets) & scored).sum())
+        right += int(((model(batch).log_probs.argmax(dim=-1) == batch.targets) & scored).sum())
         total += int(scored.sum())
     return right / total
 

@@ -6,7 +6,8 @@
     VQ     snaps each vector to one of K codes (quantizer.py)
     f_dec  writes the trace back, chunk by chunk, as a causal transformer over
            [codes of chunk 0, tokens of chunk 0, codes of chunk 1, tokens of chunk 1, ...]
-           cross-attending to the prompt's token states
+           cross-attending to the prompt's token states; each token is written from the vocabulary or copied
+           by pointing at a token of the prompt, a learned gate weighing the two
 
 Both sides are causal over chunks, so chunk j's codes only need to say what is new in chunk j given the
 prompt and the text before it: the codes an LM would emit left to right. The decoder reads the prompt's
@@ -39,7 +40,7 @@ class Output:
     loss: Tensor
     recon_loss: Tensor
     commit_loss: Tensor
-    logits: Tensor  # (B, n*L, vocab): f_dec's prediction of each trace position, teacher-forced
+    log_probs: Tensor  # (B, n*L, vocab): f_dec's prediction of each trace position, teacher-forced
     codes: Tensor  # (B, n*L/r, levels)
 
 
@@ -90,6 +91,8 @@ class VQVAE(nn.Module):
         )
         self.decoder = nn.ModuleList(Block(dim, heads, cross_attention=True) for _ in range(decoder_layers))
         self.norm_out = nn.LayerNorm(dim)
+        self.copy_query = nn.Linear(dim, dim)
+        self.copy_gate = nn.Linear(dim, 1)
 
     @property
     def codes_per_chunk(self) -> int:
@@ -138,8 +141,10 @@ class VQVAE(nn.Module):
         all_codes[present] = codes[0]
         return quantized, all_codes, loss
 
-    def decode(self, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor, trace_ids: Tensor) -> Tensor:
-        """Teacher-forced f_dec: logits (B, n*L, vocab) for every trace position."""
+    def decode(
+        self, prompt_ids: Tensor, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor, trace_ids: Tensor
+    ) -> Tensor:
+        """Teacher-forced f_dec: log-probabilities (B, n*L, vocab) for every trace position."""
         batch, n, L, s = len(trace_ids), trace_ids.shape[1] // self.chunk_size, self.chunk_size, self.vectors_per_chunk
         device = trace_ids.device
         codes = self._code_inputs(quantized).unflatten(1, (n, s))
@@ -153,7 +158,7 @@ class VQVAE(nn.Module):
             x = block(x, positions, causal, prompt_states, prompt_mask[:, None, :])
         # the state just before each token (the chunk's last code, then the previous token) predicts it
         x = x.unflatten(1, (n, s + L))[:, :, s - 1 : s - 1 + L].reshape(batch, n * L, -1)
-        return self._logits(x)
+        return self._log_probs(x, prompt_ids, prompt_states, prompt_mask)
 
     def forward(self, batch: Batch, quantize: bool = True) -> Output:
         """`quantize=False` hands f_dec the continuous vectors: the warm-up before k-means initialises the codebook."""
@@ -166,9 +171,9 @@ class VQVAE(nn.Module):
             quantized = latents * present[..., None]
             codes = torch.full((*present.shape, self.quantizer.levels), -1, device=latents.device)
             commit_loss = latents.new_zeros(())
-        logits = self.decode(prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
-        recon_loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE)
-        return Output(recon_loss + commit_loss, recon_loss, commit_loss, logits, codes)
+        log_probs = self.decode(batch.prompt_ids, prompt_states, batch.prompt_mask, quantized, batch.trace_ids)
+        recon_loss = F.nll_loss(log_probs.flatten(0, 1), batch.targets.flatten(), ignore_index=IGNORE)
+        return Output(recon_loss + commit_loss, recon_loss, commit_loss, log_probs, codes)
 
     # codes in, text out
 
@@ -187,13 +192,14 @@ class VQVAE(nn.Module):
             return self.quantizer.lookup(codes.unflatten(1, (-1, self.quantizer.levels)))
 
     @torch.no_grad()
-    def generate(self, prompt_states: Tensor, prompt_mask: Tensor, quantized: Tensor) -> Tensor:
+    def generate(self, prompt_ids: Tensor, prompt_mask: Tensor, quantized: Tensor) -> Tensor:
         """Greedy f_dec: the trace tokens (B, n*L) written from the quantized vectors (B, n*L/r, dim).
 
         Stops early once every row has written EOS; positions after a row's EOS hold EOS."""
         batch, s, L = len(quantized), self.vectors_per_chunk, self.chunk_size
         n = quantized.shape[1] // s
         device = quantized.device
+        prompt_states = self.encode_prompt(prompt_ids, prompt_mask)
         codes = self._code_inputs(quantized).unflatten(1, (n, s))
         code_positions = self._code_positions(n, device).unflatten(0, (n, s))
         caches = [(KVCache(), KVCache()) for _ in self.decoder]
@@ -210,7 +216,8 @@ class VQVAE(nn.Module):
                 for block, block_caches in zip(self.decoder, caches):
                     x = block(x, positions, causal, prompt_states, memory_mask, block_caches)
                 fed += new
-                token = torch.where(finished, self.eos_id, self._logits(x[:, -1]).argmax(dim=-1))
+                log_probs = self._log_probs(x[:, -1:], prompt_ids, prompt_states, prompt_mask)[:, 0]
+                token = torch.where(finished, self.eos_id, log_probs.argmax(dim=-1))
                 tokens[:, j * L + t] = token
                 finished |= token == self.eos_id
                 if finished.all():
@@ -236,8 +243,7 @@ class VQVAE(nn.Module):
         padded = [row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes]
         padded = torch.tensor(padded, device=device)
         prompt_ids, prompt_mask = (t.to(device) for t in pad(prompts, self.pad_id))
-        prompt_states = self.encode_prompt(prompt_ids, prompt_mask)
-        tokens = self.generate(prompt_states, prompt_mask, self.codes_to_vectors(padded)).tolist()
+        tokens = self.generate(prompt_ids, prompt_mask, self.codes_to_vectors(padded)).tolist()
         lengths = [len(row) // per_chunk * self.chunk_size for row in codes]
         return [_until_eos(row[:length], self.eos_id) for row, length in zip(tokens, lengths)]
 
@@ -276,9 +282,18 @@ class VQVAE(nn.Module):
     def _token_inputs(self, ids: Tensor) -> Tensor:
         return self.embed(ids) + self.kind.weight[TOKEN]
 
-    def _logits(self, x: Tensor) -> Tensor:
+    def _log_probs(self, x: Tensor, prompt_ids: Tensor, prompt_states: Tensor, prompt_mask: Tensor) -> Tensor:
+        """log p(token) for decoder states x (B, T, dim): a gated mix of writing a word from the vocabulary and
+        copying one from the prompt (a pointer over the prompt's tokens). The traces are mostly words of the
+        prompt; copying one by pointing at it is learnt far sooner than routing it through the vocabulary."""
+        x = self.norm_out(x)
         # the output layer is the token embedding, scaled so that unit-variance embeddings give unit-scale logits
-        return self.norm_out(x) @ self.embed.weight.T / self.dim**0.5
+        written = (x @ self.embed.weight.T / self.dim**0.5).float().softmax(-1)
+        scores = (self.copy_query(x) @ prompt_states.transpose(1, 2) / self.dim**0.5).float()
+        pointer = scores.masked_fill(~prompt_mask[:, None, :], float("-inf")).softmax(-1)
+        copied = torch.zeros_like(written).scatter_add_(2, prompt_ids[:, None, :].expand_as(pointer), pointer)
+        gate = torch.sigmoid(self.copy_gate(x).float())
+        return (gate * written + (1 - gate) * copied).clamp(min=1e-9).log()
 
 
 def _until_eos(ids: list[int], eos_id: int) -> list[int]:

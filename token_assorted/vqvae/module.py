@@ -46,7 +46,7 @@ class VQVAEModule(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         out = self.model(batch, quantize=self.global_step >= self.continuous_steps)
         scored = batch.targets != IGNORE
-        correct = (out.logits.argmax(dim=-1) == batch.targets) & scored
+        correct = (out.log_probs.argmax(dim=-1) == batch.targets) & scored
         self.log_dict({"val/loss": out.loss, "val/recon": out.recon_loss}, batch_size=len(batch))
         # token accuracy with the true earlier tokens given (teacher forcing); metrics.json has the free-running one
         self.log("val/token_acc", correct.sum() / scored.sum(), prog_bar=True, batch_size=int(scored.sum()))
