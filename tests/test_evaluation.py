@@ -332,3 +332,12 @@ def test_write_report(tmp_path):
     assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert table in paths["table"].read_text()
+
+
+def test_generation_runs_in_float32_on_a_cpu_whatever_the_training_precision():
+    from token_assorted.evaluation.harness import generation_autocast
+
+    for precision in ("bf16-mixed", "16-mixed", "32"):
+        with generation_autocast(torch.device("cpu"), precision):
+            assert not torch.is_autocast_enabled("cpu")
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from .cli import hydra_main
 from .data.splits import load_split
 from .evaluation.checkpoint import load_checkpoint
-from .evaluation.harness import autocast, device_for, evaluate_records, evaluation_file
+from .evaluation.harness import device_for, evaluate_records, evaluation_file, generation_autocast
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
 from .io import sha256
@@ -25,7 +25,7 @@ def run(cfg, progress: bool = True) -> dict:
     checkpoint = load_checkpoint(cfg, device)
     prompting = load_prompting(checkpoint, device)
     records = load_split(cfg, "test")[: cfg.eval.limit]
-    with autocast(device, cfg.trainer.precision):
+    with generation_autocast(device, cfg.trainer.precision):
         metrics, predictions = evaluate_records(
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,

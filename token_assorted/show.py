@@ -11,7 +11,7 @@ from .data.splits import load_split
 from .errors import ConfigError, ToolkitError
 from .evaluation.checkpoint import load_checkpoint
 from .evaluation.generation import generate
-from .evaluation.harness import autocast, device_for, encode_prompts, evaluation_file, generation_budget
+from .evaluation.harness import device_for, encode_prompts, evaluation_file, generation_autocast, generation_budget
 from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import latent_token
@@ -53,7 +53,7 @@ def run(cfg) -> dict:
     prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0] + list(prompting.suffix_ids)
     extra = prompting.thought_tokens - len(prompting.suffix_ids)
     budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg), extra=extra)
-    with autocast(device, cfg.trainer.precision):
+    with generation_autocast(device, cfg.trainer.precision):
         ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False,
                        embed=prompting.embed)[0][0]
     scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer),

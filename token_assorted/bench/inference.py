@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..data.splits import load_split
 from ..evaluation.checkpoint import load_checkpoint
-from ..evaluation.harness import autocast, device_for, evaluate_records, evaluation_file
+from ..evaluation.harness import device_for, evaluate_records, evaluation_file, generation_autocast
 from .measure import measured, ratio, spread
 
 FIGURES = ("accuracy", "generated_tokens", "latent_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
@@ -18,7 +18,7 @@ RATIOS = ("generated_tokens", "seconds_per_problem", "seconds_per_solved", "peak
 
 def one_run(cfg, checkpoint, records, device, force_latents: int | None = None) -> dict:
     """One timed evaluation of `records`: the figures of FIGURES."""
-    with measured(device) as cost, autocast(device, cfg.trainer.precision):
+    with measured(device) as cost, generation_autocast(device, cfg.trainer.precision):
         summary, _ = evaluate_records(
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
