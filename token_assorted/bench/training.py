@@ -127,25 +127,31 @@ def finetune_precisions(cfg, repeats: int, steps: int) -> dict:
 
 
 def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int) -> dict:
-    """Samples/s of VQ-VAE training (a fresh model, the configured precision) and of encoding with the trained one."""
+    """Samples/s of VQ-VAE training in fp32 and under bf16 autocast (fresh models with the same weights, back to
+    back in each repeat), and of encoding with the trained one at the configured precision."""
     device = device_for(cfg.trainer.accelerator)
-    bf16 = str(cfg.trainer.precision).startswith("bf16")
     tokenizer = get_tokenizer(cfg, progress=False)
     size = cfg.vqvae.train.batch_size
     rows = [(r["prompt_ids"], r["reasoning_ids"]) for r in train_rows(cfg, max(steps * size, encode_records))]
-    training, encoding = [], []
+    batches = list(loader(rows[: steps * size], batch_size=size, chunk_size=cfg.vqvae.chunk_size,
+                          pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed))
+    fp32, bf16, encoding = [], [], []
     for _ in range(repeats):
-        torch.manual_seed(cfg.seed)
-        batches = list(loader(rows[: steps * size], batch_size=size, chunk_size=cfg.vqvae.chunk_size,
-                              pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed))
-        training.append(vqvae_steps(build_vqvae(cfg, tokenizer), batches, device, bf16, cfg.vqvae.train.lr))
+        for speeds, in_bf16 in ((fp32, False), (bf16, True)):
+            torch.manual_seed(cfg.seed)
+            speeds.append(vqvae_steps(build_vqvae(cfg, tokenizer), batches, device, in_bf16, cfg.vqvae.train.lr))
 
         trained = load_vqvae(cfg, tokenizer).to(device)
         subset = rows[:encode_records]
         with measured(device) as cost:
             encode_rows(trained, subset, batch_size=size, precision=cfg.trainer.precision)
         encoding.append(len(subset) / cost["seconds"])
-    return {"vqvae_train_samples_per_s": spread(training), "vqvae_encode_samples_per_s": spread(encoding)}
+    return {
+        "vqvae_train_samples_per_s_fp32": spread(fp32),
+        "vqvae_train_samples_per_s_bf16": spread(bf16),
+        "vqvae_bf16_speedup": spread(ratio(b, f) for f, b in zip(fp32, bf16)),
+        "vqvae_encode_samples_per_s": spread(encoding),
+    }
 
 
 def peak_tflops(cfg, device: torch.device) -> float | None:

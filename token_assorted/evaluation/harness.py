@@ -43,7 +43,7 @@ def device_for(accelerator: str) -> torch.device:
 
 def generation_autocast(device: torch.device, precision: str):
     """On a GPU, generate under the autocast the model was trained with ("bf16-mixed", "16-mixed"; "32" for none).
-    On a CPU, in float32 (the weights are float32 either way): there bf16 autocast made generation slower, 1.29x on
+    On a CPU, with no autocast (the weights' own dtype): there bf16 autocast made generation slower, 1.29x on
     ProsQA and 1.26x on the maze with the tiny model, as one token at a time gives matrix products too small for
     AMX to repay the casts."""
     dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
