@@ -19,6 +19,7 @@ from ..data.splits import task_dir
 from ..data.tokenizer import check_known_words
 from ..errors import DataError
 from ..tasks import get_task
+from ..vqvae.module import inference_autocast
 from .generation import Decoding, generate
 from .metrics import one_feasible, score_generation, summarize
 from .tokens import latent_token_ids
@@ -46,10 +47,9 @@ def generation_autocast(device: torch.device, precision: str):
     On a CPU, with no autocast (the weights' own dtype): there bf16 autocast made generation slower, 1.29x on
     ProsQA and 1.26x on the maze with the tiny model, as one token at a time gives matrix products too small for
     AMX to repay the casts."""
-    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
-    if dtype is None or device.type == "cpu":
+    if device.type == "cpu":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
+    return inference_autocast(precision, device)
 
 
 def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[list[int]]:
