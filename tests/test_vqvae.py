@@ -119,6 +119,20 @@ def test_a_chunk_is_encoded_from_the_prompt_and_earlier_chunks_only(tokenizer, r
     assert not torch.allclose(latents[0, 2:4], latents[1, 2:4])
 
 
+def test_the_decoder_predicts_each_token_from_the_codes_and_earlier_tokens_only(tokenizer, rows):
+    model = tiny_model(tokenizer).eval()
+    prompt, trace = rows[0]
+    cut = 11  # inside chunk 1
+    changed = trace[:cut] + [3 + (t - 2) % (len(tokenizer) - 3) for t in trace[cut:]]
+    batch = batch_of(model, [(prompt, trace), (prompt, changed)])
+    with torch.no_grad():
+        states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+        quantized = torch.randn(1, batch.chunk_mask.shape[1] * 2, 32).expand(2, -1, -1)  # the same codes for both
+        log_probs = model.decode(batch.prompt_ids, states, batch.prompt_mask, quantized, batch.trace_ids)
+    assert torch.allclose(log_probs[0, : cut + 1], log_probs[1, : cut + 1], atol=1e-5)  # token `cut` is not read
+    assert not torch.allclose(log_probs[0, cut + 1], log_probs[1, cut + 1])
+
+
 @pytest.mark.parametrize("kind", ["vq", "fsq", "rvq"])
 def test_each_quantizer_builds_trains_and_looks_codes_up(tokenizer, rows, kind):
     model = tiny_model(tokenizer, quantizer=kind)
