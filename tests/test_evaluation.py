@@ -232,7 +232,7 @@ def test_evaluate_a_coconut_file(trained, short_records, tmp_path):
     assert results["parameters"] == sum(p.numel() for p in trained["model"].parameters())
     assert results["training_tokens"] == trained["meta"]["tokens_seen"] and results["seed"] == 7
     assert results["examples_per_s"] > 0 and results["seconds_per_solved"] > 0
-    assert results["config"]["eval"]["checkpoint"] == str(trained["dir"])
+    assert results["config"]["eval"]["checkpoint"] == str(trained["dir"]) and results["code_choice"] == "token"
     assert (directory / "meta.json").exists()
     assert load_results(tmp_path) == {"prosqa": {"random-replace": results}}
 
@@ -331,7 +331,10 @@ def test_write_report(tmp_path):
             assert numbers["accuracy"] == results[task][mode]["accuracy"] and "config" not in numbers
     assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert table in paths["table"].read_text()
+    assert table in paths["table"].read_text() and "code_choice" not in paths["table"].read_text()
+    results["prosqa"]["random-replace"]["code_choice"] = "pooled"  # the report says when codes were pooled
+    write_report(results, tmp_path)
+    assert "latent codes chosen as one (eval.code_choice=pooled)" in paths["table"].read_text()
 
 
 def test_generation_runs_in_float32_on_a_cpu_whatever_the_training_precision():

@@ -1,4 +1,7 @@
-"""`eval.force_latents=k`: generation opens with <boLatent>, k codes the model picks, <eoLatent>; k = 0 bans latents."""
+"""Latent blocks at generation. `eval.force_latents=k`: generation opens with <boLatent>, k codes the model picks,
+<eoLatent>; k = 0 bans latents. `eval.code_choice=pooled`: the codes compete for the next token as one."""
+
+import copy
 
 import pytest
 import torch
@@ -9,6 +12,7 @@ from token_assorted.data.dataset import encode_record
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError
 from token_assorted.evaluation import Decoding, generate
+from token_assorted.evaluation.pooled_codes import PooledCodes
 from token_assorted.latent import extend_tokenizer
 
 K = 8
@@ -66,3 +70,46 @@ def test_forced_generation_is_batched_like_one_by_one(setup):
 def test_a_negative_k_is_a_config_error(setup):
     with pytest.raises(ConfigError, match="force_latents"):
         run(setup, force_latents=-1)
+
+
+def test_pooled_codes_go_on_when_the_codes_together_outweigh_every_other_token(setup):
+    vocab = setup[2]
+    first, vocab_size = vocab.first_code_id, vocab.end_id + 1
+    probs = torch.full((2, vocab_size), 1e-4)
+    probs[:, vocab.end_id] = 0.3
+    probs[0, first : first + K] = 0.6 / K  # together 0.6, each far below 0.3
+    probs[0, first + 5] += 0.01  # the likeliest code
+    probs[1, first : first + K] = 0.2 / K  # together below 0.3
+    scores = probs.log()
+    assert scores.argmax(-1).tolist() == [vocab.end_id, vocab.end_id]  # token by token: close the block
+    pooled = PooledCodes(vocab)(None, scores.clone())
+    assert pooled.argmax(-1).tolist() == [first + 5, vocab.end_id]
+    assert torch.allclose(pooled[:, first : first + K].logsumexp(-1), scores[:, first : first + K].logsumexp(-1))
+    assert (pooled[0, first : first + K] == float("-inf")).sum() == K - 1  # all of it on one code
+    others = [i for i in range(vocab_size) if not first <= i < first + K]
+    assert torch.equal(pooled[:, others], scores[:, others])
+
+
+def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_by_one(setup):
+    model, tokenizer, vocab, prompts = setup
+    codes = list(range(vocab.first_code_id, vocab.first_code_id + K))
+    hesitant = copy.deepcopy(model)
+    with torch.no_grad():  # every code a little less likely than <eoLatent>, all of them together far more
+        row = hesitant.lm_head.weight[codes].mean(0)
+        hesitant.lm_head.weight[vocab.end_id] = row
+        hesitant.lm_head.weight[codes] = 0.99 * row
+    generations = {
+        choice: generate(hesitant, tokenizer, prompts, max_new_tokens=12, batch_size=4, progress=False,
+                         code_choice=choice)
+        for choice in ("token", "pooled")
+    }
+    written = {choice: sum(i in codes for [ids] in runs for i in ids) for choice, runs in generations.items()}
+    assert written["pooled"] > written["token"]
+    alone = [generate(hesitant, tokenizer, [p], max_new_tokens=12, progress=False, code_choice="pooled")[0]
+             for p in prompts]
+    assert generations["pooled"] == alone
+
+
+def test_an_unknown_code_choice_is_a_config_error(setup):
+    with pytest.raises(ConfigError, match="code_choice"):
+        run(setup, code_choice="beam")

@@ -31,7 +31,7 @@ def run(cfg, progress: bool = True) -> dict:
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
             num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed,
             progress=progress, file=evaluation_file(cfg), force_latents=cfg.eval.force_latents,
-            prompting=prompting,
+            code_choice=cfg.eval.code_choice, prompting=prompting,
         )
     results = {
         "task": cfg.task.name,
@@ -43,6 +43,7 @@ def run(cfg, progress: bool = True) -> dict:
         "training_tokens": checkpoint.training_tokens,
         "seed": checkpoint.training_seed,
         "eval_seed": cfg.seed,
+        "code_choice": cfg.eval.code_choice,
         "device": str(device),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }

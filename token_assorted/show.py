@@ -55,6 +55,7 @@ def run(cfg) -> dict:
     budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg), extra=extra)
     with generation_autocast(device, cfg.trainer.precision):
         ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False,
+                       force_latents=cfg.eval.force_latents, code_choice=cfg.eval.code_choice,
                        embed=prompting.embed)[0][0]
     scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer),
                               prompting.thought_tokens)

@@ -11,7 +11,8 @@ from transformers import LogitsProcessorList
 
 from ..latent.vocab import latent_vocab
 from .forcing import LatentBlockOpening
-from .tokens import trim
+from .pooled_codes import PooledCodes, check_code_choice
+from .tokens import latent_token_ids, trim
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def generate(
     progress: bool = True,
     desc: str = "generating",
     force_latents: int | None = None,
+    code_choice: str = "token",
     embed=None,
 ) -> list[list[list[int]]]:
     """For each prompt, `decoding.samples` generations as ids, each cut after its EOS.
@@ -70,6 +72,8 @@ def generate(
     `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
     generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
     `force_latents` = k opens every generation with a latent block of k codes (forcing.py).
+    `code_choice` "pooled" lets the latent codes compete for the next token as one (pooled_codes.py); "token"
+    leaves every token on its own. A model without latent tokens decodes the same under both.
     `embed` (input_ids, attention_mask) -> (inputs_embeds, attention_mask, KV cache or None), where given, turns
     each batch of left-padded prompts into the input embeddings generation starts from (continuous or soft
     thoughts); the cache, where there is one, holds the leading columns already computed, which are not run again.
@@ -78,7 +82,9 @@ def generate(
     prompts_per_batch = max(1, batch_size // decoding.samples)
     config = decoding.generation_config(tokenizer, max_new_tokens)
     generations: list[list[list[int]]] = [[] for _ in prompts]
-    vocab = None if force_latents is None else latent_vocab(tokenizer)
+    check_code_choice(code_choice)
+    pooled = code_choice == "pooled" and bool(latent_token_ids(tokenizer))
+    vocab = latent_vocab(tokenizer) if force_latents is not None or pooled else None
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(seed)
@@ -88,8 +94,12 @@ def generate(
                 input_ids, attention_mask = left_pad([prompts[i] for i in batch], tokenizer.pad_token_id, model.device)
                 # logits processors see only the new ids when generation starts from embeddings
                 prompt_length = 0 if embed is not None else input_ids.shape[1]
-                forcing = [] if vocab is None else [LatentBlockOpening(vocab, force_latents, prompt_length)]
-                options = dict(generation_config=config, logits_processor=LogitsProcessorList(forcing))
+                processors = LogitsProcessorList()
+                if force_latents is not None:
+                    processors.append(LatentBlockOpening(vocab, force_latents, prompt_length))
+                if pooled:  # after the forcing: among the codes it allows, the likeliest takes their pooled score
+                    processors.append(PooledCodes(vocab))
+                options = dict(generation_config=config, logits_processor=processors)
                 if embed is None:
                     output = model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
                     output = output[:, input_ids.shape[1] :]

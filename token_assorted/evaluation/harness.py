@@ -97,6 +97,7 @@ def evaluate_records(
     progress: bool = True,
     file=None,
     force_latents: int | None = None,
+    code_choice: str = "token",
     prompting: Prompting | None = None,
 ) -> tuple[dict, list[dict]]:
     """(summary, one prediction row per record). `file` names the records' file in error messages.
@@ -114,7 +115,7 @@ def evaluate_records(
     latent_ids = latent_token_ids(tokenizer)
     options = dict(
         max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress, force_latents=force_latents,
-        embed=prompting.embed if prompting else None,
+        code_choice=code_choice, embed=prompting.embed if prompting else None,
     )
 
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from .results import eval_root
 SUMMARY_FIELDS = (
     "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "thought_tokens", "seconds_per_solved",
     "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible",
-    "greedy_optimal",
+    "greedy_optimal", "code_choice",
 )
 MISSING = "–"
 
@@ -115,6 +115,8 @@ def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dic
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
     caption = "Accuracy % (mean generated tokens).\n\n"
+    if any(run.get("code_choice") == "pooled" for runs in results.values() for run in runs.values()):
+        caption = "Accuracy % (mean generated tokens); latent codes chosen as one (eval.code_choice=pooled).\n\n"
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
     write_json(paths["summary"], summary(results))
     plot(results, paths["plot"])
@@ -133,6 +135,8 @@ def describe(run: dict) -> str:
         f"{_number(run['examples_per_s'], 2)} examples/s, "
         f"{_number(run['seconds_per_solved'], 3)} s per solved"
     )
+    if run.get("code_choice") == "pooled":
+        text += "; latent codes chosen as one"
     if "greedy_feasible" in run:
         text += (f"; greedy: feasible {_number(run['greedy_feasible'], scale=100)}%, "
                  f"optimal {_number(run['greedy_optimal'], scale=100)}%")
