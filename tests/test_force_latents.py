@@ -75,19 +75,22 @@ def test_a_negative_k_is_a_config_error(setup):
 def test_pooled_codes_go_on_when_the_codes_together_outweigh_every_other_token(setup):
     vocab = setup[2]
     first, vocab_size = vocab.first_code_id, vocab.end_id + 1
-    probs = torch.full((2, vocab_size), 1e-4)
+    probs = torch.full((3, vocab_size), 1e-4)
     probs[:, vocab.end_id] = 0.3
-    probs[0, first : first + K] = 0.6 / K  # together 0.6, each far below 0.3
-    probs[0, first + 5] += 0.01  # the likeliest code
+    probs[[0, 2], first : first + K] = 0.6 / K  # together 0.6, each far below 0.3
+    probs[[0, 2], first + 5] += 0.01  # the likeliest code
     probs[1, first : first + K] = 0.2 / K  # together below 0.3
     scores = probs.log()
-    assert scores.argmax(-1).tolist() == [vocab.end_id, vocab.end_id]  # token by token: close the block
-    pooled = PooledCodes(vocab)(None, scores.clone())
-    assert pooled.argmax(-1).tolist() == [first + 5, vocab.end_id]
-    assert torch.allclose(pooled[:, first : first + K].logsumexp(-1), scores[:, first : first + K].logsumexp(-1))
+    assert scores.argmax(-1).tolist() == [vocab.end_id] * 3  # token by token: close the block
+    # rows 0 and 1 are inside a latent block; row 2 closed its block (and codes are no choice there)
+    bo, eo = vocab.begin_id, vocab.end_id
+    input_ids = torch.tensor([[9, bo, first], [9, 9, bo], [bo, first, eo]])
+    pooled = PooledCodes(vocab)(input_ids, scores.clone())
+    assert pooled.argmax(-1).tolist() == [first + 5, vocab.end_id, vocab.end_id]
+    assert torch.allclose(pooled[:2, first : first + K].logsumexp(-1), scores[:2, first : first + K].logsumexp(-1))
     assert (pooled[0, first : first + K] == float("-inf")).sum() == K - 1  # all of it on one code
     others = [i for i in range(vocab_size) if not first <= i < first + K]
-    assert torch.equal(pooled[:, others], scores[:, others])
+    assert torch.equal(pooled[:, others], scores[:, others]) and torch.equal(pooled[2], scores[2])
 
 
 def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_by_one(setup):
@@ -108,6 +111,12 @@ def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_b
     alone = [generate(hesitant, tokenizer, [p], max_new_tokens=12, progress=False, code_choice="pooled")[0]
              for p in prompts]
     assert generations["pooled"] == alone
+    sampled = {  # sampling already goes on with the model's probability of going on: left alone
+        choice: generate(hesitant, tokenizer, prompts, max_new_tokens=12, decoding=Decoding(top_k=5, samples=2),
+                         progress=False, code_choice=choice)
+        for choice in ("token", "pooled")
+    }
+    assert sampled["pooled"] == sampled["token"]
 
 
 def test_an_unknown_code_choice_is_a_config_error(setup):

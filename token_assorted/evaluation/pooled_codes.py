@@ -1,11 +1,13 @@
-"""`eval.code_choice`: whether the latent codes compete for the next token one by one or as one.
+"""`eval.code_choice`: whether greedy decoding weighs the latent codes one by one or as one.
 
-`token` (the default; DESIGN.md §5's greedy and top-k decoding) leaves every token to compete on its own
-probability. Inside a latent block the model's real choice is between going on (any of the K codes) and
-closing the block (`<eoLatent>`), and when it is sure to go on but unsure which code comes next, no single
-code outweighs `<eoLatent>`: greedy decoding closes the block although the model would go on. `pooled` sums
-the codes' probabilities onto the likeliest code, so decoding goes on with the probability the model gives to
-going on at all, and writes its likeliest code.
+`token` (the default; DESIGN.md §5's greedy decoding) leaves every token to compete on its own probability.
+Inside a latent block the model's real choice is between going on (any of the K codes) and closing the block
+(`<eoLatent>`); when it is sure to go on but unsure which code comes next, no single code outweighs
+`<eoLatent>`, and greedy decoding closes the block although the model would go on. `pooled` sums the codes'
+probabilities onto the likeliest code there, so greedy decoding goes on exactly when the model prefers going
+on to every other token, and then writes its likeliest code. Sampling is left alone: it already goes on with
+the model's probability of going on. Outside a latent block nothing changes (a code there is not a choice
+between going on and stopping, and a baseline's untrained code rows would add up to a spurious favourite).
 """
 
 from __future__ import annotations
@@ -24,15 +26,26 @@ def check_code_choice(code_choice: str) -> None:
         raise ConfigError(f"unknown eval.code_choice '{code_choice}'; choose one of: {', '.join(CODE_CHOICES)}")
 
 
+def inside_latent_block(input_ids: torch.Tensor, vocab: LatentVocab) -> torch.Tensor:
+    """(B,) True where the ids so far end inside a latent block: a `<boLatent>` after the last `<eoLatent>`."""
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    last = lambda token: torch.where(input_ids == token, positions, -1).max(dim=1).values
+    return last(vocab.begin_id) > last(vocab.end_id)
+
+
 class PooledCodes(LogitsProcessor):
-    """A transformers logits processor: the codes' pooled score (log-sum-exp) goes to the likeliest one."""
+    """A transformers logits processor: inside a latent block, the codes' pooled score (log-sum-exp) goes to
+    the likeliest code and the others are ruled out."""
 
     def __init__(self, vocab: LatentVocab):
-        self.first, self.size = vocab.first_code_id, vocab.codebook_size
+        self.vocab = vocab
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        codes = scores[:, self.first : self.first + self.size]
-        pooled, best = codes.logsumexp(dim=-1), codes.argmax(dim=-1)
-        codes.fill_(float("-inf"))  # a view: this writes into scores
-        codes.scatter_(1, best[:, None], pooled[:, None])
+        first, size = self.vocab.first_code_id, self.vocab.codebook_size
+        codes = scores[:, first : first + size]
+        pooled = torch.full_like(codes, float("-inf")).scatter_(
+            1, codes.argmax(dim=-1, keepdim=True), codes.logsumexp(dim=-1, keepdim=True)
+        )
+        inside = inside_latent_block(input_ids, self.vocab)[:, None]
+        scores[:, first : first + size] = torch.where(inside, pooled, codes)
         return scores
