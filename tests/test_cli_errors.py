@@ -115,6 +115,9 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (evaluate, ["eval.checkpoint=/no/such/dir"], "error: no model checkpoint at /no/such/dir (eval.checkpoint)"),
         (generate_data, ["+task.params.depth=3"], "error: task.params for 'prosqa' has unknown keys ['depth']"),
         (finetune, ["mode=fixed", "mode.m=-8"], "error: "),
+        # before anything runs: no checkpoint is looked for, no data generated
+        (evaluate, ["eval.code_choice=beam"], "error: unknown eval.code_choice 'beam'; choose one of: token, pooled"),
+        (generate_data, ["eval.code_choice=Pooled"], "error: unknown eval.code_choice 'Pooled'"),
     ],
 )
 def test_unknown_names_typos_and_missing_paths(

@@ -48,6 +48,7 @@ def hydra_main(run):
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
     @reports_errors
     def main(cfg) -> None:
+        config.check_choices(cfg)
         run(cfg)
 
     @functools.wraps(main)

@@ -11,6 +11,10 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from .errors import ConfigError
+
+CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
+
 
 @dataclass
 class TaskConfig:
@@ -185,3 +189,13 @@ class Config:
 
 
 ConfigStore.instance().store(name="schema", node=Config)
+
+
+def check_code_choice(code_choice: str) -> None:
+    if code_choice not in CODE_CHOICES:
+        raise ConfigError(f"unknown eval.code_choice '{code_choice}'; choose one of: {', '.join(CODE_CHOICES)}")
+
+
+def check_choices(cfg) -> None:
+    """Settings that name one of a few choices: a wrong name stops any command before it does any work."""
+    check_code_choice(cfg.eval.code_choice)

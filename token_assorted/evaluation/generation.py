@@ -9,9 +9,10 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
+from ..config import check_code_choice
 from ..latent.vocab import latent_vocab
 from .forcing import LatentBlockOpening
-from .pooled_codes import PooledCodes, check_code_choice
+from .pooled_codes import PooledCodes
 from .tokens import latent_token_ids, trim
 
 

@@ -15,15 +15,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-from ..errors import ConfigError
 from ..latent.vocab import LatentVocab
-
-CODE_CHOICES = ("token", "pooled")
-
-
-def check_code_choice(code_choice: str) -> None:
-    if code_choice not in CODE_CHOICES:
-        raise ConfigError(f"unknown eval.code_choice '{code_choice}'; choose one of: {', '.join(CODE_CHOICES)}")
 
 
 def inside_latent_block(input_ids: torch.Tensor, vocab: LatentVocab) -> torch.Tensor:
