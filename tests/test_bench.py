@@ -65,6 +65,7 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     directory = tmp_path / "outputs" / "bench"
     results = json.loads((directory / "results.json").read_text())
     assert (tmp_path / "outputs" / "finetune" / "prosqa" / "random-replace" / "meta.json").is_file()
+    assert results["code_choice"] == "token" and "code_choice" not in printed
 
     task = results["inference"]["prosqa"]
     for model in ("cot", "random-replace"):

@@ -44,6 +44,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
 
     results = {
         "baseline": b.baseline, "method": b.method, "repeats": b.repeats, "preset": cfg.preset,
+        "code_choice": cfg.eval.code_choice,
         "where": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                  f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
         "inference": {}, "curve": {},
