@@ -91,6 +91,16 @@ def test_pooled_codes_go_on_when_the_codes_together_outweigh_every_other_token(s
     assert (pooled[0, first : first + K] == float("-inf")).sum() == K - 1  # all of it on one code
     others = [i for i in range(vocab_size) if not first <= i < first + K]
     assert torch.equal(pooled[:, others], scores[:, others]) and torch.equal(pooled[2], scores[2])
+    # sampling: the code the block goes on with is drawn among the top-k codes, and takes the pooled score
+    drawn = set()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        sampled = PooledCodes(vocab, top_k=3)(input_ids, scores.clone())
+        code = int(sampled[0].argmax()) if sampled[0].argmax() != vocab.end_id else None
+        assert code is not None and torch.isclose(sampled[0, code], pooled[0, first + 5])
+        drawn.add(code)
+    top3 = set((scores[0, first : first + K].topk(3).indices + first).tolist())
+    assert first + 5 in drawn and len(drawn) > 1 and drawn <= top3
 
 
 def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_by_one(setup):
@@ -111,12 +121,24 @@ def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_b
     alone = [generate(hesitant, tokenizer, [p], max_new_tokens=12, progress=False, code_choice="pooled")[0]
              for p in prompts]
     assert generations["pooled"] == alone
-    sampled = {  # sampling already goes on with the model's probability of going on: left alone
-        choice: generate(hesitant, tokenizer, prompts, max_new_tokens=12, decoding=Decoding(top_k=5, samples=2),
-                         progress=False, code_choice=choice)
-        for choice in ("token", "pooled")
-    }
-    assert sampled["pooled"] == sampled["token"]
+    sample = lambda choice: generate(hesitant, tokenizer, prompts, max_new_tokens=12, progress=False,
+                                     decoding=Decoding(top_k=5, samples=2), code_choice=choice)
+    sampled = {choice: sample(choice) for choice in ("token", "pooled")}
+    written = {choice: sum(i in codes for runs in sampled[choice] for ids in runs for i in ids) for choice in sampled}
+    assert written["pooled"] > written["token"]  # top-k no longer cuts going on down to a few codes
+    assert sample("pooled") == sampled["pooled"]  # seeded
+
+
+@pytest.mark.parametrize("decoding", [Decoding(), Decoding(top_k=5, samples=2)], ids=["greedy", "top-k"])
+def test_pooled_codes_keep_to_a_forced_block(setup, decoding):
+    vocab = setup[2]
+    codes = set(range(vocab.first_code_id, vocab.first_code_id + K))
+    for samples in run(setup, force_latents=3, decoding=decoding, code_choice="pooled"):
+        for ids in samples:
+            assert ids[0] == vocab.begin_id and set(ids[1:4]) <= codes and ids[4] == vocab.end_id
+    banned = [ids for samples in run(setup, force_latents=0, decoding=decoding, code_choice="pooled")
+              for ids in samples]
+    assert not any(set(vocab.ids) & set(ids) for ids in banned)
 
 
 def test_an_unknown_code_choice_is_a_config_error(setup):

@@ -136,8 +136,8 @@ class EvalConfig:
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
     example: int = 0  # show: the test record to print
     force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents
-    # token: every token competes on its own probability (DESIGN.md's greedy); pooled: greedy decoding weighs the
-    # codes inside a latent block as one, so the block goes on while the model prefers that (evaluation/pooled_codes.py)
+    # token: every token competes on its own probability (DESIGN.md's decoding); pooled: the codes inside a latent
+    # block compete as one, so the block goes on as often as the model says (evaluation/pooled_codes.py)
     code_choice: str = "token"
 
 

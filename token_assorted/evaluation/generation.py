@@ -73,8 +73,8 @@ def generate(
     `batch_size` counts sequences, so a batch holds batch_size // samples prompts. Sampling draws from a
     generator seeded with `seed` (the caller's RNG state is left untouched): equal inputs give equal outputs.
     `force_latents` = k opens every generation with a latent block of k codes (forcing.py).
-    `code_choice` "pooled" makes greedy decoding weigh the codes inside a latent block as one (pooled_codes.py);
-    "token" weighs every token on its own. Sampling, and a model without latent tokens, are the same under both.
+    `code_choice` "pooled" weighs the codes inside a latent block as one (pooled_codes.py); "token" weighs every
+    token on its own. A model without latent tokens decodes the same under both.
     `embed` (input_ids, attention_mask) -> (inputs_embeds, attention_mask, KV cache or None), where given, turns
     each batch of left-padded prompts into the input embeddings generation starts from (continuous or soft
     thoughts); the cache, where there is one, holds the leading columns already computed, which are not run again.
@@ -84,7 +84,7 @@ def generate(
     config = decoding.generation_config(tokenizer, max_new_tokens)
     generations: list[list[list[int]]] = [[] for _ in prompts]
     check_code_choice(code_choice)
-    pooled = code_choice == "pooled" and not decoding.top_k and bool(latent_token_ids(tokenizer))
+    pooled = code_choice == "pooled" and bool(latent_token_ids(tokenizer))
     vocab = latent_vocab(tokenizer) if force_latents is not None or pooled else None
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
@@ -99,7 +99,7 @@ def generate(
                 if force_latents is not None:
                     processors.append(LatentBlockOpening(vocab, force_latents, prompt_length))
                 if pooled:  # after the forcing: among the codes it allows, the likeliest takes their pooled score
-                    processors.append(PooledCodes(vocab))
+                    processors.append(PooledCodes(vocab, decoding.top_k))
                 options = dict(generation_config=config, logits_processor=processors)
                 if embed is None:
                     output = model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
