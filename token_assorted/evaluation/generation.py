@@ -98,7 +98,7 @@ def generate(
                 processors = LogitsProcessorList()
                 if force_latents is not None:
                     processors.append(LatentBlockOpening(vocab, force_latents, prompt_length))
-                if pooled:  # after the forcing: among the codes it allows, the likeliest takes their pooled score
+                if pooled:  # after the forcing, so the code picked to carry the pooled score is one it allows
                     processors.append(PooledCodes(vocab, decoding.top_k))
                 options = dict(generation_config=config, logits_processor=processors)
                 if embed is None:
