@@ -86,7 +86,7 @@ class VQVAEConfig:
     commitment_weight: float = 0.25
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
-    continuous_steps: int = 100  # steps before the bottleneck switches on and k-means initialises the codebook
+    continuous_steps: int = 200  # steps before the bottleneck switches on and k-means initialises the codebook
     train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=8, batch_size=64, lr=1e-3))
 
 
