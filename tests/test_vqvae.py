@@ -177,6 +177,34 @@ def test_loss_falls_when_overfitting_a_few_records(tokenizer, rows):
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("continuous_steps, switch", [(3, 3), (100, 4)])  # 100: capped at a quarter of 16 steps
+def test_the_bottleneck_opens_after_the_continuous_steps_and_k_means_builds_the_codebook_then(
+    tokenizer, rows, continuous_steps, switch
+):
+    import lightning as L
+
+    from token_assorted.vqvae.chunks import loader
+    from token_assorted.vqvae.module import VQVAEModule
+
+    model = tiny_model(tokenizer)
+    seen = []  # per training step: (quantized?, codebook built before the step?)
+    forward = model.forward
+
+    def recording(batch, quantize=True):
+        seen.append((quantize, bool(model.codebook().abs().sum() > 0)))
+        return forward(batch, quantize)
+
+    model.forward = recording
+    module = VQVAEModule(model, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, continuous_steps=continuous_steps)
+    trainer = L.Trainer(
+        max_steps=16, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, loader(rows, batch_size=4, chunk_size=8, pad_id=model.pad_id, eos_id=model.eos_id, seed=0))
+    assert [quantized for quantized, _ in seen] == [False] * switch + [True] * (16 - switch)
+    assert [built for _, built in seen] == [False] * (switch + 1) + [True] * (16 - switch - 1)
+
+
 def test_decode_rejects_a_code_sequence_of_the_wrong_shape(tokenizer, rows):
     model = tiny_model(tokenizer).eval()
     with pytest.raises(DataError, match="multiple of 2"):
