@@ -8,6 +8,7 @@ from token_assorted import bench  # noqa: F401
 from token_assorted.bench.__main__ import run
 from token_assorted.bench.inference import curve_points
 from token_assorted.bench.measure import fit_exponent, spread
+from token_assorted.bench.report import markdown
 
 from conftest import ROOT
 
@@ -66,6 +67,8 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     results = json.loads((directory / "results.json").read_text())
     assert (tmp_path / "outputs" / "finetune" / "prosqa" / "random-replace" / "meta.json").is_file()
     assert results["code_choice"] == "token" and "code_choice" not in printed
+    pooled = markdown({**results, "code_choice": "pooled"})
+    assert "Latent codes chosen as one (eval.code_choice=pooled)." in pooled and "chosen as one" not in printed
 
     task = results["inference"]["prosqa"]
     for model in ("cot", "random-replace"):

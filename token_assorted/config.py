@@ -14,6 +14,7 @@ from omegaconf import MISSING
 from .errors import ConfigError
 
 CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
+POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import POOLED_LABEL
 from ..io import atomic_path, write_json, write_text
 
 
@@ -17,7 +18,7 @@ def fmt(figure: dict | None, digits: int = 3) -> str:
 def markdown(results: dict) -> str:
     lines = ["# Bench", "", f"Each figure: median [min, max] of {results['repeats']} runs. {results['where']}", ""]
     if results.get("code_choice") == "pooled":
-        lines[-1:-1] = ["Latent codes weighed as one (eval.code_choice=pooled)."]
+        lines[-1:-1] = [POOLED_LABEL.capitalize() + "."]
     lines += ["## Inference (method / baseline ratios taken pair by pair)", ""]
     lines += ["| task | model | accuracy | generated tokens | s / problem | s / solved | peak MB |", "|---|---|---|---|---|---|---|"]
     for task, figures in results["inference"].items():

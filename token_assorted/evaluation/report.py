@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import POOLED_LABEL
 from ..io import atomic_path, write_json, write_text
 from .results import eval_root
 
@@ -116,7 +117,7 @@ def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dic
     table = accuracy_table(results)
     caption = "Accuracy % (mean generated tokens).\n\n"
     if any(run.get("code_choice") == "pooled" for runs in results.values() for run in runs.values()):
-        caption = "Accuracy % (mean generated tokens); latent codes chosen as one (eval.code_choice=pooled).\n\n"
+        caption = f"Accuracy % (mean generated tokens); {POOLED_LABEL}.\n\n"
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
     write_json(paths["summary"], summary(results))
     plot(results, paths["plot"])
@@ -136,7 +137,7 @@ def describe(run: dict) -> str:
         f"{_number(run['seconds_per_solved'], 3)} s per solved"
     )
     if run.get("code_choice") == "pooled":
-        text += "; latent codes chosen as one"
+        text += f"; {POOLED_LABEL}"
     if "greedy_feasible" in run:
         text += (f"; greedy: feasible {_number(run['greedy_feasible'], scale=100)}%, "
                  f"optimal {_number(run['greedy_optimal'], scale=100)}%")
