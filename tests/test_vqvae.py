@@ -163,6 +163,13 @@ def test_fsq_levels_must_give_the_codebook_size(tokenizer):
         tiny_model(tokenizer, quantizer="fsq", fsq_levels=[4, 8])
 
 
+def test_prontoqa_takes_two_codes_per_chunk_unless_a_preset_or_override_says_otherwise(config):
+    assert (config("task=prontoqa").vqvae.chunk_size, config("task=prontoqa").vqvae.compression) == (8, 4)
+    assert config("task=prosqa").vqvae.compression == 8
+    assert config("task=prontoqa", "preset=paper").vqvae.compression == 16  # a preset comes after the task
+    assert config("task=prontoqa", "vqvae.compression=8").vqvae.compression == 8
+
+
 def test_loss_falls_when_overfitting_a_few_records(tokenizer, rows):
     model = tiny_model(tokenizer)
     batch = batch_of(model, rows[:8])
