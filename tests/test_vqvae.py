@@ -164,7 +164,8 @@ def test_fsq_levels_must_give_the_codebook_size(tokenizer):
 
 
 def test_prontoqa_takes_two_codes_per_chunk_unless_a_preset_or_override_says_otherwise(config):
-    assert (config("task=prontoqa").vqvae.chunk_size, config("task=prontoqa").vqvae.compression) == (8, 4)
+    prontoqa = config("task=prontoqa").vqvae
+    assert (prontoqa.chunk_size, prontoqa.compression) == (8, 4)
     assert config("task=prosqa").vqvae.compression == 8
     assert config("task=prontoqa", "preset=paper").vqvae.compression == 16  # a preset comes after the task
     assert config("task=prontoqa", "vqvae.compression=8").vqvae.compression == 8
