@@ -80,3 +80,11 @@ def test_vqvae_trains_on_two_processes_and_writes_once(data_dir, tmp_path):
     assert metrics["steps"] == 12  # global batches of 8, as on one process
     codes = json.loads((directory / "codes" / "train.json").read_text())["codes"]
     assert len(codes) == 48 and all(0 <= c < 8 for row in codes for c in row)
+
+
+def test_a_diverging_vqvae_stops_every_process_with_one_clear_error(data_dir, tmp_path):
+    done = command("token_assorted.train_vqvae", *VQVAE, *TWO_PROCESSES, "vqvae.train.lr=1e30",
+                   f"data.dir={data_dir}", f"out_dir={tmp_path}")
+    assert done.returncode == 2, done.stderr[-3000:]  # not a hang: the timeout would raise
+    assert "error: training diverged" in done.stderr and "vqvae.train.lr=1e+30" in done.stderr
+    assert not (tmp_path / "vqvae" / "prosqa" / "meta.json").exists()

@@ -13,7 +13,7 @@ from conftest import make_config, write_reference_splits
 from token_assorted import finetune
 from token_assorted.data.records import load_records
 from token_assorted.data.tokenizer import build_word_tokenizer
-from token_assorted.errors import DataError
+from token_assorted.errors import DataError, DivergedError
 
 TINY = [
     "task=prosqa",
@@ -181,6 +181,13 @@ def test_too_long_sequences_are_refused(data_dir, tmp_path, monkeypatch):
     with pytest.raises(DataError, match="record 0.*limit of 64"):
         train(monkeypatch, data_dir, tmp_path, "mode=cot", "model.max_positions=64")
     assert not (tmp_path / "finetune" / "prosqa" / "cot").exists()
+
+
+def test_a_diverging_run_stops_at_once_and_saves_no_model(data_dir, tmp_path, monkeypatch):
+    with pytest.raises(DivergedError, match=r"diverged.* at step [1-9] .*finetune.lr=1e\+30"):
+        train(monkeypatch, data_dir, tmp_path, "mode=cot", "finetune.lr=1e30")
+    directory = tmp_path / "finetune" / "prosqa" / "cot"
+    assert not (directory / "meta.json").exists() and not (directory / "model.safetensors").exists()
 
 
 def test_curriculum_stage_advances_and_is_kept_in_the_checkpoint_with_codebook_init(data_dir, tmp_path, monkeypatch):

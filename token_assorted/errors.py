@@ -27,6 +27,10 @@ class ConfigError(ToolkitError):
     """An unknown name or an inconsistent setting in the configuration."""
 
 
+class DivergedError(ToolkitError):
+    """Training stopped because its loss was no longer a finite number."""
+
+
 class StaleInputError(ToolkitError):
     """An input made by an earlier stage no longer matches what this stage expects."""
 

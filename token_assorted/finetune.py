@@ -29,6 +29,7 @@ from .cli import hydra_main
 from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
+from .divergence import StopOnDivergence
 from .errors import StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .data.splits import load_split
@@ -150,7 +151,11 @@ def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
             log_every_n_steps=t.log_every_n_steps,
             limit_train_batches=t.limit_train_batches,
             limit_val_batches=t.limit_val_batches,
-            callbacks=[*callbacks, LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps)],
+            callbacks=[
+                *callbacks,
+                StopOnDivergence(f"finetune.lr={cfg.finetune.lr}"),
+                LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps),
+            ],
             # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
             logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
             default_root_dir=work,

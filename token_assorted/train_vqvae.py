@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from .cli import hydra_main
 from .data import get_tokenizer
 from .data.shards import check_divisible
+from .divergence import StopOnDivergence
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
@@ -56,7 +57,10 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
             max_steps=-1 if optim.max_steps is None else optim.max_steps,
             gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
             logger=CSVLogger(directory, name="logs"),
-            callbacks=[resume_state, timer, LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps)],
+            callbacks=[
+                resume_state, timer, StopOnDivergence(f"vqvae.train.lr={optim.lr}"),
+                LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps),
+            ],
             num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
             use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
             enable_progress_bar=progress, enable_model_summary=progress,
