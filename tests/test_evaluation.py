@@ -21,7 +21,7 @@ from token_assorted.evaluation.metrics import score_generation
 from token_assorted.evaluation.tokens import completion_text, count_tokens, trim
 from token_assorted.io import sha256
 from token_assorted.latent import extend_tokenizer, latent_token, latent_tokens
-from token_assorted.tasks import maze
+from token_assorted.tasks import maze, prosqa
 from token_assorted.vqvae import VQVAE
 
 K = 8  # latent codes in the test vocabulary
@@ -147,6 +147,27 @@ def test_token_counts_on_a_hand_made_generation(trained):
     assert latent_blocks(tokenizer.convert_ids_to_tokens(generation)) == [[3, 5], [1]]
     assert latent_token_ids(tokenizer) == set(tokenizer.convert_tokens_to_ids(latent_tokens(K)))
     assert latent_token_ids(word_tokenizer([{"question": "a", "steps": ["b"], "answer": "c"}], latent=False)) == set()
+
+
+def test_grounded_steps_count_the_written_sentences_that_are_stated_facts(trained):
+    tokenizer, latent_ids = trained["tokenizer"], latent_token_ids(trained["tokenizer"])
+    record = {"question": "Every terpus is a brimpus. Tom is a terpus. Is Tom a brimpus or lempus?",
+              "steps": ["Tom is a terpus.", "Every terpus is a brimpus."], "answer": "Tom is a brimpus."}
+    task = prosqa
+
+    def grounded(text: str) -> float | None:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        return score_generation(task, tokenizer, record, ids, latent_ids)["grounded_steps"]
+
+    assert grounded("Tom is a terpus.\nEvery terpus is a brimpus.\n### Tom is a brimpus.") == 1.0
+    # a rule the question does not hold, however well formed; the sentence after the answer mark is not a step
+    assert grounded("Tom is a terpus.\nEvery terpus is a lempus.\n### Tom is a lempus.") == 0.5
+    # a sentence the latent block cut counts when it ends a stated one; one that a latent block did not cut must
+    # be whole
+    assert grounded("<boLatent><latent_3><eoLatent> a brimpus.\n### Tom is a brimpus.") == 1.0
+    assert grounded("<boLatent><latent_3><eoLatent> a brimpus.\na brimpus.\n### Tom is a brimpus.") == 0.5
+    assert grounded("### Tom is a brimpus.") is None  # no chain written
+    assert not hasattr(maze, "facts") and "grounded_steps" not in summarize([{"solved": True}], seconds=1.0)
 
 
 def test_one_feasible_k_aggregation():

@@ -34,7 +34,8 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
     assert set(summary) == {"prosqa"} and set(summary["prosqa"]) == {"cot", "random-replace"}
     for run in summary["prosqa"].values():
-        for key in ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved"):
+        keys = ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved", "grounded_steps")
+        for key in keys:
             assert key in run
     assert summary["prosqa"]["cot"]["latent_tokens"] == 0
     assert (tmp_path / "outputs" / "eval" / "accuracy_vs_tokens.png").stat().st_size > 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from statistics import fmean
 from typing import Iterable, Sequence
 
+from ..tasks.base import sentences
 from .tokens import completion_text, count_tokens
 
 TOKEN_FIELDS = ("generated_tokens", "latent_tokens", "text_tokens", "thought_tokens")
@@ -21,7 +22,38 @@ def score_generation(
     """The completion text, the task's verdict on it and its token counts (`thoughts` fed before it)."""
     completion = completion_text(tokenizer, ids)
     counts = count_tokens(ids, latent_ids, thoughts).as_dict()
-    return {"completion": completion, **task.score(record, completion), **counts}
+    scored = {"completion": completion, **task.score(record, completion), **counts}
+    if hasattr(task, "facts"):
+        scored["grounded_steps"] = grounded_steps(task.facts(record), text_runs(tokenizer, ids, latent_ids))
+    return scored
+
+
+def text_runs(tokenizer, ids: Sequence[int], latent_ids: frozenset[int]) -> list[tuple[bool, str]]:
+    """The generation's text between latent tokens, each run decoded alone: (whether latents came before, text)."""
+    runs: list[tuple[bool, list[int]]] = [(False, [])]
+    for i in ids:
+        if i in latent_ids:
+            if runs[-1][1] or not runs[-1][0]:
+                runs.append((True, []))
+        else:
+            runs[-1][1].append(i)
+    return [(after, tokenizer.decode(run, skip_special_tokens=True)) for after, run in runs if run]
+
+
+def grounded_steps(facts: frozenset[str], runs: Sequence[tuple[bool, str]]) -> float | None:
+    """The share of the sentences written before the answer that are facts of the question or steps of the
+    reference chain (None if none was written). A chain that writes rules the question does not hold scores
+    low however well formed it is. A sentence that a latent block cut counts if it ends such a sentence."""
+    written = grounded = 0
+    for after_latents, text in runs:
+        chain, answered = text.split("#")[0], "#" in text  # the answer mark ends the chain
+        for k, sentence in enumerate(sentences(chain)):
+            cut = after_latents and k == 0
+            written += 1
+            grounded += sentence in facts or (cut and any(fact.endswith(sentence) for fact in facts))
+        if answered:
+            break
+    return grounded / written if written else None
 
 
 def one_feasible(samples: Iterable[dict]) -> bool:
@@ -56,6 +88,8 @@ def summarize(rows: Sequence[dict], seconds: float) -> dict:
         "examples_per_s": len(rows) / seconds if seconds > 0 else None,
         "seconds_per_solved": seconds / solved if solved else None,
     }
+    if any("grounded_steps" in g for g in counted):
+        summary["grounded_steps"] = mean(g["grounded_steps"] for g in counted if g["grounded_steps"] is not None)
     if sampled:
         summary |= {
             "samples_per_example": len(rows[0]["samples"]),

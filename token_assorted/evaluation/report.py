@@ -15,7 +15,7 @@ from .results import eval_root
 SUMMARY_FIELDS = (
     "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "thought_tokens", "seconds_per_solved",
     "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible",
-    "greedy_optimal", "code_choice",
+    "greedy_optimal", "code_choice", "grounded_steps",
 )
 MISSING = "–"
 
@@ -66,7 +66,7 @@ def _count(value) -> str:
 
 def details_table(results: dict[str, dict[str, dict]]) -> str:
     header = ("task", "method", "n", "accuracy %", "generated", "latent", "text", "thoughts", "examples/s",
-              "s/solved", "parameters", "training tokens")
+              "s/solved", "grounded steps %", "parameters", "training tokens")
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for task, runs in results.items():
         for method, run in runs.items():
@@ -75,6 +75,7 @@ def details_table(results: dict[str, dict[str, dict]]) -> str:
                 *(_number(run.get(name)) for name in ("generated_tokens", "latent_tokens", "text_tokens")),
                 _number(run.get("thought_tokens", 0)),
                 _number(run.get("examples_per_s"), 2), _number(run.get("seconds_per_solved"), 3),
+                _number(run.get("grounded_steps"), scale=100),
                 _count(run.get("parameters")), _count(run.get("training_tokens")),
             )
             lines.append("| " + " | ".join(row) + " |")
@@ -136,6 +137,8 @@ def describe(run: dict) -> str:
         f"{_number(run['examples_per_s'], 2)} examples/s, "
         f"{_number(run['seconds_per_solved'], 3)} s per solved"
     )
+    if run.get("grounded_steps") is not None:
+        text += f"; {_number(run['grounded_steps'], scale=100)}% of the sentences it wrote are stated facts"
     if run.get("code_choice") == "pooled":
         text += f"; {POOLED_LABEL}"
     if "greedy_feasible" in run:

@@ -3,17 +3,21 @@
 A task module defines
     NAME, SPLITS (default split sizes), Params (a dataclass of generator knobs),
     sample(rng, params) -> record, key(record) -> hashable (items with equal keys never repeat),
-    score(record, completion) -> dict with at least "correct" (bool).
+    score(record, completion) -> dict with at least "correct" (bool),
+and, where a chain is a series of stated facts (ProntoQA, ProsQA), facts(record) -> the sentences a faithful
+chain may write, for the evaluation's grounded_steps.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Callable, Hashable
 
 from tqdm.auto import tqdm
 
 SPLIT_NAMES = ("train", "valid", "test")
+SENTENCE = re.compile(r"[^.?!\n]+[.?!]")
 
 
 def generate_splits(
@@ -55,3 +59,13 @@ def extract_answer(completion: str) -> str:
 
 def exact_match(record: dict, completion: str) -> dict:
     return {"correct": extract_answer(completion) == record["answer"].strip()}
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` that end with their full stop, stripped; a trailing fragment is left out."""
+    return [sentence.strip() for sentence in SENTENCE.findall(text)]
+
+
+def stated_facts(record: dict) -> frozenset[str]:
+    """What a faithful chain writes: sentences of the question and of the reference chain's steps."""
+    return frozenset(sentences(record["question"])) | {s for step in record["steps"] for s in sentences(step)}

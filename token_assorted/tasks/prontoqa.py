@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Hashable
 
-from .base import exact_match, generate_splits
+from .base import exact_match, generate_splits, stated_facts
 
 NAME = "prontoqa"
 SPLITS = {"train": 9000, "valid": 200, "test": 800}
@@ -150,3 +150,4 @@ def generate(params: Params, sizes: dict[str, int], seed: int, progress: bool = 
 
 
 score = exact_match
+facts = stated_facts

@@ -220,3 +220,6 @@ def generate(
 
 def score(record: dict, completion: str) -> dict:
     return base.exact_match(record, completion)
+
+
+facts = base.stated_facts
