@@ -153,11 +153,10 @@ def test_grounded_steps_count_the_written_sentences_that_are_stated_facts(traine
     tokenizer, latent_ids = trained["tokenizer"], latent_token_ids(trained["tokenizer"])
     record = {"question": "Every terpus is a brimpus. Tom is a terpus. Is Tom a brimpus or lempus?",
               "steps": ["Tom is a terpus.", "Every terpus is a brimpus."], "answer": "Tom is a brimpus."}
-    task = prosqa
 
     def grounded(text: str) -> float | None:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        return score_generation(task, tokenizer, record, ids, latent_ids)["grounded_steps"]
+        return score_generation(prosqa, tokenizer, record, ids, latent_ids)["grounded_steps"]
 
     assert grounded("Tom is a terpus.\nEvery terpus is a brimpus.\n### Tom is a brimpus.") == 1.0
     # a rule the question does not hold, however well formed; the sentence after the answer mark is not a step
