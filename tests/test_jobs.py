@@ -29,6 +29,19 @@ def test_a_failing_worker_job_stops_the_run_with_its_error(tmp_path):
     assert (tmp_path / "logs" / "maze-data.log").exists()
 
 
+def load_in_worker_processes(cfg, progress):
+    from torch.utils.data import DataLoader
+
+    assert sorted(DataLoader(range(4), batch_size=1, num_workers=2)) == [0, 1, 2, 3]
+
+
+def test_a_worker_job_may_start_processes_of_its_own(tmp_path):
+    # trainer.num_workers > 0 under the pipeline: a job's DataLoader starts worker processes of its own
+    jobs = [Job(name, [Stage(f"{name}: load", load_in_worker_processes, None)]) for name in ("a", "b")]
+    run_jobs(jobs, workers=2, log_dir=tmp_path / "logs")
+    assert (tmp_path / "logs" / "a.log").exists() and (tmp_path / "logs" / "b.log").exists()
+
+
 def test_a_terminated_pipeline_takes_its_workers_with_it(tmp_path):
     import os
     import signal

@@ -46,8 +46,8 @@ def run_stages(job: Job, progress: bool, say=print) -> None:
         say(f"=== {stage.label}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def run_in_worker(job: Job, threads: int) -> None:
-    """A worker's job: its own thread budget, its output in job.log, errors back to the parent as one line."""
+def run_in_worker(job: Job, threads: int, errors) -> None:
+    """A worker's job: its own thread budget, its output in job.log, an error sent back to the parent as one line."""
     import torch
 
     torch.set_num_threads(threads)
@@ -62,10 +62,12 @@ def run_in_worker(job: Job, threads: int) -> None:
         try:
             run_stages(job, progress=False, say=partial(print, file=terminal))
         except ToolkitError as error:
-            raise ToolkitError(f"{job.name}: {error}") from None
+            errors.send(f"{job.name}: {error}")
+            sys.exit(1)
         except BaseException as error:
             traceback.print_exc()
-            raise ToolkitError(f"{job.name} failed ({type(error).__name__}: {error}); traceback in {job.log}") from None
+            errors.send(f"{job.name} failed ({type(error).__name__}: {error}); traceback in {job.log}")
+            sys.exit(1)
 
 
 def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
@@ -74,38 +76,50 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
         for job in order(jobs):
             run_stages(job, progress=True)
         return
-    # a killed pipeline takes its workers with it: leaving the pool's with-block terminates them
+    # a killed pipeline takes its workers with it: run_in_processes terminates them on its way out
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        run_in_pool(jobs, workers, log_dir)
+        run_in_processes(jobs, workers, log_dir)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_in_pool(jobs: list[Job], workers: int, log_dir: Path) -> None:
+def run_in_processes(jobs: list[Job], workers: int, log_dir: Path) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     pending = costliest_first(jobs)
     names = {job.name for job in jobs}
     done: set[str] = set()
-    running: dict[str, multiprocessing.pool.AsyncResult] = {}
-    # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next
-    with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
+    running: dict[str, tuple[Job, multiprocessing.Process, object]] = {}
+    # a fresh process per job: no state (threads, autocast caches, memory) carries from one job to the next. Not a
+    # multiprocessing.Pool: its workers are daemons, and a daemon may not start the DataLoader's worker processes
+    context = multiprocessing.get_context("spawn")
+    try:
         while pending or running:
             for job in [j for j in pending if is_ready(j, names, done)]:
                 if len(running) == workers:
                     break
                 job.log = log_dir / (job.name.replace("/", "-") + ".log")
                 print(f"--- started {job.name} (log: {job.log})", flush=True)
-                running[job.name] = pool.apply_async(run_in_worker, (job, threads))
+                errors, send = context.Pipe(duplex=False)
+                process = context.Process(target=run_in_worker, args=(job, threads, send), name=job.name)
+                process.start()
+                send.close()
+                running[job.name] = (job, process, errors)
                 pending.remove(job)
-            for name, result in list(running.items()):
-                if result.ready():
-                    result.get()  # re-raises the job's error; leaving the with-block terminates the others
-                    done.add(name)
-                    del running[name]
+            for name, (job, process, errors) in list(running.items()):
+                if process.is_alive():
+                    continue
+                del running[name]
+                if process.exitcode != 0:
+                    reason = f"{name} ended with exit status {process.exitcode}; its output is in {job.log}"
+                    raise ToolkitError(errors.recv() if errors.poll() else reason)  # the finally ends the others
+                done.add(name)
             time.sleep(0.2)
-        pool.close()  # all done: let the workers exit cleanly rather than be terminated on leaving the block
-        pool.join()
+    finally:
+        for _, process, _ in running.values():
+            process.terminate()
+        for _, process, _ in running.values():
+            process.join()
 
 
 def is_ready(job: Job, names: set[str], done: set[str]) -> bool:
