@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from token_assorted.data import encode_records, extract_answer, load_records, sequence_text
+from token_assorted.data import encode_record, encode_records, extract_answer, load_records, sequence_text
 from token_assorted.data.tokenizer import build_word_tokenizer, load_tokenizer, save_tokenizer, tokenizer_checksum
 from token_assorted.errors import DataError
 
@@ -80,11 +80,31 @@ def test_dataset_parts_concatenate_to_the_whole_sequence(reference_dir):
         assert len(row["step_lengths"]) == len(record["steps"])
 
 
+@pytest.mark.parametrize("kind", ["word", "bpe"])
+def test_records_encoded_in_blocks_match_one_at_a_time(reference_dir, kind):
+    from token_assorted.lm.stand_in import build_bpe_tokenizer
+
+    records = load_records(reference_dir / "prontoqa_valid.json")[:30]
+    texts = [sequence_text(r) for r in records]
+    tokenizer = build_word_tokenizer(texts) if kind == "word" else build_bpe_tokenizer(texts)
+    dataset = encode_records(tokenizer, records, block=7)  # blocks of 7, 7, 7, 7, 2
+    assert [row["index"] for row in dataset] == list(range(30))
+    for record, row in zip(records, dataset):
+        assert {key: row[key] for key in encode_record(tokenizer, record)} == encode_record(tokenizer, record)
+    if kind == "bpe":  # its post-processor adds BOS to the prompt, and to nothing else
+        assert dataset[0]["prompt_ids"][0] == tokenizer.bos_token_id != dataset[0]["reasoning_ids"][0]
+
+
 def test_too_long_sequence_names_the_record(reference_dir):
     records = load_records(reference_dir / "prosqa_valid.json")[:5]
     tokenizer = build_word_tokenizer(sequence_text(r) for r in records)
     with pytest.raises(DataError, match=r"x.json, record 0, .*more than the model's limit of 10"):
         encode_records(tokenizer, records, max_length=10, file="x.json")
+    # encoded in blocks, the record is still named by its place in the file
+    lengths = [len(tokenizer.encode(sequence_text(r))) + 1 for r in records]  # + EOS
+    first_too_long = next(i for i, n in enumerate(lengths) if n == max(lengths))
+    with pytest.raises(DataError, match=rf"x.json, record {first_too_long}, "):
+        encode_records(tokenizer, records, max_length=max(lengths) - 1, file="x.json", block=2)
 
 
 def test_the_answer_mark_is_one_token():

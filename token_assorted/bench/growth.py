@@ -7,7 +7,7 @@ over the sizes (1 = linear).
 from __future__ import annotations
 
 from ..data import get_tokenizer
-from ..data.dataset import encode_record
+from ..data.dataset import encode_batch
 from ..data.splits import task_params
 from ..evaluation.harness import device_for
 from ..tasks import get_task
@@ -34,13 +34,14 @@ def one_size(cfg, records: int, device) -> dict[str, dict]:
 
     tokenizer = get_tokenizer(cfg, progress=False)
     vqvae = load_vqvae(cfg, tokenizer).to(device)
-    rows = [(e["prompt_ids"], e["reasoning_ids"]) for e in (encode_record(tokenizer, r) for r in generated)]
+    encoded = encode_batch(tokenizer, generated)
+    rows = [(e["prompt_ids"], e["reasoning_ids"]) for e in encoded]
     with measured(device) as cost:
         encode_rows(vqvae, rows, batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision)
     figures["vqvae_encode"] = cost
 
     collate, new_model = lm_setup(cfg)
-    batches = collate([encode_record(tokenizer, r) for r in generated])
+    batches = collate(encoded)
     bf16 = str(cfg.trainer.precision).startswith("bf16")
     epoch = train_steps(new_model(), batches, device, bf16=bf16)
     figures["finetune_epoch"] = {"seconds": epoch["seconds"], "peak_mb": epoch["peak_mb"]}

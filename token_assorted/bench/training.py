@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from ..data import get_tokenizer, load_split
-from ..data.dataset import encode_record
+from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..evaluation.harness import device_for
 from ..latent import extend_tokenizer
@@ -59,7 +59,7 @@ def lm_batches(cfg, steps: int):
 def train_rows(cfg, count: int) -> list[dict]:
     """The first `count` training records, encoded (only these: a whole split takes long to tokenize)."""
     tokenizer = get_tokenizer(cfg, progress=False)
-    return [encode_record(tokenizer, record) for record in load_split(cfg, "train")[:count]]
+    return encode_batch(tokenizer, load_split(cfg, "train")[:count])
 
 
 def autocast(device: torch.device, bf16: bool):

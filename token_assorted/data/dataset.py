@@ -30,31 +30,46 @@ def get_tokenizer(cfg, progress: bool = True):
 
 def encode_record(tokenizer, record: dict) -> dict:
     """Prompt ids (with the tokenizer's BOS, if any), reasoning ids (one run per step) and solution ids + EOS."""
-    prompt = tokenizer(prompt_text(record), add_special_tokens=True)["input_ids"]
-    steps = [tokenizer(step + "\n", add_special_tokens=False)["input_ids"] for step in record["steps"]]
-    solution = tokenizer(solution_text(record), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return {
-        "prompt_ids": prompt,
-        "reasoning_ids": [t for step in steps for t in step],
-        "step_lengths": [len(step) for step in steps],
-        "solution_ids": solution,
-    }
+    return encode_batch(tokenizer, [record])[0]
 
 
-def encode_records(tokenizer, records: list[dict], *, max_length: int | None = None, file=None):
+def encode_batch(tokenizer, records: list[dict]) -> list[dict]:
+    """encode_record of each record, with three tokenizer calls in all rather than one per text: a fast tokenizer
+    encodes a list in one go (on 40,000 ProntoQA records, 23 s one text at a time)."""
+    def ids(texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+        options = {"return_attention_mask": False, "return_token_type_ids": False}
+        return tokenizer(texts, add_special_tokens=add_special_tokens, **options)["input_ids"] if texts else []
+
+    prompts = ids([prompt_text(r) for r in records], add_special_tokens=True)
+    steps = iter(ids([step + "\n" for r in records for step in r["steps"]], add_special_tokens=False))
+    solutions = ids([solution_text(r) for r in records], add_special_tokens=False)
+    eos = tokenizer.eos_token_id
+    rows = []
+    for record, prompt, solution in zip(records, prompts, solutions):
+        record_steps = [next(steps) for _ in record["steps"]]
+        rows.append({
+            "prompt_ids": prompt,
+            "reasoning_ids": [t for step in record_steps for t in step],
+            "step_lengths": [len(step) for step in record_steps],
+            "solution_ids": solution + [eos],
+        })
+    return rows
+
+
+def encode_records(tokenizer, records: list[dict], *, max_length: int | None = None, file=None, block: int = 4096):
     """A `datasets.Dataset` of encoded records; a sequence longer than `max_length` is an error naming its record."""
     from datasets import Dataset
 
     rows = []
-    for index, record in enumerate(records):
-        row = encode_record(tokenizer, record)
-        length = len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
-        if max_length is not None and length > max_length:
-            raise DataError(
-                f"the sequence has {length} tokens, more than the model's limit of {max_length}",
-                file=file, record=index, field="question/steps/answer",
-            )
-        rows.append({"index": index, **row})
+    for start in range(0, len(records), block):
+        for index, row in enumerate(encode_batch(tokenizer, records[start : start + block]), start=start):
+            length = len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
+            if max_length is not None and length > max_length:
+                raise DataError(
+                    f"the sequence has {length} tokens, more than the model's limit of {max_length}",
+                    file=file, record=index, field="question/steps/answer",
+                )
+            rows.append({"index": index, **row})
     return Dataset.from_list(rows)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from ..data.dataset import encode_record
+from ..data.dataset import encode_batch
 from ..data.format import prompt_text
 from ..data.splits import task_dir
 from ..data.tokenizer import check_known_words
@@ -54,12 +54,10 @@ def generation_autocast(device: torch.device, precision: str):
 
 def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[list[int]]:
     """The prompt ids training used; a prompt with a word the tokenizer lacks is an error naming its record."""
-    prompts = []
-    for index, record in enumerate(records):
-        ids = encode_record(tokenizer, record)["prompt_ids"]
+    prompts = [row["prompt_ids"] for row in encode_batch(tokenizer, list(records))]
+    for index, (record, ids) in enumerate(zip(records, prompts)):
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
             check_known_words(tokenizer, prompt_text(record), file=file, record=index, field="question")
-        prompts.append(ids)
     return prompts
 
 

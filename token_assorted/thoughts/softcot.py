@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import encode_record
+from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..io import META, sha256
 from ..latent import IGNORE
@@ -136,7 +136,7 @@ class SoftCoTCollator:
 
 
 def assistant_prompts(assistant_tokenizer, records: Sequence[dict]) -> list[list[int]]:
-    return [encode_record(assistant_tokenizer, record)["prompt_ids"] for record in records]
+    return [row["prompt_ids"] for row in encode_batch(assistant_tokenizer, list(records))]
 
 
 def softcot_loss(main, assistant, projection, batch: dict) -> torch.Tensor:
