@@ -286,3 +286,14 @@ def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(da
     assert build_model(eager.model, tokenizer).config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="model.attention 'flashy'"):
         build_model(make_config(*TINY, f"data.dir={data_dir}", "model.attention=flashy").model, tokenizer)
+
+
+@pytest.mark.parametrize("task", ["prontoqa", "prosqa", "maze"])
+def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
+    cfg = make_config("preset=gpu", f"task={task}")
+    default = make_config(f"task={task}")
+    assert cfg.model.name == "mini" and (cfg.model.hidden_size, cfg.model.num_layers) == (256, 6)
+    assert cfg.task.sizes.train == 200_000 and cfg.task.sizes.test == default.task.sizes.test
+    # its splits and models live apart, so the default preset's are never regenerated or overwritten
+    assert cfg.data.dir != default.data.dir and cfg.out_dir != default.out_dir
+    assert cfg.finetune.max_steps * cfg.finetune.batch_size >= 50 * default.finetune.max_steps * default.finetune.batch_size
