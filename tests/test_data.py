@@ -113,3 +113,16 @@ def test_the_answer_mark_is_one_token():
     assert split_words("E is a wumpus.\n### E is a wumpus.") == [
         "E", " is", " a", " wumpus", ".", "\n", "###", " E", " is", " a", " wumpus", ".",
     ]
+
+
+def test_rows_are_padded_on_either_side_with_the_mask_of_real_tokens():
+    import torch
+
+    from token_assorted.data.padding import padded
+
+    ids, mask = padded([[1, 2, 3], [4], []], fill=0)
+    assert ids.tolist() == [[1, 2, 3], [4, 0, 0], [0, 0, 0]] and ids.dtype == torch.long
+    assert mask.tolist() == [[True, True, True], [True, False, False], [False, False, False]]
+    ids, mask = padded([[1, 2, 3], [4], []], fill=-1, left=True, width=4)
+    assert ids.tolist() == [[-1, 1, 2, 3], [-1, -1, -1, 4], [-1, -1, -1, -1]]
+    assert mask.tolist() == [[False, True, True, True], [False, False, False, True], [False] * 4]

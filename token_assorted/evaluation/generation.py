@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
 from ..config import check_code_choice
+from ..data.padding import padded
 from ..latent.vocab import latent_vocab
 from .forcing import LatentBlockOpening
 from .pooled_codes import PooledCodes
@@ -44,13 +45,8 @@ GREEDY = Decoding()
 
 def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad on the left, so that every prompt ends at the last column and generation appends to all at once."""
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-        attention_mask[row, width - len(prompt) :] = 1
-    return input_ids.to(device), attention_mask.to(device)
+    input_ids, mask = padded(prompts, pad_id, left=True)
+    return input_ids.to(device), mask.long().to(device)
 
 
 def generate(

@@ -12,6 +12,7 @@ from typing import Sequence
 import lightning as L
 import torch
 
+from ..data.padding import padded
 from ..errors import DataError
 from ..latent import IGNORE, LatentVocab, build_example, sample_rng, stage_for_epoch
 from ..latent.modes import has_stages
@@ -57,15 +58,9 @@ class MixingCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         examples = [self.example(row) for row in rows]
-        width = max(len(e.input_ids) for e in examples)
-        input_ids = torch.full((len(examples), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-        attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
-        for row, e in enumerate(examples):
-            input_ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-            labels[row, : len(e.labels)] = torch.tensor(e.labels)
-            attention_mask[row, : len(e.input_ids)] = 1
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        input_ids, mask = padded([e.input_ids for e in examples], self.pad_id)
+        labels, _ = padded([e.labels for e in examples], IGNORE, width=input_ids.shape[1])
+        return {"input_ids": input_ids, "attention_mask": mask.long(), "labels": labels}
 
 
 class EpochDraws(L.Callback):

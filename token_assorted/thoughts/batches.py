@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from ..data.padding import padded
 from ..errors import DataError
 from ..latent import IGNORE
 
@@ -32,32 +33,19 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def left_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, values in enumerate(rows):
-        if values:
-            ids[row, width - len(values) :] = torch.tensor(values, dtype=torch.long)
-            mask[row, width - len(values) :] = 1
-    return ids, mask
+    ids, mask = padded(rows, pad_id, left=True)
+    return ids, mask.long()
 
 
 def thought_batch(examples: Sequence[ThoughtExample], thoughts: int, placeholder_id: int, pad_id: int) -> dict:
     """input_ids, attention_mask, labels and where the `thoughts` columns start (thought_start)."""
     prefix_ids, prefix_mask = left_padded([e.prefix for e in examples], pad_id)
-    suffix_width = max(len(e.suffix) for e in examples)
-    size = len(examples)
-    suffix_ids = torch.full((size, suffix_width), pad_id, dtype=torch.long)
-    suffix_mask = torch.zeros((size, suffix_width), dtype=torch.long)
-    suffix_labels = torch.full((size, suffix_width), IGNORE, dtype=torch.long)
-    for row, e in enumerate(examples):
-        suffix_ids[row, : len(e.suffix)] = torch.tensor(e.suffix, dtype=torch.long)
-        suffix_mask[row, : len(e.suffix)] = 1
-        suffix_labels[row, : len(e.suffix)] = torch.tensor(e.suffix_labels, dtype=torch.long)
-    thought_ids = torch.full((size, thoughts), placeholder_id, dtype=torch.long)
+    suffix_ids, suffix_mask = padded([e.suffix for e in examples], pad_id)
+    suffix_labels, _ = padded([e.suffix_labels for e in examples], IGNORE, width=suffix_ids.shape[1])
+    thought_ids = torch.full((len(examples), thoughts), placeholder_id, dtype=torch.long)
     return {
         "input_ids": torch.cat([prefix_ids, thought_ids, suffix_ids], 1),
-        "attention_mask": torch.cat([prefix_mask, torch.ones_like(thought_ids), suffix_mask], 1),
+        "attention_mask": torch.cat([prefix_mask, torch.ones_like(thought_ids), suffix_mask.long()], 1),
         "labels": torch.cat(
             [torch.full_like(prefix_ids, IGNORE), torch.full_like(thought_ids, IGNORE), suffix_labels], 1
         ),

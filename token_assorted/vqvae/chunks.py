@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from ..data.padding import padded
 from ..resume import EpochBatches
 
 IGNORE = -100  # cross-entropy's ignore_index
@@ -40,13 +41,7 @@ def num_chunks(length: int, chunk_size: int) -> int:
 
 def pad(rows: list[list[int]], pad_id: int, length: int | None = None) -> tuple[Tensor, Tensor]:
     """Token-id lists as one (B, length) tensor, right-padded with `pad_id`, and the mask of real tokens."""
-    length = max(len(row) for row in rows) if length is None else length
-    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    mask = torch.zeros(len(rows), length, dtype=torch.bool)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = True
-    return ids, mask
+    return padded(rows, pad_id, width=length)
 
 
 def collate(rows: list[tuple[list[int], list[int]]], *, chunk_size: int, pad_id: int, eos_id: int) -> Batch:
