@@ -108,7 +108,7 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
     [
         (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"),
         (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; choose one of: all-replace, coconut, cot,"),
-        (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, tiny"),
+        (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, mini, tiny, tiny-assistant"),
         (finetune, ["finetune.epoch=3"], "error: unknown setting 'finetune.epoch'"),
         (generate_data, ["task.sizes.trian=3"], "error: unknown setting 'task.sizes.trian'"),  # sizes is a dict
         (evaluate, ["eval.limit=ten"], "error: Error merging override eval.limit=ten (Value 'ten' of type 'str'"),

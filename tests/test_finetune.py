@@ -297,3 +297,20 @@ def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
     # its splits and models live apart, so the default preset's are never regenerated or overwritten
     assert cfg.data.dir != default.data.dir and cfg.out_dir != default.out_dir
     assert cfg.finetune.max_steps * cfg.finetune.batch_size >= 50 * default.finetune.max_steps * default.finetune.batch_size
+
+
+@pytest.mark.parametrize("mode, allowed", [("cot", True), ("sol-only", True), ("random-replace", False),
+                                           ("curriculum-replace", False)])
+def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
+    # a worker process collates with its own copy of the collator, blind to the draws and stages that move on here
+    from token_assorted.errors import ConfigError
+
+    cfg = make_config(f"mode={mode}", "trainer.num_workers=1", "finetune.batch_size=2")
+    data = {"train": [{"index": i} for i in range(4)], "valid": [{"index": 0}]}
+    collators = {"train": list, "valid": list}
+    if allowed:
+        loaders, _ = finetune.make_loaders(data, collators, cfg, world_size=1)
+        assert loaders[0].num_workers == 1
+    else:
+        with pytest.raises(ConfigError, match=rf"trainer.num_workers=1: mode {mode} draws"):
+            finetune.make_loaders(data, collators, cfg, world_size=1)

@@ -30,7 +30,7 @@ from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
-from .errors import StaleInputError
+from .errors import ConfigError, StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .data.splits import load_split
 from .lock import holding_lock
@@ -38,6 +38,7 @@ from .resume import EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_res
 from .trainer_settings import checked_trainer_settings
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .latent.icot import removal_per_epoch
+from .latent.modes import examples_change
 from .latent.pause import PAUSE
 from .latent.special import add_mean_rows, add_special_tokens
 from .latent.vocab import LATENT_PATTERN, latent_vocab
@@ -127,6 +128,13 @@ def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[lis
     check_divisible(cfg.finetune.batch_size, world_size, "finetune.batch_size")
     order = EpochBatches(len(data["train"]), cfg.finetune.batch_size, cfg.seed)
     workers = cfg.trainer.num_workers
+    if workers and examples_change(cfg.mode.name):
+        # the schedule moves on in this process, mid-epoch under a step budget: a worker's copy would not follow
+        raise ConfigError(
+            f"trainer.num_workers={workers}: mode {cfg.mode.name} draws its samples afresh as training goes on, "
+            "which DataLoader workers cannot follow; use trainer.num_workers=0 (a batch of 256 collates in about "
+            "5 ms)"
+        )
     train = torch.utils.data.DataLoader(
         data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=workers
     )

@@ -96,6 +96,11 @@ def has_stages(mode_name: str) -> bool:
     return mode_name in ("curriculum-replace", "icot", "coconut")
 
 
+def examples_change(mode_name: str) -> bool:
+    """Whether a sample's training sequence changes as training goes on: a new draw each epoch, or a new stage."""
+    return mode_name in ("random-replace", "poisson-replace") or has_stages(mode_name)
+
+
 def replaced_chunks(mode, rng: random.Random, n_tokens: int, chunk_size: int, stage: int = 0) -> list[int]:
     """The chunks `mode` (a ModeConfig) replaces in a trace of n tokens. sol-only and cot replace none."""
     name = mode.name
