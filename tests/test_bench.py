@@ -79,6 +79,7 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     training = results["training"]
     speedup = [key for key in training if "bf16" in key and "speedup" in key]
     assert speedup and training[speedup[0]]["median"] > 0
+    assert training["collate_ms_per_batch"]["median"] > 0
     assert training["vqvae_encode_samples_per_s"]["median"] > 0 and training["vqvae_bf16_speedup"]["median"] > 0
     assert all(training[f"vqvae_train_samples_per_s_{p}"]["median"] > 0 for p in ("fp32", "bf16"))
     assert training["gpu"] is None  # no GPU in the tests

@@ -1,5 +1,6 @@
-"""Training speed: fine-tuning tokens/s in fp32 and under bf16 autocast (pair by pair), VQ-VAE training and
-encoding samples/s, and on a GPU the model FLOPs utilisation of fine-tuning `model=gpt2-small`.
+"""Training speed: fine-tuning tokens/s in fp32 and under bf16 autocast (pair by pair), the time to collate a
+batch, VQ-VAE training and encoding samples/s, and on a GPU the model FLOPs utilisation of fine-tuning
+`model=gpt2-small`.
 
 The timed loop is the work of a training step (forward, backward, AdamW step) on batches the fine-tuning
 collator makes; one untimed step first, so start-up costs (and the VQ-VAE's k-means) stay out of the figure.
@@ -8,6 +9,7 @@ collator makes; one untimed step first, so start-up costs (and the VQ-VAE's k-me
 from __future__ import annotations
 
 import contextlib
+import time
 
 import torch
 from omegaconf import OmegaConf
@@ -112,17 +114,23 @@ def vqvae_steps(model, batches, device, bf16: bool, lr: float) -> float:
 
 
 def finetune_precisions(cfg, repeats: int, steps: int) -> dict:
-    """fp32 and bf16 autocast back to back in each repeat, on fresh models with the same weights."""
+    """fp32 and bf16 autocast back to back in each repeat, on fresh models with the same weights; and the
+    milliseconds the fine-tuning collator takes per batch, which a GPU waits for on every step."""
     device = device_for(cfg.trainer.accelerator)
-    new_model, batches = lm_batches(cfg, steps)
-    fp32, bf16 = [], []
+    collate, new_model = lm_setup(cfg)
+    rows = train_rows(cfg, steps * cfg.finetune.batch_size)
+    fp32, bf16, collation = [], [], []
     for _ in range(repeats):
+        start = time.perf_counter()
+        batches = collate(rows)
+        collation.append(1000 * (time.perf_counter() - start) / len(batches))
         fp32.append(train_steps(new_model(), batches, device, bf16=False)["tokens_per_s"])
         bf16.append(train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"])
     return {
         "finetune_tokens_per_s_fp32": spread(fp32),
         "finetune_tokens_per_s_bf16": spread(bf16),
         "bf16_speedup": spread(ratio(b, f) for f, b in zip(fp32, bf16)),
+        "collate_ms_per_batch": spread(collation),
     }
 
 
