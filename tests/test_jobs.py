@@ -29,6 +29,18 @@ def test_a_failing_worker_job_stops_the_run_with_its_error(tmp_path):
     assert (tmp_path / "logs" / "maze-data.log").exists()
 
 
+def killed(cfg, progress):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+
+
+def test_a_worker_killed_outright_stops_the_run_with_its_exit_status(tmp_path):
+    with pytest.raises(ToolkitError, match=r"a ended with exit status -9; see .*a.log"):
+        run_jobs([Job("a", [Stage("a: killed", killed, None)])], workers=2, log_dir=tmp_path / "logs")
+
+
 def load_in_worker_processes(cfg, progress):
     from torch.utils.data import DataLoader
 

@@ -107,12 +107,15 @@ def run_in_processes(jobs: list[Job], workers: int, log_dir: Path) -> None:
                 running[job.name] = (job, process, errors)
                 pending.remove(job)
             for name, (job, process, errors) in list(running.items()):
-                if process.is_alive():
+                message = sent_error(errors)  # read as it comes, so a long message cannot block the worker
+                if message is None and process.is_alive():
                     continue
+                process.join()
+                errors.close()
                 del running[name]
-                if process.exitcode != 0:
-                    reason = f"{name} ended with exit status {process.exitcode}; its output is in {job.log}"
-                    raise ToolkitError(errors.recv() if errors.poll() else reason)  # the finally ends the others
+                if message is not None or process.exitcode != 0:
+                    # the finally below ends the other jobs
+                    raise ToolkitError(message or f"{name} ended with exit status {process.exitcode}; see {job.log}")
                 done.add(name)
             time.sleep(0.2)
     finally:
@@ -120,6 +123,14 @@ def run_in_processes(jobs: list[Job], workers: int, log_dir: Path) -> None:
             process.terminate()
         for _, process, _ in running.values():
             process.join()
+
+
+def sent_error(errors) -> str | None:
+    """The error line a worker sent, if one has come (a worker that ends without one leaves the pipe at its end)."""
+    try:
+        return errors.recv() if errors.poll() else None
+    except EOFError:
+        return None
 
 
 def is_ready(job: Job, names: set[str], done: set[str]) -> bool:
