@@ -39,16 +39,11 @@ def num_chunks(length: int, chunk_size: int) -> int:
     return max(1, math.ceil(length / chunk_size))
 
 
-def pad(rows: list[list[int]], pad_id: int, length: int | None = None) -> tuple[Tensor, Tensor]:
-    """Token-id lists as one (B, length) tensor, right-padded with `pad_id`, and the mask of real tokens."""
-    return padded(rows, pad_id, width=length)
-
-
 def collate(rows: list[tuple[list[int], list[int]]], *, chunk_size: int, pad_id: int, eos_id: int) -> Batch:
     """`rows` are (prompt_ids, reasoning_ids) pairs; each trace is padded to the batch's largest chunk count."""
     chunks = max(num_chunks(len(trace), chunk_size) for _, trace in rows)
-    prompt_ids, prompt_mask = pad([prompt for prompt, _ in rows], pad_id)
-    trace_ids, trace_mask = pad([trace for _, trace in rows], pad_id, length=chunks * chunk_size)
+    prompt_ids, prompt_mask = padded([prompt for prompt, _ in rows], pad_id)
+    trace_ids, trace_mask = padded([trace for _, trace in rows], pad_id, width=chunks * chunk_size)
     targets = trace_ids.masked_fill(~trace_mask, IGNORE)
     chunk_mask = torch.zeros(len(rows), chunks, dtype=torch.bool)
     for i, (_, trace) in enumerate(rows):

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.padding import padded
 from ..errors import ConfigError, DataError
-from .chunks import IGNORE, Batch, pad
+from .chunks import IGNORE, Batch
 from .layers import Block, KVCache
 from .quantizer import make_quantizer
 
@@ -240,10 +241,10 @@ class VQVAE(nn.Module):
         chunks = max(len(row) for row in codes) // per_chunk
         device = self.embed.weight.device
         # shorter sequences are padded with copies of their last chunk, whose text is cut off again below
-        padded = [row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes]
-        padded = torch.tensor(padded, device=device)
-        prompt_ids, prompt_mask = (t.to(device) for t in pad(prompts, self.pad_id))
-        tokens = self.generate(prompt_ids, prompt_mask, self.codes_to_vectors(padded)).tolist()
+        filled = [row + row[-per_chunk:] * (chunks - len(row) // per_chunk) for row in codes]
+        filled = torch.tensor(filled, device=device)
+        prompt_ids, prompt_mask = (t.to(device) for t in padded(prompts, self.pad_id))
+        tokens = self.generate(prompt_ids, prompt_mask, self.codes_to_vectors(filled)).tolist()
         lengths = [len(row) // per_chunk * self.chunk_size for row in codes]
         return [_until_eos(row[:length], self.eos_id) for row, length in zip(tokens, lengths)]
 
