@@ -309,8 +309,9 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
     data = {"train": [{"index": i} for i in range(4)], "valid": [{"index": 0}]}
     collators = {"train": list, "valid": list}
     if allowed:
+        finetune.check_loader_workers(cfg)
         loaders, _ = finetune.make_loaders(data, collators, cfg, world_size=1)
         assert loaders[0].num_workers == 1
     else:
         with pytest.raises(ConfigError, match=rf"trainer.num_workers=1: mode {mode} draws"):
-            finetune.make_loaders(data, collators, cfg, world_size=1)
+            finetune.check_loader_workers(cfg)

@@ -121,6 +121,18 @@ def init_latent_embeddings(model, vocab: LatentVocab, init: str, latents: Latent
     add_latent_embeddings(model, vocab, init, latents.codebook, covered)
 
 
+def check_loader_workers(cfg) -> None:
+    """Refuse DataLoader workers where they would train on stale samples: the schedule moves on in this process,
+    mid-epoch under a step budget, and a worker's copy of the collator would not follow."""
+    workers = cfg.trainer.num_workers
+    if workers and examples_change(cfg.mode.name):
+        raise ConfigError(
+            f"trainer.num_workers={workers}: mode {cfg.mode.name} draws its samples afresh as training goes on, "
+            "which DataLoader workers cannot follow; use trainer.num_workers=0 (a batch of 256 collates in about "
+            "5 ms)"
+        )
+
+
 def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, EpochBatches]:
     """Training batches hold `finetune.batch_size` records in all, split over the processes (data/shards.py), in an
     order a resumed run picks up midway (resume.py); every process validates on the whole valid split, so
@@ -128,13 +140,6 @@ def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[lis
     check_divisible(cfg.finetune.batch_size, world_size, "finetune.batch_size")
     order = EpochBatches(len(data["train"]), cfg.finetune.batch_size, cfg.seed)
     workers = cfg.trainer.num_workers
-    if workers and examples_change(cfg.mode.name):
-        # the schedule moves on in this process, mid-epoch under a step budget: a worker's copy would not follow
-        raise ConfigError(
-            f"trainer.num_workers={workers}: mode {cfg.mode.name} draws its samples afresh as training goes on, "
-            "which DataLoader workers cannot follow; use trainer.num_workers=0 (a batch of 256 collates in about "
-            "5 ms)"
-        )
     train = torch.utils.data.DataLoader(
         data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=workers
     )
@@ -310,6 +315,7 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)
+    check_loader_workers(cfg)  # before the data is tokenized and the model built
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
