@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from .errors import ConfigError
 
@@ -120,7 +120,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"  # auto | ddp | fsdp (Lightning's own)
     num_nodes: int = 1
-    precision: str = "bf16-mixed"
+    precision: str = "${bf16_where_fast:${trainer.accelerator}}"  # or Lightning's own: 32-true, bf16-mixed, ...
     log_every_n_steps: int = 20
     num_workers: int = 0
     limit_train_batches: Any = None  # Lightning's: an int (batches) or a float (share); None = all
@@ -189,6 +189,29 @@ class Config:
     seed: int = 0
 
 
+def device_for(accelerator: str):
+    """The GPU when the trainer config allows one and there is one, else the CPU."""
+    import torch
+
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def bf16_where_fast(accelerator: str) -> str:
+    """The default trainer.precision: bf16 autocast on a GPU that has bf16 and on a CPU with bf16 arithmetic (AMX
+    or AVX512-BF16), fp32 elsewhere. Without it every bf16 product is converted in software: fine-tuning the
+    tiny model ran 13.6x slower under bf16 autocast on a CPU with AVX2 alone (519 against 7,076 tokens/s), where
+    on one with AMX it ran 1.2x faster."""
+    import torch
+
+    if device_for(accelerator).type == "cuda":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+    capabilities = torch.cpu.get_capabilities()
+    return "bf16-mixed" if capabilities.get("amx_bf16") or capabilities.get("avx512_bf16") else "32-true"
+
+
+OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)
 ConfigStore.instance().store(name="schema", node=Config)
 
 

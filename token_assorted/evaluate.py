@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
+from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
 from .evaluation.checkpoint import load_checkpoint
-from .evaluation.harness import device_for, evaluate_records, evaluation_file, generation_autocast
+from .evaluation.harness import evaluate_records, evaluation_file, generation_autocast
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
 from .io import sha256

@@ -6,12 +6,13 @@ and what each latent block stands for, decoded to text by the task's VQ-VAE when
 
 from __future__ import annotations
 
+from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
 from .errors import ConfigError, ToolkitError
 from .evaluation.checkpoint import load_checkpoint
 from .evaluation.generation import generate
-from .evaluation.harness import device_for, encode_prompts, evaluation_file, generation_autocast, generation_budget
+from .evaluation.harness import encode_prompts, evaluation_file, generation_autocast, generation_budget
 from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import latent_token

@@ -7,9 +7,10 @@ same way; they are evaluated with the evaluation protocol (evaluation/harness.py
 
 from __future__ import annotations
 
+from ..config import device_for
 from ..data.splits import load_split
 from ..evaluation.checkpoint import load_checkpoint
-from ..evaluation.harness import device_for, evaluate_records, evaluation_file, generation_autocast
+from ..evaluation.harness import evaluate_records, evaluation_file, generation_autocast
 from .measure import measured, ratio, spread
 
 FIGURES = ("accuracy", "generated_tokens", "latent_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")

@@ -14,10 +14,10 @@ import time
 import torch
 from omegaconf import OmegaConf
 
+from ..config import device_for
 from ..data import get_tokenizer, load_split
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
-from ..evaluation.harness import device_for
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..vqvae import build_vqvae, load_vqvae

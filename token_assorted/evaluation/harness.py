@@ -35,13 +35,6 @@ def evaluation_file(cfg) -> Path:
     return Path(cfg.data.test_file) if cfg.data.test_file else task_dir(cfg) / "test.json"
 
 
-def device_for(accelerator: str) -> torch.device:
-    """The GPU when the trainer config allows one and there is one, else the CPU."""
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 def generation_autocast(device: torch.device, precision: str):
     """On a GPU, generate under the autocast the model was trained with ("bf16-mixed", "16-mixed"; "32" for none).
     On a CPU, with no autocast (the weights' own dtype): there bf16 autocast made generation slower, 1.29x on
