@@ -67,6 +67,7 @@ def test_bench_writes_every_figure(tmp_path, capsys):
     results = json.loads((directory / "results.json").read_text())
     assert (tmp_path / "outputs" / "finetune" / "prosqa" / "random-replace" / "meta.json").is_file()
     assert results["code_choice"] == "token" and "code_choice" not in printed
+    assert "CPU bf16 arithmetic: " in results["where"] and "trainer.precision" in results["where"]  # explains bf16
     pooled = markdown({**results, "code_choice": "pooled"})
     assert "Latent codes chosen as one (eval.code_choice=pooled)." in pooled and "chosen as one" not in printed
 

@@ -32,6 +32,15 @@ def timed(label: str, step, *args):
     return result
 
 
+def machine(cfg) -> str:
+    """Where the figures come from: bf16's speedup on a CPU hangs on whether it has bf16 arithmetic."""
+    capabilities = torch.cpu.get_capabilities()
+    bf16 = [name for name in ("amx_bf16", "avx512_bf16") if capabilities.get(name)]
+    gpu = f"CUDA {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
+    return (f"{capabilities.get('cpu_name') or platform.machine()} ({torch.get_num_threads()} threads, CPU bf16 "
+            f"arithmetic: {', '.join(bf16) or 'none'}), {gpu}; trainer.precision {cfg.trainer.precision}.")
+
+
 def run(cfg, overrides: list[str] | None = None) -> dict:
     if overrides is None:
         overrides = list(HydraConfig.get().overrides.task)
@@ -45,8 +54,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     results = {
         "baseline": b.baseline, "method": b.method, "repeats": b.repeats, "preset": cfg.preset,
         "code_choice": cfg.eval.code_choice,
-        "where": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-                 f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "where": machine(cfg),
         "inference": {}, "curve": {},
     }
     for task in b.tasks:
