@@ -161,7 +161,8 @@ class BenchConfig:
     problems: Optional[int] = 20  # test problems per inference run (a task may set its own); None = all
     train_steps: int = 8  # timed optimizer steps per training-throughput run
     # fp32 / bf16 speed also on this conf/model/ entry, in small batches (a GPT-2 small step takes seconds on a
-    # CPU): bf16 pays off where matrix products dominate, which they do not in the tiny model; None = skip
+    # CPU): bf16 pays off where matrix products dominate, which they do not in the tiny model; None = skip.
+    # Its bf16 run only where bf16 arithmetic is fast (bf16_where_fast): elsewhere a step takes minutes
     large_model: Optional[str] = "gpt2-small"
     large_model_batch: int = 4
     large_model_steps: int = 2

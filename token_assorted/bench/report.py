@@ -36,6 +36,8 @@ def markdown(results: dict) -> str:
         large = t["large_model"]
         lines += [f"| {large['model']} (batch {large['batch_size']}): {key} | {fmt(large[key])} |"
                   for key in ("finetune_tokens_per_s_fp32", "finetune_tokens_per_s_bf16", "bf16_speedup")]
+        if not large["bf16_speedup"]["runs"]:
+            lines.append(f"| {large['model']}: bf16 | not measured: no bf16 arithmetic here |")
     if t.get("gpu"):
         g = t["gpu"]
         lines += [f"| GPT-2 small bf16 tokens/s ({g['device']}) | {fmt(g['gpt2_small_tokens_per_s_bf16'])} |",

@@ -113,9 +113,10 @@ def vqvae_steps(model, batches, device, bf16: bool, lr: float) -> float:
     return sum(len(b) for b in batches) / cost["seconds"]
 
 
-def finetune_precisions(cfg, repeats: int, steps: int) -> dict:
-    """fp32 and bf16 autocast back to back in each repeat, on fresh models with the same weights; and the
-    milliseconds the fine-tuning collator takes per batch, which a GPU waits for on every step."""
+def finetune_precisions(cfg, repeats: int, steps: int, with_bf16: bool = True) -> dict:
+    """fp32 and (unless with_bf16 is false) bf16 autocast back to back in each repeat, on fresh models with the
+    same weights; and the milliseconds the fine-tuning collator takes per batch, which a GPU waits for on every
+    step."""
     device = device_for(cfg.trainer.accelerator)
     collate, new_model = lm_setup(cfg)
     rows = train_rows(cfg, steps * cfg.finetune.batch_size)
@@ -125,7 +126,8 @@ def finetune_precisions(cfg, repeats: int, steps: int) -> dict:
         batches = collate(rows)
         collation.append(1000 * (time.perf_counter() - start) / len(batches))
         fp32.append(train_steps(new_model(), batches, device, bf16=False)["tokens_per_s"])
-        bf16.append(train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"])
+        if with_bf16:
+            bf16.append(train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"])
     return {
         "finetune_tokens_per_s_fp32": spread(fp32),
         "finetune_tokens_per_s_bf16": spread(bf16),
