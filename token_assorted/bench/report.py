@@ -32,6 +32,8 @@ def markdown(results: dict) -> str:
     t = results["training"]
     lines += ["", "## Training", "", "| figure | value |", "|---|---|"]
     lines += [f"| {key} | {fmt(value)} |" for key, value in t.items() if isinstance(value, dict) and "median" in value]
+    if not t["vqvae_bf16_speedup"]["runs"]:
+        lines.append("| VQ-VAE: bf16 | not measured: no bf16 arithmetic here |")
     if t.get("large_model"):
         large = t["large_model"]
         lines += [f"| {large['model']} (batch {large['batch_size']}): {key} | {fmt(large[key])} |"

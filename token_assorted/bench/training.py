@@ -136,9 +136,10 @@ def finetune_precisions(cfg, repeats: int, steps: int, with_bf16: bool = True) -
     }
 
 
-def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int) -> dict:
-    """Samples/s of VQ-VAE training in fp32 and under bf16 autocast (fresh models with the same weights, back to
-    back in each repeat), and of encoding with the trained one at the configured precision."""
+def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int, with_bf16: bool = True) -> dict:
+    """Samples/s of VQ-VAE training in fp32 and (unless with_bf16 is false) under bf16 autocast (fresh models with
+    the same weights, back to back in each repeat), and of encoding with the trained one at the configured
+    precision."""
     device = device_for(cfg.trainer.accelerator)
     tokenizer = get_tokenizer(cfg, progress=False)
     size = cfg.vqvae.train.batch_size
@@ -147,7 +148,7 @@ def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int) -> dict:
                           pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed))
     fp32, bf16, encoding = [], [], []
     for _ in range(repeats):
-        for speeds, in_bf16 in ((fp32, False), (bf16, True)):
+        for speeds, in_bf16 in ((fp32, False), (bf16, True)) if with_bf16 else ((fp32, False),):
             torch.manual_seed(cfg.seed)
             speeds.append(vqvae_steps(build_vqvae(cfg, tokenizer), batches, device, in_bf16, cfg.vqvae.train.lr))
 
