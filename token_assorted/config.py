@@ -199,6 +199,14 @@ def device_for(accelerator: str):
     return torch.device("cpu")
 
 
+def cpu_bf16_units() -> list[str]:
+    """This CPU's bf16 arithmetic, as torch names it (none on one with AVX2 alone)."""
+    import torch
+
+    capabilities = torch.cpu.get_capabilities()
+    return [name for name in ("amx_bf16", "avx512_bf16") if capabilities.get(name)]
+
+
 def bf16_where_fast(accelerator: str) -> str:
     """The default trainer.precision: bf16 autocast on a GPU that has bf16 and on a CPU with bf16 arithmetic (AMX
     or AVX512-BF16), fp32 elsewhere. Without it every bf16 product is converted in software: fine-tuning the
@@ -208,8 +216,7 @@ def bf16_where_fast(accelerator: str) -> str:
 
     if device_for(accelerator).type == "cuda":
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
-    capabilities = torch.cpu.get_capabilities()
-    return "bf16-mixed" if capabilities.get("amx_bf16") or capabilities.get("avx512_bf16") else "32-true"
+    return "bf16-mixed" if cpu_bf16_units() else "32-true"
 
 
 OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)

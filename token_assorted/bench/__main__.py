@@ -17,7 +17,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 
 from ..cli import hydra_main
-from ..config import bf16_where_fast
+from ..config import bf16_where_fast, cpu_bf16_units
 from ..pipeline import stage_config, train_task
 from . import report
 from .growth import growth
@@ -35,11 +35,10 @@ def timed(label: str, step, *args):
 
 def machine(cfg) -> str:
     """Where the figures come from: bf16's speedup on a CPU hangs on whether it has bf16 arithmetic."""
-    capabilities = torch.cpu.get_capabilities()
-    bf16 = [name for name in ("amx_bf16", "avx512_bf16") if capabilities.get(name)]
+    name = torch.cpu.get_capabilities().get("cpu_name") or platform.machine()
     gpu = f"CUDA {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
-    return (f"{capabilities.get('cpu_name') or platform.machine()} ({torch.get_num_threads()} threads, CPU bf16 "
-            f"arithmetic: {', '.join(bf16) or 'none'}), {gpu}; trainer.precision {cfg.trainer.precision}.")
+    return (f"{name} ({torch.get_num_threads()} threads, CPU bf16 arithmetic: {', '.join(cpu_bf16_units()) or 'none'}),"
+            f" {gpu}; trainer.precision {cfg.trainer.precision}.")
 
 
 def run(cfg, overrides: list[str] | None = None) -> dict:
