@@ -306,7 +306,8 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
     from token_assorted.errors import ConfigError
 
     cfg = make_config(f"mode={mode}", "trainer.num_workers=1", "finetune.batch_size=2")
-    data = {"train": [{"index": i} for i in range(4)], "valid": [{"index": 0}]}
+    row = {"prompt_ids": [1], "reasoning_ids": [2], "solution_ids": [3]}
+    data = {"train": [{"index": i, **row} for i in range(4)], "valid": [{"index": 0, **row}]}
     collators = {"train": list, "valid": list}
     if allowed:
         finetune.check_loader_workers(cfg)
@@ -315,6 +316,33 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
     else:
         with pytest.raises(ConfigError, match=rf"trainer.num_workers=1: mode {mode} draws"):
             finetune.check_loader_workers(cfg)
+
+
+def test_training_batches_hold_records_of_similar_length():
+    # padding is computed like any token: maze cot batches were 35 % padding before, 1.3 % after (1.50 -> 0.83 s a step)
+    gen = torch.Generator().manual_seed(0)
+    lengths = torch.randint(10, 400, (640,), generator=gen).tolist()
+    data = {
+        "train": [{"index": i, "prompt_ids": [0] * n, "reasoning_ids": [], "solution_ids": [0]} for i, n in enumerate(lengths)],
+        "valid": [{"index": i, "prompt_ids": [0] * n, "reasoning_ids": [0], "solution_ids": []} for i, n in enumerate(lengths[:40])],
+    }
+    collators = {"train": list, "valid": list}
+
+    def padding_share(window: int, epoch: int = 0) -> tuple[float, list]:
+        cfg = make_config("finetune.batch_size=16", f"finetune.length_window={window}")
+        (train, valid), order = finetune.make_loaders(data, collators, cfg, world_size=1)
+        order.set_epoch(epoch)
+        batches = [[finetune.record_length(row) for row in batch] for batch in train]
+        assert sorted(row["index"] for batch in train for row in batch) == list(range(640))  # each record once
+        assert [row["index"] for batch in valid for row in batch] != list(range(40))  # validation sorted too
+        padded = sum(len(b) * max(b) for b in batches)
+        return 1 - sum(map(sum, batches)) / padded, [b[0] for b in batches]
+
+    grouped, first = padding_share(40)
+    plain, _ = padding_share(1)
+    assert plain > 0.4 and grouped < 0.05
+    assert first != sorted(first)  # the batches themselves come in random order
+    assert padding_share(40, epoch=1)[1] != first  # and in a new one each epoch
 
 
 def test_bf16_autocast_by_default_only_where_the_hardware_has_bf16_arithmetic(monkeypatch):

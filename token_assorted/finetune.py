@@ -34,7 +34,7 @@ from .errors import ConfigError, StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .data.splits import load_split
 from .lock import holding_lock
-from .resume import EpochBatches, LastCheckpoint, ResumeState, checkpoint_to_resume, merged_logs
+from .resume import LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
 from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
 from .latent.icot import removal_per_epoch
@@ -133,18 +133,27 @@ def check_loader_workers(cfg) -> None:
         )
 
 
-def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, EpochBatches]:
-    """Training batches hold `finetune.batch_size` records in all, split over the processes (data/shards.py), in an
-    order a resumed run picks up midway (resume.py); every process validates on the whole valid split, so
-    val_loss is the same figure as on one process."""
-    check_divisible(cfg.finetune.batch_size, world_size, "finetune.batch_size")
-    order = EpochBatches(len(data["train"]), cfg.finetune.batch_size, cfg.seed)
+def record_length(row: dict) -> int:
+    """Tokens of the record with its whole trace: what the length-grouped batches sort by, before any mode's draw."""
+    return len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
+
+
+def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, LengthGroupedBatches]:
+    """Training batches hold `finetune.batch_size` records of similar length in all, split over the processes
+    (data/shards.py), in an order a resumed run picks up midway (resume.py); every process validates on the whole
+    valid split, so val_loss is the same figure as on one process."""
+    optim = cfg.finetune
+    check_divisible(optim.batch_size, world_size, "finetune.batch_size")
+    lengths = [record_length(row) for row in data["train"]]
+    order = LengthGroupedBatches(lengths, optim.batch_size, cfg.seed, optim.length_window)
     workers = cfg.trainer.num_workers
     train = torch.utils.data.DataLoader(
         data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=workers
     )
+    # val_loss is a mean over tokens, whatever the batches: sorted by length, they hold little padding
     valid = torch.utils.data.DataLoader(
-        data["valid"], batch_size=cfg.finetune.batch_size, collate_fn=collators["valid"], num_workers=workers
+        sorted(data["valid"], key=record_length), batch_size=optim.batch_size, collate_fn=collators["valid"],
+        num_workers=workers,
     )
     return [train, valid], order
 

@@ -68,6 +68,25 @@ class EpochBatches(torch.utils.data.Sampler):
         return len(self.batches())  # the whole epoch, also when resuming: Lightning counts the skipped batches as done
 
 
+class LengthGroupedBatches(EpochBatches):
+    """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
+    by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
+    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py);
+    a resumed run skips the batches it has done (resume.py)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int):
+        super().__init__(len(lengths), batch_size, seed)
+        self.lengths, self.window = lengths, window
+
+    def all_batches(self, generator: torch.Generator) -> list[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        batches = []
+        span = self.window * self.batch_size
+        for start in range(0, len(order), span):
+            group = sorted(order[start : start + span], key=self.lengths.__getitem__)
+            batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
 class ResumeState(L.Callback):
     """Keeps the position inside the epoch and the random generators' states in every checkpoint."""
 

@@ -70,7 +70,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
         batch_size=optim.batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id,
         num_workers=cfg.trainer.num_workers,
     )
-    train_loader = loader(rows["train"], seed=cfg.seed, **batches)
+    train_loader = loader(rows["train"], seed=cfg.seed, window=optim.length_window, **batches)
     resume_state.sampler = train_loader.batch_sampler
     trainer.fit(module, train_loader, loader(rows["valid"], **batches), ckpt_path=resume_from)
     # the full training state: a rerun of the same command resumes here, with nothing left to train

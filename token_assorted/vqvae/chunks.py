@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..data.padding import padded
-from ..resume import EpochBatches
+from ..resume import LengthGroupedBatches
 
 IGNORE = -100  # cross-entropy's ignore_index
 
@@ -63,29 +63,9 @@ def sorted_batches(
         yield indices, collate([rows[i] for i in indices], chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
 
 
-class LengthGroupedBatches(EpochBatches):
-    """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
-    by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
-    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py);
-    a resumed run skips the batches it has done (resume.py)."""
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50):
-        super().__init__(len(lengths), batch_size, seed)
-        self.lengths, self.window = lengths, window
-
-    def all_batches(self, generator: torch.Generator) -> list[list[int]]:
-        order = torch.randperm(len(self.lengths), generator=generator).tolist()
-        batches = []
-        span = self.window * self.batch_size
-        for start in range(0, len(order), span):
-            group = sorted(order[start : start + span], key=self.lengths.__getitem__)
-            batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
-        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
 def loader(
     rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int,
-    seed: int | None = None, num_workers: int = 0,
+    seed: int | None = None, window: int = 50, num_workers: int = 0,
 ):
     """A DataLoader of Batches: length-grouped and shuffled with `seed` (training), or in order when seed is None."""
     from functools import partial
@@ -96,5 +76,5 @@ def loader(
     if seed is None:
         return DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
     lengths = [len(prompt) + 4 * len(trace) for prompt, trace in rows]  # the trace passes through both f_enc and f_dec
-    sampler = LengthGroupedBatches(lengths, batch_size, seed)
+    sampler = LengthGroupedBatches(lengths, batch_size, seed, window)
     return DataLoader(rows, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn)
