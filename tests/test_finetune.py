@@ -1,5 +1,6 @@
 """End-to-end fine-tuning of a tiny model on 40 ProsQA records, and loading the result with stock transformers."""
 
+import csv
 import json
 import math
 import os
@@ -203,13 +204,17 @@ def test_curriculum_stage_advances_and_is_kept_in_the_checkpoint_with_codebook_i
 
 
 def test_under_a_step_budget_the_curriculum_follows_the_steps(data_dir, tmp_path, monkeypatch):
-    # 40 records in batches of 8: 5 steps an epoch, so 4 steps end training before the first epoch does
+    # 40 records in batches of 8: 5 steps an epoch, so 7 steps end training in the middle of the second
     directory = train(monkeypatch, data_dir, tmp_path, "mode=curriculum-replace", "mode.stage_caps=[0,8]",
-                      "finetune.epochs=4", "finetune.max_steps=4", codes=hand_made_codes)
+                      "finetune.epochs=4", "finetune.max_steps=7", codes=hand_made_codes)
     meta = json.loads((directory / "meta.json").read_text())
-    assert meta["steps"] == 4
+    assert meta["steps"] == 7
     assert meta["curriculum_stage"] == 1  # stage 1 of 2 from the third of the 4 "epochs" the budget stands for
-    assert math.isfinite(meta["final_metrics"]["val_loss"])  # validated once at the end, though no epoch ended
+    # validated at the first epoch's end and again on the final weights, which val_loss in meta.json is about
+    with open(directory / "train_log.csv", newline="") as log:
+        validated = [row for row in csv.DictReader(log) if row["val_loss"]]
+    assert [int(row["step"]) for row in validated] == [4, 7]
+    assert meta["final_metrics"]["val_loss"] == pytest.approx(float(validated[-1]["val_loss"]))
 
 
 def test_a_new_stage_resets_the_optimizer_where_the_mode_asks():
@@ -319,6 +324,8 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
 
 
 def test_training_batches_hold_records_of_similar_length():
+    from token_assorted.data import record_length
+
     # padding is computed like any token: maze cot batches were 35 % padding before, 1.3 % after (1.50 -> 0.83 s a step)
     gen = torch.Generator().manual_seed(0)
     lengths = torch.randint(10, 400, (640,), generator=gen).tolist()
@@ -332,7 +339,7 @@ def test_training_batches_hold_records_of_similar_length():
         cfg = make_config("finetune.batch_size=16", f"finetune.length_window={window}")
         (train, valid), order = finetune.make_loaders(data, collators, cfg, world_size=1)
         order.set_epoch(epoch)
-        batches = [[finetune.record_length(row) for row in batch] for batch in train]
+        batches = [[record_length(row) for row in batch] for batch in train]
         assert sorted(row["index"] for batch in train for row in batch) == list(range(640))  # each record once
         assert [row["index"] for batch in valid for row in batch] != list(range(40))  # validation sorted too
         padded = sum(len(b) * max(b) for b in batches)

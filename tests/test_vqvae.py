@@ -309,6 +309,19 @@ def test_load_codes_is_aligned_with_the_split(trained):
     assert [len(c) for c in codes] == [math.ceil(len(r) / 8) * 2 for r in dataset["reasoning_ids"]]
 
 
+def test_codes_are_encoded_on_the_device_the_trainer_config_names(trained, monkeypatch):
+    # a GPU machine told trainer.accelerator=cpu encodes on the CPU; this CPU build of torch cannot move to cuda
+    root, cfg, _ = trained
+    from token_assorted.data import get_tokenizer
+
+    tokenizer = get_tokenizer(cfg, progress=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    on_cpu = compose(root / "data", root / "out", "trainer.accelerator=cpu")
+    assert code_cache.encode_split(on_cpu, load_vqvae(on_cpu), "test", tokenizer) == load_codes(cfg, "test")
+    with pytest.raises((AssertionError, RuntimeError), match="CUDA"):
+        code_cache.encode_split(cfg, load_vqvae(cfg), "test", tokenizer)  # accelerator=auto: the GPU
+
+
 def copy_run(trained, tmp_path) -> tuple[Path, object]:
     """A private copy of the trained run and its data, for tests that change them."""
     root, _, _ = trained

@@ -26,7 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .data import get_tokenizer, load_dataset, task_dir
+from .data import get_tokenizer, load_dataset, record_length, task_dir
 from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
@@ -131,11 +131,6 @@ def check_loader_workers(cfg) -> None:
             "which DataLoader workers cannot follow; use trainer.num_workers=0 (a batch of 256 collates in about "
             "5 ms)"
         )
-
-
-def record_length(row: dict) -> int:
-    """Tokens of the record with its whole trace: what the length-grouped batches sort by, before any mode's draw."""
-    return len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
 
 
 def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, LengthGroupedBatches]:
@@ -343,8 +338,8 @@ def run(cfg, progress: bool = True) -> Path:
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
     start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
-    if "val_loss" not in trainer.callback_metrics:  # a step budget ended training before any epoch did
-        trainer.validate(module, loaders[1], verbose=False)
+    # the final weights' val_loss: a step budget ends training mid-epoch, after the last epoch's validation
+    trainer.validate(module, loaders[1], verbose=False)
     # the full training state (optimizer, callbacks): a crash before the move resumes from it
     trainer.save_checkpoint(work / "checkpoints" / "final.ckpt", weights_only=False)
     seconds = time.perf_counter() - start

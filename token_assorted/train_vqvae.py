@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
+from .config import device_for
 from .data import get_tokenizer
 from .data.shards import check_divisible
 from .divergence import StopOnDivergence
@@ -31,7 +32,7 @@ from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, v
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
 from .vqvae.metrics import evaluate, informativeness_warning
-from .vqvae.module import VQVAEModule, inference_device
+from .vqvae.module import VQVAEModule
 
 
 def run_identity(cfg, tokenizer) -> dict:
@@ -97,7 +98,7 @@ def run(cfg, progress: bool = True) -> dict:
         model.save_pretrained(tmp)
 
     metrics = evaluate(
-        model.to(inference_device()), rows["valid"], batch_size=cfg.vqvae.train.batch_size,
+        model.to(device_for(cfg.trainer.accelerator)), rows["valid"], batch_size=cfg.vqvae.train.batch_size,
         precision=cfg.trainer.precision, seed=cfg.seed, progress=progress,
     )
     epochs = module.global_step / max(1, module.trainer.num_training_batches)

@@ -15,11 +15,12 @@ import torch
 from omegaconf import OmegaConf
 
 from ..config import device_for
-from ..data import get_tokenizer, load_split
+from ..data import get_tokenizer, load_split, record_length
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
+from ..resume import LengthGroupedBatches
 from ..vqvae import build_vqvae, load_vqvae
 from ..vqvae.chunks import loader
 from ..vqvae.metrics import encode_rows
@@ -30,8 +31,9 @@ PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G
 
 
 def lm_setup(cfg):
-    """(collate, new_model) for cfg's model and mode: collate(encoded rows) -> batches of finetune.batch_size;
-    new_model() -> the fine-tuning model, the same weights every call."""
+    """(collate, new_model) for cfg's model and mode: collate(encoded rows) -> batches of finetune.batch_size, of
+    records of similar length as fine-tuning makes them; new_model() -> the fine-tuning model, the same weights
+    every call."""
     tokenizer = get_tokenizer(cfg, progress=False)
     vocab = extend_tokenizer(tokenizer, cfg.vqvae.codebook_size)
     collator = MixingCollator(
@@ -43,7 +45,9 @@ def lm_setup(cfg):
 
     def collate(rows: list[dict]) -> list[dict]:
         rows = [{**row, "index": index} for index, row in enumerate(rows)]
-        return [collator(rows[i : i + size]) for i in range(0, len(rows), size)]
+        lengths = [record_length(row) for row in rows]
+        order = LengthGroupedBatches(lengths, size, cfg.seed, cfg.finetune.length_window).batches()
+        return [collator([rows[i] for i in batch]) for batch in order]
 
     def new_model():
         torch.manual_seed(cfg.seed)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 
+from ..config import device_for
 from ..data import get_tokenizer, load_dataset
 from ..io import sha256, write_json
 from ..tasks.base import SPLIT_NAMES
 from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir, split_file
 from .metrics import encode_rows
-from .module import inference_device
 from .model import VQVAE
 
 
@@ -52,8 +52,9 @@ def load_codes(cfg, split: str, progress: bool = False) -> list[list[int]]:
 
 def encode_split(cfg, model: VQVAE, split: str, tokenizer, progress: bool = False) -> list[list[int]]:
     return encode_rows(
-        model.to(inference_device()), split_rows(cfg, split, tokenizer), batch_size=cfg.vqvae.train.batch_size,
-        precision=cfg.trainer.precision, progress=progress, desc=f"encoding {split}",
+        model.to(device_for(cfg.trainer.accelerator)), split_rows(cfg, split, tokenizer),
+        batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision, progress=progress,
+        desc=f"encoding {split}",
     )
 
 

@@ -81,8 +81,3 @@ def inference_autocast(precision: str, device: torch.device):
     """The autocast the trainer used, for encoding and decoding outside it: the same codes as in training."""
     dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
-
-
-def inference_device() -> torch.device:
-    """Where encoding and decoding run outside the trainer: the GPU when there is one."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
