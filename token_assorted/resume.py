@@ -69,10 +69,9 @@ class EpochBatches(torch.utils.data.Sampler):
 
 
 class LengthGroupedBatches(EpochBatches):
-    """Training batches of records of similar length, in random order: shuffle, sort windows of `window` batches
-    by length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears.
-    `batch_size` is the global batch: under DDP each process takes its share of every batch (data/shards.py);
-    a resumed run skips the batches it has done (resume.py)."""
+    """EpochBatches of records of similar length, in random order: shuffle, sort windows of `window` batches by
+    length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears; with
+    window 1 only the order inside each batch changes. Sharded and resumed as EpochBatches are."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int):
         super().__init__(len(lengths), batch_size, seed)
@@ -86,6 +85,7 @@ class LengthGroupedBatches(EpochBatches):
             group = sorted(order[start : start + span], key=self.lengths.__getitem__)
             batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
 
 class ResumeState(L.Callback):
     """Keeps the position inside the epoch and the random generators' states in every checkpoint."""
