@@ -338,8 +338,10 @@ def run(cfg, progress: bool = True) -> Path:
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
     start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     # the final weights' val_loss: a step budget ends training mid-epoch, after the last epoch's validation
     trainer.validate(module, loaders[1], verbose=False)
+    metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     # the full training state (optimizer, callbacks): a crash before the move resumes from it
     trainer.save_checkpoint(work / "checkpoints" / "final.ckpt", weights_only=False)
     seconds = time.perf_counter() - start
@@ -350,7 +352,6 @@ def run(cfg, progress: bool = True) -> Path:
     if not trainer.is_global_zero:
         return final
 
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     model = for_saving(model)
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, **weights)
