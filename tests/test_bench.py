@@ -1,5 +1,6 @@
 """`python -m token_assorted.bench` on a tiny configuration: every section runs and results.json has its keys."""
 
+import gc
 import json
 
 from hydra import compose, initialize_config_dir
@@ -9,7 +10,8 @@ from token_assorted.bench.__main__ import run
 from token_assorted.bench.inference import curve_points
 from token_assorted.bench.measure import fit_exponent, spread
 from token_assorted.bench.report import markdown
-from token_assorted.bench.training import vqvae_speed
+from token_assorted.bench.training import finetune_precisions, vqvae_speed
+from token_assorted.data.splits import generate
 from token_assorted.pipeline import stage_config
 
 from conftest import ROOT
@@ -20,7 +22,8 @@ TINY = [
     "vqvae.dim=32", "vqvae.heads=2", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1", "vqvae.prompt_layers=1",
     "vqvae.train.epochs=1", "vqvae.train.batch_size=16", "finetune.epochs=1", "finetune.batch_size=16",
     "task.max_new_tokens=24",
-    "bench.tasks=[prosqa]", "bench.repeats=2", "bench.problems=4", "bench.train_steps=2", "bench.encode_records=8",
+    "bench.tasks=[prosqa]", "bench.repeats=2", "bench.problems=4", "bench.train_steps=2", "bench.slow_bf16_steps=1",
+    "bench.encode_records=8",
     "bench.growth_records=8", "bench.growth_scales=[1,2]", "bench.curve_points=2",
     "bench.large_model=tiny-assistant", "bench.large_model_batch=2", "bench.large_model_steps=1",
 ]
@@ -54,13 +57,15 @@ def test_peak_memory_counts_what_a_block_allocates_even_where_freed_pages_could_
 
     for _ in range(2):  # the second block may reuse the first one's pages: it still counts them
         with measured(torch.device("cpu")) as cost:
+            assert gc.get_freeze_count() > 0  # what was alive before stays out of the block's collections
             allocate_40_mb()
+        assert gc.get_freeze_count() == 0
         assert 30 < cost["peak_mb"] < 60 and cost["seconds"] > 0
 
 
 def test_bench_writes_every_figure(tmp_path, capsys, monkeypatch):
     # as on a CPU without bf16 arithmetic: the VQ-VAE's and the large model's bf16 runs are left out (the tiny
-    # model's still runs; the VQ-VAE's with bf16 arithmetic is run at the end)
+    # model's runs on bench.slow_bf16_steps of its batches; the VQ-VAE's with bf16 arithmetic is run at the end)
     monkeypatch.setattr("token_assorted.bench.__main__.bf16_where_fast", lambda accelerator: "32-true")
     overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
@@ -83,6 +88,7 @@ def test_bench_writes_every_figure(tmp_path, capsys, monkeypatch):
     training = results["training"]
     speedup = [key for key in training if "bf16" in key and "speedup" in key]
     assert speedup and training[speedup[0]]["median"] > 0
+    assert training["bf16_steps"] == 1 and "bf16 timed on | the first 1 batches (fp32: all)" in printed
     assert training["collate_ms_per_batch"]["median"] > 0
     assert training["vqvae_encode_samples_per_s"]["median"] > 0 and training["vqvae_bf16_speedup"]["runs"] == 0
     assert training["vqvae_train_samples_per_s_fp32"]["median"] > 0 and "VQ-VAE: bf16 | not measured" in printed
@@ -108,3 +114,22 @@ def test_bench_writes_every_figure(tmp_path, capsys, monkeypatch):
     assert all(vqvae[f"vqvae_train_samples_per_s_{p}"]["median"] > 0 for p in ("fp32", "bf16"))
     assert vqvae["vqvae_bf16_speedup"]["median"] > 0
     assert "ratio TA/CoT" in printed and "## Growth" in printed and "tiny-assistant (batch 2): finetune_tokens_per_s_fp32" in printed
+
+
+def bf16_four_times_slower(model, batches, device, bf16):
+    """A stand-in for train_steps: a step takes 1 s in fp32 and 4 s in bf16 on every batch."""
+    per_step = 4.0 if bf16 else 1.0
+    return {"tokens_per_s": 1.0 / per_step, "seconds": per_step * len(batches),
+            "elapsed": [per_step * (i + 1) for i in range(len(batches))], "peak_mb": 0.0}
+
+
+def test_bf16_on_a_few_batches_is_compared_with_fp32_on_the_same_ones(tmp_path, monkeypatch):
+    overrides = [*TINY, "finetune.batch_size=4", f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}"]
+    monkeypatch.setattr("token_assorted.bench.training.train_steps", bf16_four_times_slower)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        cfg = stage_config(overrides, task="prosqa", mode="cot")
+        generate(cfg, progress=False)
+        few = finetune_precisions(cfg, repeats=1, steps=6, bf16_steps=2)
+        none = finetune_precisions(cfg, repeats=1, steps=6, bf16_steps=0)
+    assert few["bf16_steps"] == 2 and few["bf16_speedup"]["median"] == 0.25  # 2 s against 8, not 6 against 8
+    assert none["bf16_steps"] == 0 and none["bf16_speedup"]["runs"] == 0 and none["finetune_tokens_per_s_fp32"]["runs"] == 1

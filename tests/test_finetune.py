@@ -82,6 +82,11 @@ def test_outputs_and_meta(runs):
         assert set(meta["inputs"]) >= {"train", "tokenizer"}
         log = (directory / "train_log.csv").read_text().splitlines()
         assert {"epoch", "step", "train_loss", "val_loss", "lr"} <= set(log[0].split(",")) and len(log) > 10
+        with open(directory / "train_log.csv", newline="") as log:
+            validated = [row for row in csv.DictReader(log) if row["val_loss"]]
+        # once at each epoch's end: training ended at one, so the final weights were validated there
+        assert [int(row["step"]) for row in validated] == [4, 9]
+        assert meta["final_metrics"]["val_loss"] == pytest.approx(float(validated[-1]["val_loss"]))
     cot = json.loads((runs["cot"] / "meta.json").read_text())
     mixed = json.loads((runs["random-replace"] / "meta.json").read_text())
     configured = cot["config"]["vqvae"]  # cot trains without a VQ-VAE: the latent shape comes from cfg.vqvae

@@ -208,7 +208,8 @@ def test_the_bottleneck_opens_after_the_continuous_steps_and_k_means_builds_the_
         max_steps=16, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(module, loader(rows, batch_size=4, chunk_size=8, pad_id=model.pad_id, eos_id=model.eos_id, seed=0))
+    batches = loader(rows, batch_size=4, chunk_size=8, pad_id=model.pad_id, eos_id=model.eos_id, seed=0, window=50)
+    trainer.fit(module, batches)
     assert [quantized for quantized, _ in seen] == [False] * switch + [True] * (16 - switch)
     assert [built for _, built in seen] == [False] * (switch + 1) + [True] * (16 - switch - 1)
 

@@ -163,6 +163,9 @@ class BenchConfig:
     repeats: int = 3
     problems: Optional[int] = 20  # test problems per inference run (a task may set its own); None = all
     train_steps: int = 8  # timed optimizer steps per training-throughput run
+    # bf16 autocast's steps of the preset's model on a CPU without bf16 arithmetic, where each takes ~15 s (its
+    # speedup is against fp32 on the same batches); elsewhere bf16 runs all train_steps
+    slow_bf16_steps: int = 2
     # fp32 / bf16 speed also on this conf/model/ entry, in small batches (a GPT-2 small step takes seconds on a
     # CPU): bf16 pays off where matrix products dominate, which they do not in the tiny model; None = skip.
     # Its bf16 run only where bf16 arithmetic is fast (bf16_where_fast): elsewhere a step takes minutes

@@ -339,9 +339,10 @@ def run(cfg, progress: bool = True) -> Path:
     start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    # the final weights' val_loss: a step budget ends training mid-epoch, after the last epoch's validation
-    trainer.validate(module, loaders[1], verbose=False)
-    metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    if module.validated_at_step != trainer.global_step:
+        # the final weights' val_loss: a step budget ends training mid-epoch, after the last epoch's validation
+        trainer.validate(module, loaders[1], verbose=False)
+        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     # the full training state (optimizer, callbacks): a crash before the move resumes from it
     trainer.save_checkpoint(work / "checkpoints" / "final.ckpt", weights_only=False)
     seconds = time.perf_counter() - start

@@ -62,18 +62,20 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         results["inference"][task] = timed(f"{task} inference", compare, stages[task], b.repeats, problems)
     first = b.tasks[0]
     base, method = stages[first][b.baseline], stages[first][b.method]
-    training = timed(f"{first} fine-tuning fp32/bf16", finetune_precisions, base, b.repeats, b.train_steps)
-    # Without bf16 arithmetic (an AVX2 CPU) bf16 runs 10-14x slower: the preset's model shows that cost, and the
-    # VQ-VAE and the large model, whose bf16 steps would then take most of the bench's time, run in fp32 alone.
-    with_bf16 = bf16_where_fast(cfg.trainer.accelerator).startswith("bf16")
-    precisions = "fp32/bf16" if with_bf16 else "fp32"
+    # Without bf16 arithmetic (an AVX2 CPU) a bf16 step runs 10-14x slower: the preset's model shows that cost on
+    # a few batches, and the VQ-VAE and the large model, whose bf16 steps would then take most of the bench's time,
+    # run in fp32 alone.
+    fast_bf16 = bf16_where_fast(cfg.trainer.accelerator).startswith("bf16")
+    training = timed(f"{first} fine-tuning fp32/bf16", finetune_precisions, base, b.repeats, b.train_steps,
+                     b.train_steps if fast_bf16 else b.slow_bf16_steps)
+    precisions = "fp32/bf16" if fast_bf16 else "fp32"
     training |= timed(f"{first} VQ-VAE speed {precisions}", vqvae_speed, method, b.repeats, b.train_steps,
-                      b.encode_records, with_bf16)
+                      b.encode_records, fast_bf16)
     if b.large_model:
         large = stage_config([*overrides, f"model={b.large_model}", f"finetune.batch_size={b.large_model_batch}"],
                              task=first, mode=b.baseline)
         speed = timed(f"{first} {b.large_model} {precisions}", finetune_precisions, large, b.repeats,
-                      b.large_model_steps, with_bf16)
+                      b.large_model_steps, b.large_model_steps if fast_bf16 else 0)
         training["large_model"] = {"model": b.large_model, "batch_size": b.large_model_batch, **speed}
     gpt2 = stage_config([*overrides, "model=gpt2-small"], task=first, mode=b.baseline)
     training["gpu"] = timed("GPU MFU", gpu_mfu, cfg, gpt2, b.repeats, b.train_steps)

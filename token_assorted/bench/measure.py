@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import math
 import os
 import threading
@@ -53,6 +54,10 @@ def measured(device: torch.device):
     """Yields a dict that holds, after the block: seconds, and peak_mb, the most memory the block added
     (CUDA: allocated tensors; CPU: resident memory, sampled) above what was in use when it began."""
     figures: dict[str, float] = {}
+    # The objects alive before the block (models, splits) stay out of its garbage collections, as in a process of
+    # its own: a collection through the bench's heap added up to 0.3 s to generating 512 ProsQA records (0.18 s).
+    gc.collect()
+    gc.freeze()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -66,6 +71,7 @@ def measured(device: torch.device):
     try:
         yield figures
     finally:
+        gc.unfreeze()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             peak = torch.cuda.max_memory_allocated(device)

@@ -32,6 +32,7 @@ def markdown(results: dict) -> str:
     t = results["training"]
     lines += ["", "## Training", "", "| figure | value |", "|---|---|"]
     lines += [f"| {key} | {fmt(value)} |" for key, value in t.items() if isinstance(value, dict) and "median" in value]
+    lines.append(f"| bf16 timed on | the first {t['bf16_steps']} batches (fp32: all) |")
     if not t["vqvae_bf16_speedup"]["runs"]:
         lines.append("| VQ-VAE: bf16 | not measured: no bf16 arithmetic here |")
     if t.get("large_model"):

@@ -73,14 +73,20 @@ def autocast(device: torch.device, bf16: bool):
 
 
 def timed_steps(step, batches, device) -> dict:
-    """Time `step` on every batch, after an untimed one on the first (start-up costs, the VQ-VAE's k-means)."""
+    """Time `step` on every batch, after an untimed one on the first (start-up costs, the VQ-VAE's k-means):
+    seconds, peak_mb, and elapsed, the seconds from the start to the end of each step."""
     if not batches:
         raise ConfigError("a training-speed run needs at least one batch: more training records or bench.train_steps")
     step(batches[0])
+    elapsed = []
     with measured(device) as cost:
+        start = time.perf_counter()
         for batch in batches:
             step(batch)
-    return cost
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed.append(time.perf_counter() - start)
+    return {**cost, "elapsed": elapsed}
 
 
 def train_steps(model, batches, device, bf16: bool) -> dict:
@@ -98,7 +104,8 @@ def train_steps(model, batches, device, bf16: bool) -> dict:
 
     cost = timed_steps(step, batches, device)
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
-    return {"tokens_per_s": tokens / cost["seconds"], "peak_mb": cost["peak_mb"], "seconds": cost["seconds"]}
+    return {"tokens_per_s": tokens / cost["seconds"], "peak_mb": cost["peak_mb"], "seconds": cost["seconds"],
+            "elapsed": cost["elapsed"]}
 
 
 def vqvae_steps(model, batches, device, bf16: bool, lr: float) -> float:
@@ -117,25 +124,31 @@ def vqvae_steps(model, batches, device, bf16: bool, lr: float) -> float:
     return sum(len(b) for b in batches) / cost["seconds"]
 
 
-def finetune_precisions(cfg, repeats: int, steps: int, with_bf16: bool = True) -> dict:
-    """fp32 and (unless with_bf16 is false) bf16 autocast back to back in each repeat, on fresh models with the
-    same weights; and the milliseconds the fine-tuning collator takes per batch, which a GPU waits for on every
+def finetune_precisions(cfg, repeats: int, steps: int, bf16_steps: int | None = None) -> dict:
+    """fp32 on `steps` batches and bf16 autocast on the first `bf16_steps` of them (all by default; 0: none) back
+    to back in each repeat, on fresh models with the same weights; bf16's speedup is against fp32's time on the
+    same batches. And the milliseconds the fine-tuning collator takes per batch, which a GPU waits for on every
     step."""
     device = device_for(cfg.trainer.accelerator)
     collate, new_model = lm_setup(cfg)
     rows = train_rows(cfg, steps * cfg.finetune.batch_size)
-    fp32, bf16, collation = [], [], []
+    fp32, bf16, speedup, collation = [], [], [], []
     for _ in range(repeats):
         start = time.perf_counter()
         batches = collate(rows)
         collation.append(1000 * (time.perf_counter() - start) / len(batches))
-        fp32.append(train_steps(new_model(), batches, device, bf16=False)["tokens_per_s"])
-        if with_bf16:
-            bf16.append(train_steps(new_model(), batches, device, bf16=True)["tokens_per_s"])
+        bf16_batches = batches[:bf16_steps]
+        full = train_steps(new_model(), batches, device, bf16=False)
+        fp32.append(full["tokens_per_s"])
+        if bf16_batches:
+            half = train_steps(new_model(), bf16_batches, device, bf16=True)
+            bf16.append(half["tokens_per_s"])
+            speedup.append(full["elapsed"][len(bf16_batches) - 1] / half["seconds"])
     return {
         "finetune_tokens_per_s_fp32": spread(fp32),
         "finetune_tokens_per_s_bf16": spread(bf16),
-        "bf16_speedup": spread(ratio(b, f) for f, b in zip(fp32, bf16)),
+        "bf16_speedup": spread(speedup),
+        "bf16_steps": len(bf16_batches),
         "collate_ms_per_batch": spread(collation),
     }
 
@@ -149,7 +162,8 @@ def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int, with_bf16: b
     size = cfg.vqvae.train.batch_size
     rows = [(r["prompt_ids"], r["reasoning_ids"]) for r in train_rows(cfg, max(steps * size, encode_records))]
     batches = list(loader(rows[: steps * size], batch_size=size, chunk_size=cfg.vqvae.chunk_size,
-                          pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed))
+                          pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, seed=cfg.seed,
+                          window=cfg.vqvae.train.length_window))
     fp32, bf16, encoding = [], [], []
     for _ in range(repeats):
         for speeds, in_bf16 in ((fp32, False), (bf16, True)) if with_bf16 else ((fp32, False),):

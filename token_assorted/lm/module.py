@@ -34,6 +34,7 @@ class CausalLMModule(L.LightningModule):
         self.model = model
         self.optim = optim
         self.tokens_seen = 0  # input tokens (padding excluded) of all training batches on this process
+        self.validated_at_step: int | None = None  # the global step of the last validation (sanity check aside)
 
     def loss(self, batch: dict) -> torch.Tensor:
         """Mean next-token loss over the batch's labelled positions (methods that feed vectors override this)."""
@@ -56,6 +57,10 @@ class CausalLMModule(L.LightningModule):
         loss = self.loss(batch)
         # weighted by labelled tokens, so the epoch's val_loss is the mean over tokens, not over batches
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=labelled_tokens(batch["labels"]))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.validated_at_step = self.trainer.global_step
 
     def configure_optimizers(self):
         decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]

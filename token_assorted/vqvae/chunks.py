@@ -65,9 +65,10 @@ def sorted_batches(
 
 def loader(
     rows: list[tuple[list[int], list[int]]], *, batch_size: int, chunk_size: int, pad_id: int, eos_id: int,
-    seed: int | None = None, window: int = 50, num_workers: int = 0,
+    seed: int | None = None, window: int | None = None, num_workers: int = 0,
 ):
-    """A DataLoader of Batches: length-grouped and shuffled with `seed` (training), or in order when seed is None."""
+    """A DataLoader of Batches: in order when seed is None; else shuffled with `seed` in batches of similar length,
+    each drawn from `window` batches' worth of records (vqvae.train.length_window; 1 = plain shuffled)."""
     from functools import partial
 
     from torch.utils.data import DataLoader
@@ -75,6 +76,8 @@ def loader(
     collate_fn = partial(collate, chunk_size=chunk_size, pad_id=pad_id, eos_id=eos_id)
     if seed is None:
         return DataLoader(rows, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
+    if window is None:
+        raise ValueError("a shuffled loader needs its length window (vqvae.train.length_window)")
     lengths = [len(prompt) + 4 * len(trace) for prompt, trace in rows]  # the trace passes through both f_enc and f_dec
     sampler = LengthGroupedBatches(lengths, batch_size, seed, window)
     return DataLoader(rows, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn)
