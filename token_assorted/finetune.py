@@ -12,6 +12,7 @@ run again after a crash resumes from <mode>.partial/checkpoints/last.ckpt (resum
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 import warnings
@@ -26,7 +27,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .data import get_tokenizer, load_dataset, record_length, task_dir
+from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
@@ -36,7 +37,9 @@ from .data.splits import load_split
 from .lock import holding_lock
 from .resume import LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
-from .latent import LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes
+from .latent import (
+    LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes, stage_for_epoch,
+)
 from .latent.icot import removal_per_epoch
 from .latent.modes import examples_change
 from .latent.pause import PAUSE
@@ -134,23 +137,39 @@ def check_loader_workers(cfg) -> None:
 
 
 def make_loaders(data: dict, collators: dict, cfg, world_size: int) -> tuple[list, LengthGroupedBatches]:
-    """Training batches hold `finetune.batch_size` records of similar length in all, split over the processes
+    """Training batches hold `finetune.batch_size` samples of similar length in all, split over the processes
     (data/shards.py), in an order a resumed run picks up midway (resume.py); every process validates on the whole
     valid split, so val_loss is the same figure as on one process."""
     optim = cfg.finetune
     check_divisible(optim.batch_size, world_size, "finetune.batch_size")
-    lengths = [record_length(row) for row in data["train"]]
-    order = LengthGroupedBatches(lengths, optim.batch_size, cfg.seed, optim.length_window)
+    train, valid = data["train"], data["valid"]
+    order = LengthGroupedBatches(len(train), epoch_lengths(train, collators["train"], cfg), optim.batch_size,
+                                 cfg.seed, optim.length_window)
     workers = cfg.trainer.num_workers
-    train = torch.utils.data.DataLoader(
-        data["train"], batch_sampler=order, collate_fn=collators["train"], num_workers=workers
+    train_loader = torch.utils.data.DataLoader(
+        train, batch_sampler=order, collate_fn=collators["train"], num_workers=workers
     )
-    # val_loss is a mean over tokens, whatever the batches: sorted by length, they hold little padding
-    valid = torch.utils.data.DataLoader(
-        sorted(data["valid"], key=record_length), batch_size=optim.batch_size, collate_fn=collators["valid"],
-        num_workers=workers,
+    # val_loss is a mean over tokens, whatever the batches: sorted by length (epoch 0's draws, which validation
+    # keeps), they hold little padding
+    valid_lengths = epoch_lengths(valid, collators["valid"], cfg)(0)
+    valid_loader = torch.utils.data.DataLoader(
+        [valid[i] for i in sorted(range(len(valid)), key=valid_lengths.__getitem__)], batch_size=optim.batch_size,
+        collate_fn=collators["valid"], num_workers=workers,
     )
-    return [train, valid], order
+    return [train_loader, valid_loader], order
+
+
+def epoch_lengths(rows: list[dict], collator, cfg) -> Callable[[int], list[int]]:
+    """lengths(epoch): the samples' lengths as the collator draws them in that epoch, at the stage the schedule
+    gives it (under a step budget the stage may move on within the epoch: then some batches hold more padding)."""
+    mode = OmegaConf.to_object(cfg.mode)
+
+    @functools.lru_cache(maxsize=1)  # the sampler asks for its length every epoch as well
+    def lengths(epoch: int) -> list[int]:
+        stage = stage_for_epoch(mode, epoch, cfg.finetune.epochs)
+        return [collator.sample_length(row, epoch, stage) for row in rows]
+
+    return lengths
 
 
 def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:

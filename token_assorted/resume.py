@@ -16,6 +16,7 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -71,18 +72,21 @@ class EpochBatches(torch.utils.data.Sampler):
 class LengthGroupedBatches(EpochBatches):
     """EpochBatches of records of similar length, in random order: shuffle, sort windows of `window` batches by
     length, cut them into batches, shuffle the batches. Padding (and attention over it) mostly disappears; with
-    window 1 only the order inside each batch changes. Sharded and resumed as EpochBatches are."""
+    window 1 only the order inside each batch changes. Sharded and resumed as EpochBatches are.
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int):
-        super().__init__(len(lengths), batch_size, seed)
+    lengths(epoch): the `size` records' lengths in that epoch (a mode may draw its samples afresh each epoch)."""
+
+    def __init__(self, size: int, lengths: Callable[[int], Sequence[int]], batch_size: int, seed: int, window: int):
+        super().__init__(size, batch_size, seed)
         self.lengths, self.window = lengths, window
 
     def all_batches(self, generator: torch.Generator) -> list[list[int]]:
-        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        order = torch.randperm(self.size, generator=generator).tolist()
+        lengths = self.lengths(self.epoch)
         batches = []
         span = self.window * self.batch_size
         for start in range(0, len(order), span):
-            group = sorted(order[start : start + span], key=self.lengths.__getitem__)
+            group = sorted(order[start : start + span], key=lengths.__getitem__)
             batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 

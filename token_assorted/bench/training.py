@@ -15,9 +15,10 @@ import torch
 from omegaconf import OmegaConf
 
 from ..config import device_for
-from ..data import get_tokenizer, load_split, record_length
+from ..data import get_tokenizer, load_split
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
+from ..finetune import epoch_lengths
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..resume import LengthGroupedBatches
@@ -45,9 +46,9 @@ def lm_setup(cfg):
 
     def collate(rows: list[dict]) -> list[dict]:
         rows = [{**row, "index": index} for index, row in enumerate(rows)]
-        lengths = [record_length(row) for row in rows]
-        order = LengthGroupedBatches(lengths, size, cfg.seed, cfg.finetune.length_window).batches()
-        return [collator([rows[i] for i in batch]) for batch in order]
+        order = LengthGroupedBatches(len(rows), epoch_lengths(rows, collator, cfg), size, cfg.seed,
+                                     cfg.finetune.length_window)
+        return [collator([rows[i] for i in batch]) for batch in order.batches()]
 
     def new_model():
         torch.manual_seed(cfg.seed)

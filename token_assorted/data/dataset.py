@@ -28,12 +28,6 @@ def get_tokenizer(cfg, progress: bool = True):
     return load_tokenizer(directory)
 
 
-def record_length(row: dict) -> int:
-    """Tokens of an encoded record with its whole trace: what length-grouped training batches sort by, before any
-    mode replaces part of the trace."""
-    return len(row["prompt_ids"]) + len(row["reasoning_ids"]) + len(row["solution_ids"])
-
-
 def encode_record(tokenizer, record: dict) -> dict:
     """Prompt ids (with the tokenizer's BOS, if any), reasoning ids (one run per step) and solution ids + EOS."""
     return encode_batch(tokenizer, [record])[0]

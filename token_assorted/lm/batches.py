@@ -1,8 +1,9 @@
 """Training batches: X̃ is drawn afresh for every sample each time it is collated, then right-padded.
 
-A sample's draw comes from a generator seeded by (seed, epoch, record index), so a run is reproducible
-and every epoch sees new draws. `EpochDraws` moves the collators to the next epoch (and curriculum stage)
-before each training epoch's batches are made, and keeps the stage in the training checkpoint.
+A sample's draw comes from a generator seeded by (seed, epoch, record index), the epoch being the pass over the
+data: a run is reproducible, every pass sees new draws, and the batch sampler can group the samples of an epoch by
+their drawn length before they are collated (`sample_length`). `EpochDraws` moves the collators to the next epoch
+and to the schedule's curriculum stage, and keeps the stage in the training checkpoint.
 """
 
 from __future__ import annotations
@@ -42,13 +43,21 @@ class MixingCollator:
         self.epoch = 0
         self.stage = 0
 
-    def example(self, row: dict):
+    def draw(self, row: dict, epoch: int, stage: int):
+        """The record's sample as the draws of `epoch` make it at curriculum stage `stage`."""
         index = row["index"]
         codes = self.codes[index] if self.codes is not None else ()
-        rng = sample_rng(self.seed, self.epoch, index)
-        example = build_example(
-            row, codes, self.mode, rng, self.vocab, self.chunk_size, self.per_chunk, self.stage, self.pause_id
+        return build_example(
+            row, codes, self.mode, sample_rng(self.seed, epoch, index), self.vocab, self.chunk_size, self.per_chunk,
+            stage, self.pause_id,
         )
+
+    def sample_length(self, row: dict, epoch: int, stage: int) -> int:
+        return len(self.draw(row, epoch, stage).input_ids)
+
+    def example(self, row: dict):
+        example = self.draw(row, self.epoch, self.stage)
+        index = row["index"]
         if len(example.input_ids) > self.max_length:
             raise DataError(
                 f"the {self.mode.name} sample has {len(example.input_ids)} tokens, more than the model's "
@@ -64,7 +73,8 @@ class MixingCollator:
 
 
 class EpochDraws(L.Callback):
-    """Before each training epoch: new draws for the training samples, and the curriculum stage for both splits.
+    """Before each training epoch: new draws for the training samples; and the curriculum stage for both splits,
+    which under a step budget may move on in the middle of an epoch.
 
     Validation keeps the draws of epoch 0, so its loss is comparable from epoch to epoch.
     """
@@ -72,6 +82,7 @@ class EpochDraws(L.Callback):
     def __init__(self, mode, epochs: int, train, valid):
         self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
         self.stage = 0
+        self.epoch = 0  # the schedule's
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.advance(trainer, self.schedule_epoch(trainer))  # a run resumed mid-epoch gets no on_train_epoch_start
@@ -81,7 +92,7 @@ class EpochDraws(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         epoch = self.schedule_epoch(trainer)
-        if epoch > self.train.epoch:
+        if epoch > self.epoch:
             self.advance(trainer, epoch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -96,15 +107,13 @@ class EpochDraws(L.Callback):
 
     def advance(self, trainer, epoch: int) -> None:
         stage = self.stage  # a resumed run restored it with the optimizer state of that stage
-        self.set_epoch(epoch)
+        self.epoch = epoch
+        self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
+        self.train.epoch = trainer.current_epoch  # the pass over the data: the draws the sampler grouped
+        self.train.stage = self.valid.stage = self.stage
         if self.stage != stage and self.mode.reset_optimizer:
             for optimizer in trainer.optimizers:
                 optimizer.state.clear()  # AdamW starts its moments afresh on the next step
-
-    def set_epoch(self, epoch: int) -> None:
-        self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
-        self.train.epoch = epoch
-        self.train.stage = self.valid.stage = self.stage
 
     def state_dict(self) -> dict:
         return {"stage": self.stage}

@@ -62,6 +62,10 @@ class CoconutCollator:
         self.epoch = 0
         self.stage = 0
 
+    def sample_length(self, row: dict, epoch: int, stage: int) -> int:
+        example = coconut_example(row, stage, self.ids)
+        return len(example.prefix) + thought_count(stage, self.mode.thoughts_per_step) + len(example.suffix)
+
     def __call__(self, rows: list[dict]) -> dict:
         thoughts = thought_count(self.stage, self.mode.thoughts_per_step)
         examples = [coconut_example(row, self.stage, self.ids) for row in rows]

@@ -123,6 +123,10 @@ class SoftCoTCollator:
         self.epoch = 0
         self.stage = 0
 
+    def sample_length(self, row: dict, epoch: int, stage: int) -> int:
+        example = softcot_example(row)
+        return len(example.prefix) + self.count + len(example.suffix)
+
     def __call__(self, rows: list[dict]) -> dict:
         examples = [softcot_example(row) for row in rows]
         for row, example in zip(rows, examples):

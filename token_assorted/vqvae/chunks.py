@@ -79,5 +79,5 @@ def loader(
     if window is None:
         raise ValueError("a shuffled loader needs its length window (vqvae.train.length_window)")
     lengths = [len(prompt) + 4 * len(trace) for prompt, trace in rows]  # the trace passes through both f_enc and f_dec
-    sampler = LengthGroupedBatches(lengths, batch_size, seed, window)
+    sampler = LengthGroupedBatches(len(rows), lambda epoch: lengths, batch_size, seed, window)
     return DataLoader(rows, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn)
