@@ -164,7 +164,7 @@ def epoch_lengths(rows: list[dict], collator, cfg) -> Callable[[int], list[int]]
     gives it (under a step budget the stage may move on within the epoch: then some batches hold more padding)."""
     mode = OmegaConf.to_object(cfg.mode)
 
-    @functools.lru_cache(maxsize=1)  # the sampler asks for its length every epoch as well
+    @functools.lru_cache(maxsize=1)  # len(sampler) makes the epoch's batches again: draw them once an epoch
     def lengths(epoch: int) -> list[int]:
         stage = stage_for_epoch(mode, epoch, cfg.finetune.epochs)
         return [collator.sample_length(row, epoch, stage) for row in rows]
