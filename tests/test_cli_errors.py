@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT
 
-from token_assorted import evaluate, finetune, generate_data, train_vqvae
+from token_assorted import evaluate, finetune, generate_data, pipeline, train_vqvae
 from token_assorted.data import sequence_text
 from token_assorted.data.records import write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
@@ -118,6 +118,20 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         # before anything runs: no checkpoint is looked for, no data generated
         (evaluate, ["eval.code_choice=beam"], "error: unknown eval.code_choice 'beam'; choose one of: token, pooled"),
         (generate_data, ["eval.code_choice=Pooled"], "error: unknown eval.code_choice 'Pooled'"),
+        (finetune, ["finetune.schedule=step"], "error: unknown finetune.schedule 'step'; choose one of: cosine, linear"),
+        (train_vqvae, ["vqvae.train.schedule=Cosine"], "error: unknown vqvae.train.schedule 'Cosine'"),
+        (finetune, ["model.arch=gpt3"], "error: unknown model.arch 'gpt3'; choose one of: llama, gpt2"),
+        (finetune, ["model.latent_init=random"], "error: unknown model.latent_init 'random'; choose one of: mean,"),
+        (evaluate, ["model.dtype=fp16"], "error: unknown model.dtype 'fp16'; choose one of: float32, bfloat16"),
+        (train_vqvae, ["vqvae.quantizer=lfq"], "error: unknown vqvae.quantizer 'lfq'; choose one of: vq, fsq, rvq"),
+        (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too
+        (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # `+` adds only what the schema has
+        (generate_data, ["task=maze", "task.params.rooms=abc"],
+         "error: task.params.rooms for 'maze' must be int, got 'abc'"),
+        (generate_data, ["task.sizes.train=-5"], "error: task.sizes.train is -5; a split needs records: at least 1"),
+        # every task and method before the first task's data is made
+        (pipeline, ["pipeline.methods=[cot,cott]"], "error: pipeline.methods: unknown mode 'cott'; choose one of:"),
+        (pipeline, ["pipeline.tasks=[prosqa,mazee]"], "error: pipeline.tasks: unknown task 'mazee'; choose one of:"),
     ],
 )
 def test_unknown_names_typos_and_missing_paths(
@@ -127,6 +141,19 @@ def test_unknown_names_typos_and_missing_paths(
     write_records(data / "test.json", json.loads((reference_dir / "prosqa_valid.json").read_text())[:3])
     line = run_main(module, monkeypatch, capsys, *arguments, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path}")
     assert line.startswith(message)
+    assert not (data / "train.json").exists()  # stopped before any work
+
+
+def test_a_hint_to_run_a_stage_first_carries_the_runs_overrides(tmp_path, monkeypatch, capsys):
+    # followed as written, the command writes where this run reads, not to data/ and outputs/
+    empty, out = tmp_path / "empty", tmp_path / "out"
+    line = run_main(evaluate, monkeypatch, capsys, "preset=quick", "mode=cot", f"data.dir={empty}", f"out_dir={out}")
+    command = f"python -m token_assorted.finetune task=prosqa mode=cot preset=quick data.dir={empty} out_dir={out}"
+    assert f"run `{command}` first" in line
+    line = run_main(finetune, monkeypatch, capsys, "preset=quick", "mode=cot", f"data.dir={empty}", "eval.checkpoint=x")
+    command = "python -m token_assorted.generate_data task=prosqa preset=quick mode=cot"
+    command += f" data.dir={empty} eval.checkpoint=x"
+    assert f"run `{command}` first" in line
 
 
 def write_task(data, splits) -> None:
@@ -146,12 +173,22 @@ def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsy
 
 
 def test_a_prompt_longer_than_the_context_names_its_record(capsys):
-    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=8))
-    assert generation_budget(model, [[1] * 3, [1] * 5], 100) == 3  # cut so the longest prompt still fits
+    assert generation_budget(8, [[1] * 3, [1] * 5], 100) == 3  # cut so the longest prompt still fits
     assert "note: max_new_tokens cut from 100 to 3: record 1 has a 5-token prompt" in capsys.readouterr().out
-    assert generation_budget(model, [[1] * 3], 4) == 4 and capsys.readouterr().out == ""
+    assert generation_budget(8, [[1] * 3], 4) == 4 and capsys.readouterr().out == ""
     with pytest.raises(DataError, match=r"test.json, record 1, field 'question': the prompt has 9 positions"):
-        generation_budget(model, [[1] * 3, [1] * 9], 100, file="test.json")
+        generation_budget(8, [[1] * 3, [1] * 9], 100, file="test.json")
+
+
+def test_evaluation_keeps_to_the_positions_and_precision_the_model_was_fine_tuned_with():
+    from token_assorted.evaluation.checkpoint import Checkpoint
+
+    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=131072))  # a pretrained model's own
+    trained = {"config": {"model": {"max_positions": 2048}, "trainer": {"precision": "bf16-mixed"}}}
+    fine_tuned = Checkpoint(path=None, model=model, tokenizer=None, meta=trained)
+    assert (fine_tuned.max_positions, fine_tuned.training_precision) == (2048, "bf16-mixed")
+    foreign = Checkpoint(path=None, model=model, tokenizer=None)  # any save_pretrained directory, without meta.json
+    assert (foreign.max_positions, foreign.training_precision) == (131072, None)
 
 
 def test_the_real_command_line(bad_files, checkpoint):

@@ -23,6 +23,7 @@ from token_assorted.io import sha256
 from token_assorted.latent import extend_tokenizer, latent_token, latent_tokens
 from token_assorted.tasks import maze, prosqa
 from token_assorted.vqvae import VQVAE
+from token_assorted.vqvae.checkpoint import model_dir
 
 K = 8  # latent codes in the test vocabulary
 SUMMARY_KEYS = ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved")
@@ -44,6 +45,13 @@ def tiny_llama(tokenizer, seed: int = 0, max_positions: int = 512) -> LlamaForCa
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config).eval()
+
+
+def tiny_vqvae(tokenizer, seed: int = 0) -> VQVAE:
+    torch.manual_seed(seed)
+    return VQVAE(vocab_size=len(tokenizer), pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id,
+                 chunk_size=4, compression=4, codebook_size=K, dim=32, heads=2, prompt_layers=1, encoder_layers=1,
+                 decoder_layers=1).eval()
 
 
 def latent_sequence(tokenizer, record: dict, code: int) -> tuple[list[int], list[int]]:
@@ -311,9 +319,7 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     assert record["question"] in printed and shown["completion"] in printed and f"decoded [{5 % K}]" in printed
 
     # an (untrained) VQ-VAE of the real kind takes the same call
-    vqvae = VQVAE(vocab_size=len(trained["tokenizer"]), pad_id=trained["tokenizer"].pad_token_id,
-                  eos_id=trained["tokenizer"].eos_token_id, chunk_size=4, compression=4, codebook_size=K, dim=32,
-                  heads=2, prompt_layers=1, encoder_layers=1, decoder_layers=1).eval()
+    vqvae = tiny_vqvae(trained["tokenizer"])
     monkeypatch.setattr(show, "find_vqvae", lambda cfg: vqvae)
     shown = show.run(cfg)
     assert len(shown["decoded"]) == 1 and not shown["decoded"][0].startswith("(cannot decode")
@@ -322,6 +328,38 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     with pytest.raises(ConfigError, match="out of range"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}",
                              f"data.test_file={trained['test_file']}", "eval.example=24"))
+
+
+def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with(
+    trained, tmp_path, monkeypatch, capsys
+):
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(trained["dir"], checkpoint)
+    cfg = make_config("task=prosqa", f"eval.checkpoint={checkpoint}", f"data.test_file={trained['test_file']}",
+                      "eval.example=5", f"out_dir={tmp_path}")
+    directory = model_dir(cfg)
+
+    def load_vqvae(cfg):  # the real one, less its checks against the config and the VQ-VAE's training data
+        vqvae = VQVAE.from_pretrained(model_dir(cfg))
+        vqvae.checksum = sha256(model_dir(cfg))
+        return vqvae
+
+    monkeypatch.setattr("token_assorted.vqvae.load_vqvae", load_vqvae)
+    tiny_vqvae(trained["tokenizer"], seed=0).save_pretrained(directory)
+    meta = {**trained["meta"], "inputs": {"vqvae": sha256(directory)}}
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
+    shown = show.run(cfg)  # the VQ-VAE it was trained with decodes its latent block
+    assert shown["latent_blocks"] == [[5 % K]] and len(shown["decoded"]) == 1
+
+    tiny_vqvae(trained["tokenizer"], seed=1).save_pretrained(directory)  # a VQ-VAE retrained after the fine-tune
+    with pytest.raises(StaleInputError, match="is not the one the checkpoint .* was trained with"):
+        show.run(cfg)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        reports_errors(show.run)(cfg)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert str(directory) in error and str(checkpoint) in error and meta["inputs"]["vqvae"][:12] in error
 
 
 def test_write_report(tmp_path):
@@ -336,7 +374,8 @@ def test_write_report(tmp_path):
         "prosqa": {"sol-only": run(0.767, 8.2), "cot": run(0.775, 49.4), "random-replace": run(0.962, 10.9)},
     }
     table, paths = write_report(results, tmp_path)
-    lines = table.strip().splitlines()
+    caption, lines = table.splitlines()[0], table.strip().splitlines()[2:]
+    assert caption == "Accuracy % (mean generated tokens)."
     assert lines[0] == "| method | maze (1-Feasible-10) | prosqa |"
     assert "| random-replace | 62.8 (374.6) | 96.2 (10.9) |" in lines
     assert "| cot | – | 77.5 (49.4) |" in lines

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -334,6 +333,11 @@ def test_gpu_presets_train_on_plain_shuffled_batches_and_the_cpu_preset_on_group
     # measured on plain batches
     assert make_config(f"preset={preset}").finetune.length_window == 1
     assert make_config().finetune.length_window == 50
+
+
+def test_the_gpu_preset_trains_its_vqvae_on_the_step_budget_its_figures_were_measured_with():
+    # a preset replaces the default one: without its own budget the VQ-VAE would run 4 epochs, 25,000 steps
+    assert make_config("preset=gpu").vqvae.train.max_steps == make_config().vqvae.train.max_steps == 800
 
 
 class RowsCollator:

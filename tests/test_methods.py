@@ -6,6 +6,7 @@ each fine-tunes, saves what evaluation needs, and is evaluated with its thoughts
 
 import json
 import random
+from functools import partial
 
 import pytest
 import torch
@@ -359,6 +360,17 @@ def test_softcot_without_its_frozen_models_says_what_to_run(data_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"no main LM at .*mode=cot .*out_dir="):
         finetune.run(cfg, progress=False)
     assert not (tmp_path / "finetune" / "prosqa" / "softcot").exists()
+
+
+def test_the_sampling_seed_follows_the_seed_and_alone_changes_only_the_evaluation():
+    base, resampled = make_config("mode=cot"), make_config("mode=cot", "eval.seed=5")
+    assert base.eval.seed == 0 and make_config("seed=3").eval.seed == 3 and resampled.seed == 0
+    finetune, evaluation = (partial(pipeline.settings, keys=keys)
+                            for keys in (pipeline.FINETUNE_SETTINGS, pipeline.EVAL_SETTINGS))
+    assert finetune(resampled) == finetune(base) and evaluation(resampled) != evaluation(base)
+    # a precision other than the one a fine-tune was trained under makes it another run
+    precisions = [make_config("mode=cot", f"trainer.precision={p}") for p in ("bf16-mixed", "32-true")]
+    assert finetune(precisions[0]) != finetune(precisions[1])
 
 
 def test_a_run_recorded_before_the_new_mode_settings_is_still_current():

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from token_assorted import finetune, train_vqvae
 from token_assorted.data.records import load_records, write_records
 from token_assorted.io import sha256, write_meta
+from token_assorted.resume import EpochBatches
 
 VQVAE = [
     "task=prosqa", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16", "vqvae.dim=32",
@@ -148,6 +149,43 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
 
 class Crash(Exception):
     pass
+
+
+def test_each_seed_shuffles_every_epoch_its_own_way():
+    def order(seed, epoch):
+        batches = EpochBatches(100, 10, seed=seed)
+        batches.set_epoch(epoch)
+        return batches.batches()
+
+    assert order(0, 1) == order(0, 1)  # fixed by (seed, epoch), which is what resuming relies on
+    assert order(0, 1) != order(1, 0) and order(0, 0) != order(0, 1)  # no seed replays another's orders
+
+
+def test_a_rerun_after_a_crash_while_saving_the_model_trains_nothing_again(
+    data_dir, whole, tmp_path, capsys, monkeypatch
+):
+    reference, _, expected = whole
+    shutil.copytree(reference / "vqvae", tmp_path / "vqvae")
+    overrides = [*FINETUNE, f"data.dir={data_dir}", f"out_dir={tmp_path}"]
+
+    def crash(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(finetune, "write_meta", crash)
+    with pytest.raises(Crash):
+        finetune.run(make_config(*overrides), progress=False)
+    monkeypatch.undo()
+    final = tmp_path / "finetune" / "prosqa" / "random-replace"
+    assert not final.exists() and (final.with_name("random-replace.partial") / "checkpoints" / "last.ckpt").is_file()
+
+    rerun(finetune, overrides, capsys)
+    first, second = (json.loads((d / "meta.json").read_text()) for d in (expected, final))
+    assert (second["tokens_seen"], second["steps"]) == (first["tokens_seen"], 40)
+    assert second["final_metrics"]["val_loss"] == first["final_metrics"]["val_loss"]
+    assert same_weights(expected / "model.safetensors", final / "model.safetensors")
+    # the training time is the first attempt's, restored: not the rerun's instant, which would inflate tokens/s
+    assert second["tokens_per_second"] < 3 * first["tokens_per_second"]
+    assert (final / "checkpoints" / "last.ckpt").is_file() and not final.with_name("random-replace.partial").exists()
 
 
 class CrashAt(L.Callback):

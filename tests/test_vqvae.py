@@ -203,7 +203,10 @@ def test_the_bottleneck_opens_after_the_continuous_steps_and_k_means_builds_the_
         return forward(batch, quantize)
 
     model.forward = recording
-    module = VQVAEModule(model, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, continuous_steps=continuous_steps)
+    module = VQVAEModule(
+        model, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="cosine", final_lr_ratio=0.1,
+        continuous_steps=continuous_steps,
+    )
     trainer = L.Trainer(
         max_steps=16, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False,
@@ -212,6 +215,29 @@ def test_the_bottleneck_opens_after_the_continuous_steps_and_k_means_builds_the_
     trainer.fit(module, batches)
     assert [quantized for quantized, _ in seen] == [False] * switch + [True] * (16 - switch)
     assert [built for _, built in seen] == [False] * (switch + 1) + [True] * (16 - switch - 1)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+@pytest.mark.parametrize("floor", [0.0, 0.1])
+def test_the_shared_schedule_warms_up_then_decays_to_the_floor(schedule, floor):
+    from token_assorted.schedule import lr_factor
+
+    # 20 warmup steps, then 80 of decay: a quarter of the way down at step 40, half at step 60
+    rates = [lr_factor(step, total=100, warmup_ratio=0.2, schedule=schedule, floor=floor) for step in range(151)]
+    assert rates[:21] == pytest.approx([(step + 1) / 20 for step in range(20)] + [1.0])
+    assert all(later <= earlier for earlier, later in zip(rates[20:], rates[21:]))
+    quarter = 0.5 * (1 + math.cos(math.pi / 4)) if schedule == "cosine" else 0.75
+    assert rates[40] == pytest.approx(floor + (1 - floor) * quarter)
+    assert rates[60] == pytest.approx(floor + (1 - floor) * 0.5)
+    assert rates[100:] == pytest.approx([floor] * 51)  # and there it stays
+
+
+def test_the_shared_schedule_rounds_the_warmup_steps():
+    from token_assorted.schedule import lr_factor
+
+    # 0.037 * 100 = 3.7: 4 warmup steps
+    rates = [lr_factor(step, total=100, warmup_ratio=0.037, schedule="linear", floor=0.0) for step in range(5)]
+    assert rates == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
 
 
 def test_decode_rejects_a_code_sequence_of_the_wrong_shape(tokenizer, rows):
@@ -274,6 +300,35 @@ def test_training_writes_model_meta_metrics_and_code_caches(trained):
     assert list((run / "checkpoints").glob("*.ckpt")) and list((run / "logs").rglob("metrics.csv"))
 
 
+@pytest.mark.parametrize(
+    "overrides, schedule, floor",
+    [
+        ((), "cosine", 0.1),  # the default
+        (("vqvae.train.schedule=linear", "vqvae.train.final_lr_ratio=0.3"), "linear", 0.3),
+    ],
+)
+def test_the_vqvae_learning_rate_follows_its_schedule_and_final_lr_ratio(
+    tmp_path, records, tokenizer, rows, overrides, schedule, floor
+):
+    from token_assorted import train_vqvae
+
+    write_task(tmp_path / "data" / "prosqa", {"train": records[:30]})
+    cfg = compose(
+        tmp_path / "data", tmp_path / "out", "vqvae.train.max_steps=20", "vqvae.train.warmup_ratio=0.1", *overrides
+    )
+    assert (cfg.vqvae.train.schedule, cfg.vqvae.train.final_lr_ratio) == (schedule, floor)
+    module, _ = train_vqvae.train(cfg, tokenizer, {"train": rows, "valid": rows[:6]}, progress=False)
+    scheduler = module.trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.get_last_lr()[0] == pytest.approx(cfg.vqvae.train.lr * floor)  # after the last of 20 steps
+    rates = [scheduler.lr_lambdas[0](step) for step in range(21)]
+    assert rates[:2] == pytest.approx([0.5, 1.0])  # 2 warmup steps, then 18 of decay
+    if schedule == "cosine":  # as the VQ-VAE trained before it read vqvae.train.schedule: to a tenth of the peak
+        decay = [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / 18)) for step in range(19)]
+    else:
+        decay = [floor + (1 - floor) * (1 - step / 18) for step in range(19)]
+    assert rates[2:] == pytest.approx(decay)
+
+
 def test_round_trip_gives_back_most_chunks(trained, records):
     """300 steps on 30 records: decoding each record's codes writes its trace back, for most chunks."""
     root, cfg, metrics = trained
@@ -321,6 +376,25 @@ def test_codes_are_encoded_on_the_device_the_trainer_config_names(trained, monke
     assert code_cache.encode_split(on_cpu, load_vqvae(on_cpu), "test", tokenizer) == load_codes(cfg, "test")
     with pytest.raises((AssertionError, RuntimeError), match="CUDA"):
         code_cache.encode_split(cfg, load_vqvae(cfg), "test", tokenizer)  # accelerator=auto: the GPU
+
+
+def test_codes_are_encoded_under_the_precision_the_vqvae_trained_with(trained, tmp_path, monkeypatch):
+    # encoding under another autocast than training's could give other codes than the fine-tune's were
+    root, cfg = copy_run(trained, tmp_path)
+    from token_assorted import pipeline
+    from token_assorted.data import get_tokenizer
+
+    meta_file = root / "out" / "vqvae" / "prosqa" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["precision"] == cfg.trainer.precision and meta["seed"] == cfg.seed
+    assert pipeline.vqvae_is_current(cfg)
+    assert not pipeline.vqvae_is_current(compose(root / "data", root / "out", "seed=1"))  # this run would make another
+    meta_file.write_text(json.dumps({**meta, "precision": "bf16-mixed"}))
+    assert not pipeline.vqvae_is_current(cfg)
+    used = []
+    monkeypatch.setattr(code_cache, "encode_rows", lambda *a, precision, **k: used.append(precision) or [])
+    code_cache.encode_split(cfg, load_vqvae(cfg), "test", get_tokenizer(cfg, progress=False))
+    assert used == ["bf16-mixed"]
 
 
 def copy_run(trained, tmp_path) -> tuple[Path, object]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
 
 import hydra
+from omegaconf import OmegaConf
 
 from . import config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
 from .errors import reports_errors
@@ -21,16 +23,25 @@ def override_problem(overrides: list[str]) -> str | None:
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+    from hydra.core.global_hydra import GlobalHydra
+
+    # inside a running app (the pipeline checking its tasks and methods) Hydra is already set up
+    setup = contextlib.nullcontext() if GlobalHydra.instance().is_initialized() else initialize_config_dir(
+        config_dir=CONF_DIR, version_base=None)
     try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-            compose(config_name="config", overrides=overrides)
+        with setup:
+            composed = compose(config_name="config", overrides=overrides)
+        if any(override.startswith("+") for override in overrides):
+            # `+key=value` may add any key; only those the schema has (or inside a free dict, task.params) count
+            OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.to_container(composed))
     except MissingConfigException as err:
         group, _, name = str(err.missing_cfg_file).partition("/")
         return f"unknown {group} '{name}'; choose one of: {', '.join(err.options or [])}"
     except OverrideParseException as err:
         return f"cannot parse the overrides: {str(err).splitlines()[0]}"
     except (HydraException, OmegaConfBaseException) as err:
-        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else None
+        cause = err if isinstance(err, OmegaConfBaseException) else None
+        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else cause
         if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
             return f"unknown setting '{cause.full_key}' (see `--cfg job` for the settings there are)"
         headline = str(err).splitlines()[0]
@@ -54,8 +65,10 @@ def hydra_main(run):
     @functools.wraps(main)
     def checked() -> None:
         arguments = sys.argv[1:]
-        if not any(arg.startswith("-") for arg in arguments):
-            problem = override_problem([arg for arg in arguments if not arg.lstrip("+~").startswith("hydra")])
+        if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
+            # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
+            overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
+            problem = override_problem([arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")])
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 sys.exit(2)

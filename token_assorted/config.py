@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import II, MISSING, OmegaConf
 
 from .errors import ConfigError
 
+# The settings that name one of a few choices (check_choices), each with the code that reads it
 CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
+SCHEDULES = ("cosine", "linear")  # finetune.schedule, vqvae.train.schedule: schedule.py
+ARCHS = ("llama", "gpt2")  # model.arch: lm/model.py
+DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
+LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
+QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
 
 
@@ -67,7 +73,8 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
-    schedule: str = "cosine"  # cosine | linear: the learning-rate decay after warmup, down to 0
+    schedule: str = "cosine"  # cosine | linear: the learning-rate decay after warmup, down to final_lr_ratio x lr
+    final_lr_ratio: float = 0.0  # the rate at the end as a share of the peak
     grad_clip: float = 1.0
     # training batches hold records of similar length: shuffled, sorted by length in windows of this many batches,
     # the batches shuffled again. Less padding to compute, at some cost in val_loss; 1 = plain shuffled batches
@@ -76,14 +83,15 @@ class OptimConfig:
 
 @dataclass
 class VQVAEConfig:
-    chunk_size: int = 16  # L: reasoning tokens per chunk
-    compression: int = 16  # r: tokens per code, so a chunk has L/r codes
+    # defaults as in conf/vqvae/default.yaml
+    chunk_size: int = 8  # L: reasoning tokens per chunk
+    compression: int = 8  # r: tokens per code, so a chunk has L/r codes
     codebook_size: int = 64  # K
     quantizer: str = "vq"  # vq | fsq | rvq
     fsq_levels: List[int] = field(default_factory=lambda: [8, 8])  # fsq: K = product of levels
     rvq_quantizers: int = 2  # rvq: residual stages sharing one codebook, so a chunk has rvq_quantizers * L/r codes
-    dim: int = 256
-    heads: int = 4
+    dim: int = 128
+    heads: int = 2
     prompt_layers: int = 2  # g(P): the prompt's token states that f_enc and f_dec cross-attend to
     encoder_layers: int = 2
     decoder_layers: int = 2
@@ -91,7 +99,8 @@ class VQVAEConfig:
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
     continuous_steps: int = 200  # steps before the bottleneck switches on and k-means initialises the codebook
-    train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=8, batch_size=64, lr=1e-3))
+    # unlike the LM's, the VQ-VAE's rate decays to a tenth of the peak, not to 0
+    train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=4, batch_size=32, lr=1e-3, final_lr_ratio=0.1))
 
 
 @dataclass
@@ -139,6 +148,7 @@ class EvalConfig:
     limit: Optional[int] = None  # evaluate only the first N test records
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
     example: int = 0  # show: the test record to print
+    seed: int = II("seed")  # sampling (the maze's top-k): a new draw of samples needs no retraining
     force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents
     # token: every token competes on its own probability (DESIGN.md's decoding); pooled: the codes inside a latent
     # block compete as one, so the block goes on as often as the model says (evaluation/pooled_codes.py)
@@ -229,11 +239,27 @@ OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)
 ConfigStore.instance().store(name="schema", node=Config)
 
 
+def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {key} '{value}'; choose one of: {', '.join(choices)}")
+
+
 def check_code_choice(code_choice: str) -> None:
-    if code_choice not in CODE_CHOICES:
-        raise ConfigError(f"unknown eval.code_choice '{code_choice}'; choose one of: {', '.join(CODE_CHOICES)}")
+    check_choice("eval.code_choice", code_choice, CODE_CHOICES)
+
+
+CHOICES = {
+    "eval.code_choice": CODE_CHOICES,
+    "finetune.schedule": SCHEDULES,
+    "vqvae.train.schedule": SCHEDULES,
+    "model.arch": ARCHS,
+    "model.dtype": DTYPES,
+    "model.latent_init": LATENT_INITS,
+    "vqvae.quantizer": QUANTIZERS,
+}
 
 
 def check_choices(cfg) -> None:
     """Settings that name one of a few choices: a wrong name stops any command before it does any work."""
-    check_code_choice(cfg.eval.code_choice)
+    for key, choices in CHOICES.items():
+        check_choice(key, OmegaConf.select(cfg, key), choices)

@@ -26,13 +26,13 @@ def run(cfg, progress: bool = True) -> dict:
     checkpoint = load_checkpoint(cfg, device)
     prompting = load_prompting(checkpoint, device)
     records = load_split(cfg, "test")[: cfg.eval.limit]
-    with generation_autocast(device, cfg.trainer.precision):
+    with generation_autocast(device, checkpoint.training_precision or cfg.trainer.precision):
         metrics, predictions = evaluate_records(
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
-            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed,
+            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.eval.seed,
             progress=progress, file=evaluation_file(cfg), force_latents=cfg.eval.force_latents,
-            code_choice=cfg.eval.code_choice, prompting=prompting,
+            code_choice=cfg.eval.code_choice, prompting=prompting, max_positions=checkpoint.max_positions,
         )
     results = {
         "task": cfg.task.name,
@@ -43,7 +43,7 @@ def run(cfg, progress: bool = True) -> dict:
         "parameters": checkpoint.parameters + prompting.parameters,
         "training_tokens": checkpoint.training_tokens,
         "seed": checkpoint.training_seed,
-        "eval_seed": cfg.seed,
+        "eval_seed": cfg.eval.seed,
         "code_choice": cfg.eval.code_choice,
         "device": str(device),
         "config": OmegaConf.to_container(cfg, resolve=True),

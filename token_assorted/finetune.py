@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import time
 import warnings
 from dataclasses import dataclass, replace
 from functools import partial
@@ -23,6 +22,7 @@ from typing import Callable
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
@@ -35,7 +35,7 @@ from .errors import ConfigError, StaleInputError
 from .io import atomic_dir, sha256, write_meta
 from .data.splits import load_split
 from .lock import holding_lock
-from .resume import LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
+from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
 from .latent import (
     LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes, stage_for_epoch,
@@ -93,8 +93,10 @@ def load_latent_codes(cfg) -> LatentCodes:
 
 def latent_shape(cfg) -> LatentCodes:
     """Only the latent shape, from cfg.vqvae: for modes that never show a latent code."""
+    from .vqvae import codes_per_chunk
+
     v = cfg.vqvae
-    return LatentCodes(v.chunk_size, v.compression, v.chunk_size // v.compression, v.codebook_size)
+    return LatentCodes(v.chunk_size, v.compression, codes_per_chunk(v), v.codebook_size)
 
 
 def latent_codes(cfg, mode) -> LatentCodes:
@@ -352,19 +354,19 @@ def run(cfg, progress: bool = True) -> Path:
     work = final.with_name(final.name + ".partial")
     resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
     draws = EpochDraws(mode, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
-    resume_state = ResumeState()
-    trainer = make_trainer(cfg, work, [draws, resume_state], progress)
+    resume_state, timer = ResumeState(), Timer()  # the Timer's checkpointed state counts a crashed attempt's time too
+    trainer = make_trainer(cfg, work, [draws, resume_state, timer], progress)
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
-    start = time.perf_counter()
     trainer.fit(module, *loaders, ckpt_path=resume_from)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if module.validated_at_step != trainer.global_step:
         # the final weights' val_loss: a step budget ends training mid-epoch, after the last epoch's validation
         trainer.validate(module, loaders[1], verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
-    # the full training state (optimizer, callbacks): a crash before the move resumes from it
-    trainer.save_checkpoint(work / "checkpoints" / "final.ckpt", weights_only=False)
-    seconds = time.perf_counter() - start
+    # the full training state: the same command run again after a crash before the model is saved resumes here,
+    # with nothing left to train
+    trainer.save_checkpoint(work / "checkpoints" / LAST, weights_only=False)
+    seconds = timer.time_elapsed("train")
     # each process counted its own batches; every process must take part in the sum
     seen = torch.tensor(float(module.tokens_seen), device=trainer.strategy.root_device)
     tokens_seen = int(trainer.strategy.reduce(seen, reduce_op="sum"))
@@ -379,7 +381,6 @@ def run(cfg, progress: bool = True) -> Path:
         extra = setup.save(tmp, draws.stage)
         attempts = sorted(work.glob("logs/version_*/metrics.csv"), key=lambda f: int(f.parent.name.split("_")[1]))
         (tmp / "train_log.csv").write_text(merged_logs(attempts), encoding="utf-8")
-        shutil.move(work / "checkpoints", tmp / "checkpoints")
         write_meta(
             tmp,
             config=OmegaConf.to_container(cfg, resolve=True),
@@ -398,6 +399,8 @@ def run(cfg, progress: bool = True) -> Path:
             final_metrics=metrics,
             **extra,
         )
+    # only now: until the model is saved, a rerun needs the checkpoints where it resumes from them
+    shutil.move(work / "checkpoints", final / "checkpoints")
     shutil.rmtree(work, ignore_errors=True)
     print(
         f"wrote {final} ({mode.name}: {parameter_count(model):,} parameters, {tokens_seen:,} training tokens "

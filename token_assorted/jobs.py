@@ -53,7 +53,9 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
     torch.set_num_threads(threads)
     job.log.parent.mkdir(parents=True, exist_ok=True)
     terminal = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    log = open(job.log, "w", encoding="utf-8")
+    log = open(job.log, "a", encoding="utf-8")  # a rerun adds to the log: the run it resumes stays readable
+    log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {job.name}\n")
+    log.flush()
     # at the descriptor level, so that loggers holding the old streams write to the log too
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
-from .errors import StaleInputError
+from .errors import ConfigError, StaleInputError
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir
 from .io import META, read_meta, sha256
@@ -35,7 +35,7 @@ from .latent import METHOD_GROUPS, needs_codes
 from .lm import finetune_dir
 
 # The settings each stage's outputs depend on; a change to any of them makes the stage run again.
-FINETUNE_SETTINGS = ("task", "data", "model", "mode", "finetune", "seed")
+FINETUNE_SETTINGS = ("task", "data", "model", "mode", "finetune", "trainer.precision", "seed")
 EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
 
 
@@ -58,9 +58,17 @@ def with_defaults(recorded: dict) -> dict:
         return recorded
 
 
-def settings(cfg, sections) -> dict:
+def settings(cfg, keys) -> dict:
+    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
     config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
-    return {section: config.get(section) for section in sections}
+
+    def value(key: str):
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    return {key: value(key) for key in keys}
 
 
 def recorded(directory) -> dict | None:
@@ -75,10 +83,11 @@ def vqvae_is_current(cfg) -> bool:
     from .vqvae.checkpoint import checked_meta
 
     try:
-        checked_meta(cfg, get_tokenizer(cfg, progress=False))
-        return True
+        meta = checked_meta(cfg, get_tokenizer(cfg, progress=False))
     except StaleInputError:
         return False
+    # what checked_meta lets pass, since a fine-tune may use any VQ-VAE it records, but this run would not make
+    return meta.get("seed") == cfg.seed and meta.get("precision", cfg.trainer.precision) == cfg.trainer.precision
 
 
 def expand_methods(methods) -> list[str]:
@@ -114,6 +123,18 @@ def evaluation_is_current(cfg) -> bool:
         settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
         and meta["inputs"].get("checkpoint") == sha256(checkpoint)
     )
+
+
+def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> None:
+    """Every task and method names a config, checked before any work: not after the first task's data is made."""
+    from .cli import override_problem
+
+    for key, names in (("pipeline.tasks", tasks), ("pipeline.methods", methods)):
+        group = "task" if key == "pipeline.tasks" else "mode"
+        for name in names:
+            problem = override_problem([*overrides, f"{group}={name}"])
+            if problem:
+                raise ConfigError(f"{key}: {problem}")
 
 
 def prepare_task(overrides: list[str], task: str) -> None:
@@ -185,6 +206,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         overrides = list(HydraConfig.get().overrides.task)
     start = time.perf_counter()
     tasks, methods = list(cfg.pipeline.tasks), expand_methods(cfg.pipeline.methods)
+    check_names(overrides, tasks, methods)
     for task in tasks:
         prepare_task(overrides, task)
     jobs = [job for task in tasks for job in plan_task(overrides, task, methods)]

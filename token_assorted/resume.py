@@ -31,6 +31,12 @@ LAST = "last.ckpt"
 RUN = "run.json"
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """One epoch's shuffling seed. Mixed, not added: with seed + epoch, seed 1 would replay seed 0's orders one
+    epoch late, and runs at neighbouring seeds would not be independent."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
 class EpochBatches(torch.utils.data.Sampler):
     """Shuffled batches of indices in an order fixed by (seed, epoch). `batch_size` is the global batch: under
     DDP each process takes its share of every batch (data/shards.py), read when the batches are made, since
@@ -51,7 +57,8 @@ class EpochBatches(torch.utils.data.Sampler):
 
     def batches(self) -> list[list[int]]:
         rank, world_size = process_rank()
-        return shard(self.all_batches(torch.Generator().manual_seed(self.seed + self.epoch)), rank, world_size)
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        return shard(self.all_batches(generator), rank, world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -9,13 +9,13 @@ from __future__ import annotations
 from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
-from .errors import ConfigError, ToolkitError
+from .errors import ConfigError, StaleInputError, ToolkitError
 from .evaluation.checkpoint import load_checkpoint
 from .evaluation.generation import generate
 from .evaluation.harness import encode_prompts, evaluation_file, generation_autocast, generation_budget
 from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
-from .latent.vocab import latent_token
+from .latent.vocab import BEGIN_LATENT, latent_token
 from .tasks import get_task
 from .thoughts.prompting import load_prompting
 
@@ -29,6 +29,19 @@ def find_vqvae(cfg):
     except ToolkitError as err:
         print(f"(latent blocks stay undecoded: {err})")
         return None
+
+
+def check_trained_with(cfg, checkpoint, vqvae) -> None:
+    """A checkpoint trained on another VQ-VAE's codes: this one would decode its latent blocks to wrong text."""
+    from .vqvae.checkpoint import model_dir
+
+    trained_with = checkpoint.meta.get("inputs", {}).get("vqvae")
+    if trained_with and trained_with != vqvae.checksum:
+        raise StaleInputError(
+            f"the VQ-VAE in {model_dir(cfg)} is not the one the checkpoint {checkpoint.path} was trained with "
+            f"(checksum {trained_with[:12]}, now {vqvae.checksum[:12]}): fine-tune it again on this VQ-VAE's codes "
+            "or restore the VQ-VAE it was trained with"
+        )
 
 
 def decode_block(vqvae, tokenizer, prompt: list[int], codes: list[int]) -> str:
@@ -53,15 +66,18 @@ def run(cfg) -> dict:
     prompting = load_prompting(checkpoint, device)  # pauses or thoughts fed after the prompt, as in evaluate
     prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0] + list(prompting.suffix_ids)
     extra = prompting.thought_tokens - len(prompting.suffix_ids)
-    budget = generation_budget(model, [prompt], cfg.task.max_new_tokens, file=evaluation_file(cfg), extra=extra)
-    with generation_autocast(device, cfg.trainer.precision):
-        ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.seed, progress=False,
+    budget = generation_budget(checkpoint.max_positions, [prompt], cfg.task.max_new_tokens,
+                               file=evaluation_file(cfg), extra=extra)
+    with generation_autocast(device, checkpoint.training_precision or cfg.trainer.precision):
+        ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.eval.seed, progress=False,
                        force_latents=cfg.eval.force_latents, code_choice=cfg.eval.code_choice,
                        embed=prompting.embed)[0][0]
     scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer),
                               prompting.thought_tokens)
     blocks = latent_blocks(tokenizer.convert_ids_to_tokens(ids))
     vqvae = find_vqvae(cfg) if blocks else None
+    if vqvae is not None:
+        check_trained_with(cfg, checkpoint, vqvae)
     decoded = [decode_block(vqvae, tokenizer, prompt, codes) for codes in blocks] if vqvae else []
 
     verdict = ", ".join(f"{name} {value}" for name, value in scored.items() if isinstance(value, bool))
@@ -73,6 +89,8 @@ def run(cfg) -> dict:
     for number, codes in enumerate(blocks, start=1):
         shown = "".join(latent_token(code) for code in codes)
         print(f"\nlatent block {number}: {shown}" + (f"\n  decodes to: {decoded[number - 1]!r}" if decoded else ""))
+    if not blocks and BEGIN_LATENT in tokenizer.get_vocab():
+        print("\nno latent block in this generation; eval.force_latents=k makes it open with k codes")
     return {"record": record, **scored, "latent_blocks": blocks, "decoded": decoded}
 
 

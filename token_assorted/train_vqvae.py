@@ -46,7 +46,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     model = build_vqvae(cfg, tokenizer)
     module = VQVAEModule(
         model, lr=optim.lr, weight_decay=optim.weight_decay, warmup_ratio=optim.warmup_ratio,
-        continuous_steps=cfg.vqvae.continuous_steps,
+        schedule=optim.schedule, final_lr_ratio=optim.final_lr_ratio, continuous_steps=cfg.vqvae.continuous_steps,
     )
     checkpoints = directory / "checkpoints"
     resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
@@ -108,7 +108,8 @@ def run(cfg, progress: bool = True) -> dict:
     )
     write_json(directory / "metrics.json", metrics)
     write_meta(
-        directory, config=vqvae_config(cfg), seed=cfg.seed, inputs=current_inputs(cfg, tokenizer),
+        directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
+        inputs=current_inputs(cfg, tokenizer),
         task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
         codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),
     )

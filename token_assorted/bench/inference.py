@@ -23,7 +23,7 @@ def one_run(cfg, checkpoint, records, device, force_latents: int | None = None) 
         summary, _ = evaluate_records(
             checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
             max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
-            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.seed, progress=False,
+            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.eval.seed, progress=False,
             file=evaluation_file(cfg), force_latents=force_latents, code_choice=cfg.eval.code_choice,
         )
     return {

@@ -22,7 +22,7 @@ from ..finetune import epoch_lengths
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..resume import LengthGroupedBatches
-from ..vqvae import build_vqvae, load_vqvae
+from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae
 from ..vqvae.chunks import loader
 from ..vqvae.metrics import encode_rows
 from .measure import measured, ratio, spread
@@ -37,10 +37,15 @@ def lm_setup(cfg):
     every call."""
     tokenizer = get_tokenizer(cfg, progress=False)
     vocab = extend_tokenizer(tokenizer, cfg.vqvae.codebook_size)
+
+    def new_model():
+        torch.manual_seed(cfg.seed)
+        return build_model(cfg.model, tokenizer)
+
+    limit = max_positions(new_model(), cfg.model)  # as fine-tuning: no longer than the model itself takes
     collator = MixingCollator(
         OmegaConf.to_object(cfg.mode), vocab, None, chunk_size=cfg.vqvae.chunk_size,
-        per_chunk=cfg.vqvae.chunk_size // cfg.vqvae.compression, pad_id=tokenizer.pad_token_id,
-        max_length=cfg.model.max_positions, seed=cfg.seed,
+        per_chunk=codes_per_chunk(cfg.vqvae), pad_id=tokenizer.pad_token_id, max_length=limit, seed=cfg.seed,
     )
     size = cfg.finetune.batch_size
 
@@ -49,10 +54,6 @@ def lm_setup(cfg):
         order = LengthGroupedBatches(len(rows), epoch_lengths(rows, collator, cfg), size, cfg.seed,
                                      cfg.finetune.length_window)
         return [collator([rows[i] for i in batch]) for batch in order.batches()]
-
-    def new_model():
-        torch.manual_seed(cfg.seed)
-        return build_model(cfg.model, tokenizer)
 
     return collate, new_model
 

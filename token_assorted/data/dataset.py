@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import read_meta
 from .format import prompt_text, solution_text
-from .splits import load_split, task_dir
+from .splits import load_split, splits_meta, task_dir
 from .tokenizer import WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_tokenizer
 
 
@@ -17,7 +16,7 @@ def get_tokenizer(cfg, progress: bool = True):
         return load_tokenizer(cfg.model.path)
     directory = task_dir(cfg) / "tokenizer"
     # rebuilt when the training split or the way words are split changes
-    built_from = f"{read_meta(task_dir(cfg))['inputs']['train']}\n{WORD_PATTERN}"
+    built_from = f"{splits_meta(cfg)['inputs']['train']}\n{WORD_PATTERN}"
     stamp = directory / "built_from.txt"
     if not (directory.exists() and stamp.exists() and stamp.read_text() == built_from):
         from .format import sequence_text

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..errors import ConfigError
+from ..commands import stage_command
+from ..errors import ConfigError, StaleInputError
 from ..io import read_meta, sha256, write_meta
 from ..tasks import get_task
 from ..tasks.base import SPLIT_NAMES
@@ -26,7 +27,35 @@ def task_params(cfg):
     unknown = sorted(set(given) - known)
     if unknown:
         raise ConfigError(f"task.params for '{task.NAME}' has unknown keys {unknown}; known: {sorted(known)}")
+    for knob in dataclasses.fields(task.Params):
+        if knob.name in given and not fits(given[knob.name], knob.default):
+            raise ConfigError(
+                f"task.params.{knob.name} for '{task.NAME}' must be {type(knob.default).__name__}, "
+                f"got {given[knob.name]!r}"
+            )
     return task.Params(**given)
+
+
+def fits(value, default) -> bool:
+    """Whether a knob's value has its default's type (an int where a float goes is fine; None defaults take any)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) == isinstance(default, bool) or default is None or default is dataclasses.MISSING
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return True
+
+
+def check_sizes(cfg, sizes: dict[str, int]) -> None:
+    """Every split needs records; a loaded task also takes -1, all that is left."""
+    loaded = hasattr(get_task(cfg.task.name), "source_checksums")
+    for split, size in sizes.items():
+        if size < 1 and not (loaded and size == -1):
+            allowed = "at least 1, or -1 for all that is left" if loaded else "at least 1"
+            raise ConfigError(f"task.sizes.{split} is {size}; a split needs records: {allowed}")
 
 
 def generation_recipe(cfg) -> dict:
@@ -57,6 +86,7 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
     missing = [s for s in SPLIT_NAMES if s not in cfg.task.sizes]
     if missing:
         raise ConfigError(f"task.sizes lacks {missing}")
+    check_sizes(cfg, recipe["sizes"])
     splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress)
     directory = task_dir(cfg)
     (directory / "meta.json").unlink(missing_ok=True)
@@ -69,11 +99,21 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
     return {split: len(records) for split, records in splits.items()}
 
 
+def splits_meta(cfg) -> dict:
+    """The generated splits' meta.json, or an error that says which command generates them."""
+    try:
+        return read_meta(task_dir(cfg))
+    except StaleInputError:
+        raise ConfigError(
+            f"no generated data in {task_dir(cfg)}: run `{stage_command('generate_data', cfg)}` first"
+        ) from None
+
+
 def load_split(cfg, split: str) -> list[dict]:
     """Records of a generated split, or of `data.test_file` when that is set and the split is test."""
     if split == "test" and cfg.data.test_file:
         return load_records(cfg.data.test_file)
     path = task_dir(cfg) / f"{split}.json"
     if not path.exists():
-        raise ConfigError(f"{path} does not exist: run `python -m token_assorted.generate_data task={cfg.task.name}` first")
+        raise ConfigError(f"{path} does not exist: run `{stage_command('generate_data', cfg)}` first")
     return load_records(path)

@@ -11,15 +11,11 @@ from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, sha256
 from ..lm.model import attention_choice, finetune_dir
+from ..thoughts.softcot import finetune_command
 
 
 def checkpoint_dir(cfg) -> Path:
     return Path(cfg.eval.checkpoint) if cfg.eval.checkpoint else finetune_dir(cfg)
-
-
-def finetune_command(cfg) -> str:
-    preset = [f"preset={cfg.preset}"] if cfg.preset != "default" else []
-    return " ".join(["python -m token_assorted.finetune", f"task={cfg.task.name}", f"mode={cfg.mode.name}", *preset])
 
 
 @dataclass
@@ -40,6 +36,20 @@ class Checkpoint:
     @property
     def training_seed(self) -> int | None:
         return self.meta.get("seed")
+
+    @property
+    def training_precision(self) -> str | None:
+        """The trainer's precision in fine-tuning: evaluation generates under the same autocast."""
+        return self.meta.get("config", {}).get("trainer", {}).get("precision")
+
+    @property
+    def max_positions(self) -> int | None:
+        """The longest sequence to generate to: the model's own limit, or less where it was fine-tuned on shorter
+        ones (model.max_positions), as positions it never trained on would be guesswork."""
+        own = getattr(self.model.config, "max_position_embeddings", None)
+        trained = self.meta.get("config", {}).get("model", {}).get("max_positions")
+        limits = [limit for limit in (own, trained) if limit]
+        return min(limits) if limits else None
 
     @property
     def checksum(self) -> str:

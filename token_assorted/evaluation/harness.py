@@ -55,10 +55,10 @@ def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[lis
 
 
 def generation_budget(
-    model, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None, extra: int = 0
+    limit: int | None, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None, extra: int = 0
 ) -> int:
-    """max_new_tokens, cut so the longest prompt (plus `extra` positions fed after it) and its generation fit."""
-    limit = getattr(model.config, "max_position_embeddings", None)
+    """max_new_tokens, cut so the longest prompt (plus `extra` positions fed after it) and its generation fit in
+    `limit` positions (Checkpoint.max_positions; None: no limit)."""
     if limit is None:
         return max_new_tokens
     longest = max(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -90,8 +90,11 @@ def evaluate_records(
     force_latents: int | None = None,
     code_choice: str = "token",
     prompting: Prompting | None = None,
+    max_positions: int | None = None,
 ) -> tuple[dict, list[dict]]:
     """(summary, one prediction row per record). `file` names the records' file in error messages.
+    `max_positions`: the most positions a prompt and its generation may take (Checkpoint.max_positions);
+    None: the model's own limit.
 
     `prompting` (token_assorted.thoughts) says what a method feeds after each prompt: pause tokens,
     continuous or soft thoughts. Those positions count as generated tokens, and apart as thought_tokens.
@@ -102,7 +105,8 @@ def evaluate_records(
     suffix = list(prompting.suffix_ids) if prompting else []
     thoughts = prompting.thought_tokens if prompting else 0
     prompts = [ids + suffix for ids in encode_prompts(tokenizer, records, file=file)]
-    budget = generation_budget(model, prompts, max_new_tokens, file=file, extra=thoughts - len(suffix))
+    limit = max_positions or getattr(model.config, "max_position_embeddings", None)
+    budget = generation_budget(limit, prompts, max_new_tokens, file=file, extra=thoughts - len(suffix))
     latent_ids = latent_token_ids(tokenizer)
     options = dict(
         max_new_tokens=budget, batch_size=batch_size, seed=seed, progress=progress, force_latents=force_latents,

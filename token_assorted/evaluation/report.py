@@ -112,7 +112,7 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
 
 
 def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dict[str, Path]]:
-    """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (table, paths)."""
+    """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (the captioned table, paths)."""
     root = eval_root(out_dir)
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
@@ -122,7 +122,7 @@ def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dic
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
     write_json(paths["summary"], summary(results))
     plot(results, paths["plot"])
-    return table, paths
+    return caption + table, paths
 
 
 def describe(run: dict) -> str:

@@ -19,11 +19,11 @@ from typing import Sequence
 
 import torch
 
+from ..config import LATENT_INITS, check_choice
 from ..errors import ConfigError
 from .modes import chunk_count
+from .special import add_mean_rows, embedding_weights
 from .vocab import LatentVocab
-
-INITS = ("mean", "codebook")
 
 
 def code_tokens(
@@ -74,21 +74,15 @@ def add_latent_embeddings(
     covered: list[list[int]] | None = None,
 ) -> None:
     """Resize `model` to hold vocab.new_ids and initialise those rows; a vocab with no new ids changes nothing."""
-    if init not in INITS:
-        raise ConfigError(f"unknown model.latent_init '{init}'; choose one of: {', '.join(INITS)}")
+    check_choice("model.latent_init", init, LATENT_INITS)
     if not vocab.new_ids:
         return
     if init == "codebook" and (codebook is None or covered is None):
         raise ConfigError("latent_init=codebook needs the VQ-VAE codebook and the training codes")
-    rows = max(model.get_input_embeddings().weight.shape[0], max(vocab.new_ids) + 1)
-    model.resize_token_embeddings(rows, mean_resizing=False)
-    first_new = min(vocab.new_ids)
-    new_ids = list(vocab.new_ids)
-    code_ids = [vocab.code_id(code) for code in range(vocab.codebook_size)]
-    weights = {id(w): w for w in (model.get_input_embeddings().weight, model.get_output_embeddings().weight)}
-    with torch.no_grad():
-        for weight in weights.values():
-            existing = weight[:first_new]
-            weight[new_ids] = existing.mean(0)
-            if init == "codebook":
-                weight[code_ids] = codebook_rows(codebook, covered, existing)
+    add_mean_rows(model, vocab.new_ids)
+    if init == "codebook":
+        first_new = min(vocab.new_ids)
+        code_ids = [vocab.code_id(code) for code in range(vocab.codebook_size)]
+        with torch.no_grad():
+            for weight in embedding_weights(model):
+                weight[code_ids] = codebook_rows(codebook, covered, weight[:first_new])

@@ -22,6 +22,12 @@ def add_special_tokens(tokenizer, tokens: Sequence[str]) -> tuple[list[int], lis
     return tokenizer.convert_tokens_to_ids(list(tokens)), list(range(before, len(tokenizer)))
 
 
+def embedding_weights(model) -> list[torch.Tensor]:
+    """The input and output embedding matrices, a tied one once."""
+    weights = (model.get_input_embeddings().weight, model.get_output_embeddings().weight)
+    return list({id(w): w for w in weights}.values())
+
+
 def add_mean_rows(model, new_ids: Sequence[int]) -> None:
     """Resize `model` to hold new_ids; their input and output rows start at the mean of the rows before them."""
     if not new_ids:
@@ -29,7 +35,6 @@ def add_mean_rows(model, new_ids: Sequence[int]) -> None:
     rows = max(model.get_input_embeddings().weight.shape[0], max(new_ids) + 1)
     model.resize_token_embeddings(rows, mean_resizing=False)
     first_new = min(new_ids)
-    weights = {id(w): w for w in (model.get_input_embeddings().weight, model.get_output_embeddings().weight)}
     with torch.no_grad():
-        for weight in weights.values():
+        for weight in embedding_weights(model):
             weight[list(new_ids)] = weight[:first_new].mean(0)

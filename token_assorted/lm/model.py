@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import ARCHS, DTYPES, check_choice
 from ..errors import ConfigError
-
-ARCHS = ("llama", "gpt2")
-DTYPES = ("float32", "bfloat16")
 
 
 def finetune_dir(cfg) -> Path:
@@ -24,8 +22,7 @@ def model_config(model_cfg, tokenizer):
     """A transformers config for `model_cfg.arch`, sized by cfg.model and matched to the tokenizer's ids."""
     from transformers import GPT2Config, LlamaConfig
 
-    if model_cfg.arch not in ARCHS:
-        raise ConfigError(f"unknown model.arch '{model_cfg.arch}'; choose one of: {', '.join(ARCHS)}")
+    check_choice("model.arch", model_cfg.arch, ARCHS)
     if model_cfg.hidden_size % model_cfg.num_heads:
         raise ConfigError(
             f"model.hidden_size {model_cfg.hidden_size} is not a multiple of model.num_heads {model_cfg.num_heads}"
@@ -73,8 +70,7 @@ def build_model(model_cfg, tokenizer):
     if model_cfg.path:
         import torch
 
-        if model_cfg.dtype not in DTYPES:
-            raise ConfigError(f"unknown model.dtype '{model_cfg.dtype}'; choose one of: {', '.join(DTYPES)}")
+        check_choice("model.dtype", model_cfg.dtype, DTYPES)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype), **attention_choice(model_cfg)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import lightning as L
 import torch
 
-from ..errors import ConfigError
-
-SCHEDULES = ("cosine", "linear")
-
-
-def lr_factor(step: int, *, warmup: int, total: int, schedule: str) -> float:
-    """Linear warmup to the peak over `warmup` steps, then cosine or linear decay to 0 at `total`."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+from ..config import SCHEDULES, check_choice
+from ..schedule import lr_factor
 
 
 def labelled_tokens(labels: torch.Tensor) -> int:
@@ -29,8 +19,7 @@ def labelled_tokens(labels: torch.Tensor) -> int:
 class CausalLMModule(L.LightningModule):
     def __init__(self, model, optim):
         super().__init__()
-        if optim.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule '{optim.schedule}'; choose one of: {', '.join(SCHEDULES)}")
+        check_choice("finetune.schedule", optim.schedule, SCHEDULES)
         self.model = model
         self.optim = optim
         self.tokens_seen = 0  # input tokens (padding excluded) of all training batches on this process
@@ -70,8 +59,10 @@ class CausalLMModule(L.LightningModule):
             lr=self.optim.lr,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, round(self.optim.warmup_ratio * total))
-        schedule = partial(lr_factor, warmup=warmup, total=total, schedule=self.optim.schedule)
+        schedule = partial(
+            lr_factor, total=total, warmup_ratio=self.optim.warmup_ratio, schedule=self.optim.schedule,
+            floor=self.optim.final_lr_ratio,
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..commands import stage_command
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..io import META, sha256
@@ -48,14 +49,13 @@ def assistant_dir(cfg) -> Path:
     return assistant_out_dir(cfg) / "finetune" / cfg.task.name / "cot"
 
 
-def cot_command(cfg, *extra: str) -> str:
-    """The command that trains a cot model for this task, preset and out_dir."""
-    preset = [f"preset={cfg.preset}"] if cfg.preset != "default" else []
-    return " ".join(["python -m token_assorted.finetune", f"task={cfg.task.name}", "mode=cot", *preset, *extra])
+def finetune_command(cfg, *extra: str, mode: str | None = None) -> str:
+    """The command that fine-tunes `mode` (cfg's by default) for this task and run, with `extra` overrides."""
+    return stage_command("finetune", cfg, f"mode={mode or cfg.mode.name}", *extra)
 
 
 def assistant_command(cfg) -> str:
-    return cot_command(cfg, f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}")
+    return finetune_command(cfg, f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}", mode="cot")
 
 
 def _checksum(directory: Path) -> str:
@@ -84,8 +84,8 @@ def load_frozen(directory: Path, role: str, remedy: str):
 
 def load_models(cfg):
     """(main, main tokenizer, assistant, assistant tokenizer) for fine-tuning the projection."""
-    main, main_tokenizer = load_frozen(
-        main_dir(cfg), "main", f"run `{cot_command(cfg, f'out_dir={cfg.out_dir}')}` first (or set mode.main)")
+    main_command = finetune_command(cfg, f"out_dir={cfg.out_dir}", mode="cot")
+    main, main_tokenizer = load_frozen(main_dir(cfg), "main", f"run `{main_command}` first (or set mode.main)")
     assistant, assistant_tokenizer = load_frozen(
         assistant_dir(cfg), "assistant", f"run `{assistant_command(cfg)}` first (or set mode.assistant)")
     return main, main_tokenizer, assistant, assistant_tokenizer

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ..commands import stage_command
 from ..data.splits import task_dir
 from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError
@@ -55,7 +56,7 @@ def current_inputs(cfg, tokenizer) -> dict[str, str]:
 
 
 def retrain_hint(cfg) -> str:
-    return f"run `python -m token_assorted.train_vqvae task={cfg.task.name}` (with this run's overrides) to retrain it"
+    return f"run `{stage_command('train_vqvae', cfg)}` to retrain it"
 
 
 def checked_meta(cfg, tokenizer) -> dict:
@@ -63,7 +64,7 @@ def checked_meta(cfg, tokenizer) -> dict:
     directory = run_dir(cfg)
     if not (directory / META).exists() or not model_dir(cfg).exists():
         raise StaleInputError(
-            f"no trained VQ-VAE in {directory}: run `python -m token_assorted.train_vqvae task={cfg.task.name}` first"
+            f"no trained VQ-VAE in {directory}: run `{stage_command('train_vqvae', cfg)}` first"
         )
     meta = read_meta(directory)
     now = current_inputs(cfg, tokenizer)

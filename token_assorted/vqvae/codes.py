@@ -12,7 +12,7 @@ import json
 
 from ..config import device_for
 from ..data import get_tokenizer, load_dataset
-from ..io import sha256, write_json
+from ..io import read_meta, sha256, write_json
 from ..tasks.base import SPLIT_NAMES
 from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir, split_file
 from .metrics import encode_rows
@@ -50,10 +50,15 @@ def load_codes(cfg, split: str, progress: bool = False) -> list[list[int]]:
     return codes
 
 
+def trained_precision(cfg) -> str:
+    """The precision the VQ-VAE trained under (its meta.json), not this command's: the codes it would have made."""
+    return read_meta(run_dir(cfg)).get("precision", cfg.trainer.precision)
+
+
 def encode_split(cfg, model: VQVAE, split: str, tokenizer, progress: bool = False) -> list[list[int]]:
     return encode_rows(
         model.to(device_for(cfg.trainer.accelerator)), split_rows(cfg, split, tokenizer),
-        batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision, progress=progress,
+        batch_size=cfg.vqvae.train.batch_size, precision=trained_precision(cfg), progress=progress,
         desc=f"encoding {split}",
     )
 

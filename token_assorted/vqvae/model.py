@@ -45,6 +45,13 @@ class Output:
     codes: Tensor  # (B, n*L/r, levels)
 
 
+def codes_per_chunk(v) -> int:
+    """The codes a chunk of L tokens becomes under VQ-VAE settings `v` (cfg.vqvae, or a VQVAE's config): L/r,
+    times the residual stages for RVQ (VQ and FSQ give one code per vector)."""
+    stages = v["rvq_quantizers"] if v["quantizer"] == "rvq" else 1
+    return v["chunk_size"] // v["compression"] * stages
+
+
 class VQVAE(nn.Module):
     def __init__(
         self,
@@ -97,8 +104,7 @@ class VQVAE(nn.Module):
 
     @property
     def codes_per_chunk(self) -> int:
-        """L/r for VQ and FSQ; L/r times the number of residual stages for RVQ."""
-        return self.vectors_per_chunk * self.quantizer.levels
+        return codes_per_chunk(self.config)
 
     def codebook(self) -> Tensor:
         """The K code vectors, (K, dim): a starting point for an LM's latent-token embeddings."""

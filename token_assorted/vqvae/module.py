@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from functools import partial
 
 import lightning as L
 import torch
 
+from ..config import SCHEDULES, check_choice
+from ..schedule import lr_factor
 from .chunks import IGNORE, Batch
 from .model import VQVAE
 from .quantizer import make_quantizer
@@ -14,12 +16,15 @@ from .quantizer import make_quantizer
 
 class VQVAEModule(L.LightningModule):
     def __init__(
-        self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, continuous_steps: int = 0
+        self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, schedule: str,
+        final_lr_ratio: float, continuous_steps: int = 0,
     ):
         super().__init__()
+        check_choice("vqvae.train.schedule", schedule, SCHEDULES)
         self.model = model
         self.continuous_steps = continuous_steps  # capped at a quarter of training in configure_optimizers
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
+        self.schedule, self.final_lr_ratio = schedule, final_lr_ratio
         self.val_code_counts = torch.zeros(model.codebook_size, dtype=torch.long)
 
     def setup(self, stage: str) -> None:
@@ -62,17 +67,11 @@ class VQVAEModule(L.LightningModule):
         others = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
         groups = [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.lr)
-        total = max(1, self.trainer.estimated_stepping_batches)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
         self.continuous_steps = min(self.continuous_steps, total // 4)
-        warmup = max(1, int(self.warmup_ratio * total))
-
-        def schedule(step: int) -> float:
-            """Linear warm-up, then cosine decay to a tenth of the peak rate."""
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
+        schedule = partial(
+            lr_factor, total=total, warmup_ratio=self.warmup_ratio, schedule=self.schedule, floor=self.final_lr_ratio
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from vector_quantize_pytorch import FSQ, ResidualVQ, VectorQuantize
 
+from ..config import QUANTIZERS, check_choice
 from ..errors import ConfigError
 
 
@@ -99,9 +100,6 @@ class ScalarQuantizer(nn.Module):
         return self.fsq.indices_to_codes(torch.arange(self.fsq.codebook_size, device=self.fsq.implicit_codebook.device))
 
 
-QUANTIZERS = ("vq", "fsq", "rvq")
-
-
 def make_quantizer(
     kind: str,
     *,
@@ -113,15 +111,15 @@ def make_quantizer(
     fsq_levels: list[int],
     rvq_quantizers: int,
 ) -> nn.Module:
+    check_choice("vqvae.quantizer", kind, QUANTIZERS)
     if kind == "vq":
         return VQ(dim, codebook_size, commitment_weight, ema_decay, dead_code_threshold)
     if kind == "rvq":
         return ResidualQuantizer(dim, codebook_size, rvq_quantizers, commitment_weight, ema_decay, dead_code_threshold)
-    if kind == "fsq":
-        if math.prod(fsq_levels) != codebook_size:
-            raise ConfigError(
-                f"vqvae.fsq_levels {list(fsq_levels)} give {math.prod(fsq_levels)} codes but vqvae.codebook_size is "
-                f"{codebook_size}; make their product equal K"
-            )
-        return ScalarQuantizer(dim, fsq_levels)
-    raise ConfigError(f"unknown vqvae.quantizer '{kind}'; choose one of: {', '.join(QUANTIZERS)}")
+    # fsq
+    if math.prod(fsq_levels) != codebook_size:
+        raise ConfigError(
+            f"vqvae.fsq_levels {list(fsq_levels)} give {math.prod(fsq_levels)} codes but vqvae.codebook_size is "
+            f"{codebook_size}; make their product equal K"
+        )
+    return ScalarQuantizer(dim, fsq_levels)
