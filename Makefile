@@ -11,7 +11,7 @@ TASKS ?= maze,prontoqa,prosqa
 # all,ablations: every mode in conf/mode/.
 METHODS ?= sol-only,cot,random-replace
 
-# `make bench` trains the models it lacks on this preset (quick: a few minutes); BENCH_PRESET=default
+# `make bench` trains the models it lacks on this preset (quick: 13-16 min on a 2-core CPU); BENCH_PRESET=default
 # reuses the models `make eval` trained.
 BENCH_PRESET ?= quick
 

@@ -29,6 +29,8 @@ def test_jsonl_loads_the_same_records(reference_dir, tmp_path):
     [
         (b"", "the file is empty"),
         (b"[{\"question\": \"q\", ", "malformed JSON"),
+        (b"[{\"question\": \"q", "malformed JSON at line 1, column 15: Unterminated string starting there"),
+        (b"{\"data\": [{\"question\": \"q\"}]}", "got one object with keys: data"),
         (b"\xff\xfe[]", "not UTF-8"),
         (b"[]", "holds no records"),
         (b"{\"question\": \"q\"}\n{oops", "line 2"),

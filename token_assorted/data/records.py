@@ -23,19 +23,30 @@ def load_records(path) -> list[dict]:
         raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
     if not text.strip():
         raise DataError("the file is empty", file=path)
-    records = _parse_json_list(text, path) if text.lstrip().startswith("[") else _parse_jsonl(text, path)
+    listed = text.lstrip().startswith("[")
+    records = _parse_json_list(text, path) if listed else _parse_jsonl(text, path)
     if not records:
         raise DataError("the file holds no records", file=path)
+    if not listed and len(records) == 1 and isinstance(records[0], dict) and not REQUIRED.keys() & records[0].keys():
+        # one object on one line reads as JSONL; it is more likely a wrapper around the records than a record
+        keys = ", ".join(sorted(records[0])[:5])
+        raise DataError(f"expected a JSON list of records or one record per line, got one object with keys: {keys}",
+                        file=path)
     for index, record in enumerate(records):
         validate_record(record, file=path, index=index)
     return records
+
+
+def reason(err: json.JSONDecodeError) -> str:
+    """json's message, completed: some end in "at", meaning the position given beside them."""
+    return err.msg.removesuffix(" at") + " there" if err.msg.endswith(" at") else err.msg
 
 
 def _parse_json_list(text: str, path: Path) -> list:
     try:
         records = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}", file=path) from None
+        raise DataError(f"malformed JSON at line {err.lineno}, column {err.colno}: {reason(err)}", file=path) from None
     except RecursionError:
         raise DataError("JSON nested too deeply to be a list of records", file=path) from None
     if not isinstance(records, list):
@@ -54,7 +65,7 @@ def _parse_jsonl(text: str, path: Path) -> list:
             raise DataError(f"JSON on line {lineno} nested too deeply to be a record", file=path) from None
         except json.JSONDecodeError as err:
             raise DataError(
-                f"malformed JSON on line {lineno}, column {err.colno}: {err.msg} "
+                f"malformed JSON on line {lineno}, column {err.colno}: {reason(err)} "
                 "(expected a JSON list of records or one record per line)",
                 file=path,
             ) from None
