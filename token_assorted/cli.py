@@ -20,10 +20,9 @@ def override_problem(overrides: list[str]) -> str | None:
     """Why `overrides` do not compose into a valid config, in one line (an unknown name, a misspelled key, a
     value of the wrong type); None if they do."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
-
-    from hydra.core.global_hydra import GlobalHydra
 
     # inside a running app (the pipeline checking its tasks and methods) Hydra is already set up
     setup = contextlib.nullcontext() if GlobalHydra.instance().is_initialized() else initialize_config_dir(
@@ -40,8 +39,8 @@ def override_problem(overrides: list[str]) -> str | None:
     except OverrideParseException as err:
         return f"cannot parse the overrides: {str(err).splitlines()[0]}"
     except (HydraException, OmegaConfBaseException) as err:
-        cause = err if isinstance(err, OmegaConfBaseException) else None
-        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else cause
+        # Hydra wraps OmegaConf's error; the schema merge above raises it bare
+        cause = next((e for e in (err.__cause__, err) if isinstance(e, OmegaConfBaseException)), None)
         if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
             return f"unknown setting '{cause.full_key}' (see `--cfg job` for the settings there are)"
         headline = str(err).splitlines()[0]

@@ -129,8 +129,7 @@ def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> N
     """Every task and method names a config, checked before any work: not after the first task's data is made."""
     from .cli import override_problem
 
-    for key, names in (("pipeline.tasks", tasks), ("pipeline.methods", methods)):
-        group = "task" if key == "pipeline.tasks" else "mode"
+    for key, group, names in (("pipeline.tasks", "task", tasks), ("pipeline.methods", "mode", methods)):
         for name in names:
             problem = override_problem([*overrides, f"{group}={name}"])
             if problem:

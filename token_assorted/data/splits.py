@@ -38,8 +38,10 @@ def task_params(cfg):
 
 def fits(value, default) -> bool:
     """Whether a knob's value has its default's type (an int where a float goes is fine; None defaults take any)."""
+    if default is None or default is dataclasses.MISSING:
+        return True
     if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) == isinstance(default, bool) or default is None or default is dataclasses.MISSING
+        return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, int):
         return isinstance(value, int)
     if isinstance(default, float):
@@ -49,9 +51,9 @@ def fits(value, default) -> bool:
     return True
 
 
-def check_sizes(cfg, sizes: dict[str, int]) -> None:
+def check_sizes(task, sizes: dict[str, int]) -> None:
     """Every split needs records; a loaded task also takes -1, all that is left."""
-    loaded = hasattr(get_task(cfg.task.name), "source_checksums")
+    loaded = hasattr(task, "source_checksums")
     for split, size in sizes.items():
         if size < 1 and not (loaded and size == -1):
             allowed = "at least 1, or -1 for all that is left" if loaded else "at least 1"
@@ -86,7 +88,7 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
     missing = [s for s in SPLIT_NAMES if s not in cfg.task.sizes]
     if missing:
         raise ConfigError(f"task.sizes lacks {missing}")
-    check_sizes(cfg, recipe["sizes"])
+    check_sizes(task, recipe["sizes"])
     splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress)
     directory = task_dir(cfg)
     (directory / "meta.json").unlink(missing_ok=True)

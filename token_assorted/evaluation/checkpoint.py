@@ -10,7 +10,7 @@ from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, sha256
-from ..lm.model import attention_choice, finetune_dir
+from ..lm.model import attention_choice, finetune_dir, own_positions
 from ..thoughts.softcot import finetune_command
 
 
@@ -46,9 +46,8 @@ class Checkpoint:
     def max_positions(self) -> int | None:
         """The longest sequence to generate to: the model's own limit, or less where it was fine-tuned on shorter
         ones (model.max_positions), as positions it never trained on would be guesswork."""
-        own = getattr(self.model.config, "max_position_embeddings", None)
         trained = self.meta.get("config", {}).get("model", {}).get("max_positions")
-        limits = [limit for limit in (own, trained) if limit]
+        limits = [limit for limit in (own_positions(self.model), trained) if limit]
         return min(limits) if limits else None
 
     @property

@@ -18,6 +18,7 @@ from ..data.format import prompt_text
 from ..data.splits import task_dir
 from ..data.tokenizer import check_known_words
 from ..errors import DataError
+from ..lm.model import own_positions
 from ..tasks import get_task
 from ..vqvae.module import inference_autocast
 from .generation import Decoding, generate
@@ -105,7 +106,7 @@ def evaluate_records(
     suffix = list(prompting.suffix_ids) if prompting else []
     thoughts = prompting.thought_tokens if prompting else 0
     prompts = [ids + suffix for ids in encode_prompts(tokenizer, records, file=file)]
-    limit = max_positions or getattr(model.config, "max_position_embeddings", None)
+    limit = max_positions or own_positions(model)
     budget = generation_budget(limit, prompts, max_new_tokens, file=file, extra=thoughts - len(suffix))
     latent_ids = latent_token_ids(tokenizer)
     options = dict(

@@ -88,10 +88,14 @@ def build_model(model_cfg, tokenizer):
         raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
 
 
+def own_positions(model) -> int | None:
+    """The most positions the model itself takes (its config's limit), if it has one."""
+    return getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+
+
 def max_positions(model, model_cfg) -> int:
     """The longest sequence to train on: cfg.model.max_positions, or less where the model's own limit is lower."""
-    config = model.config
-    own = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    own = own_positions(model)
     return min(model_cfg.max_positions, own) if own else model_cfg.max_positions
 
 
