@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT
 
-from token_assorted import evaluate, finetune, generate_data, pipeline, train_vqvae
+from token_assorted import evaluate, finetune, generate_data, pipeline, show, train_vqvae
+from token_assorted.bench import __main__ as bench_main
 from token_assorted.data import sequence_text
 from token_assorted.data.records import write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
@@ -215,3 +216,16 @@ def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, recor
     out = f"out_dir={tmp_path / 'out'}"
     line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", out)
     assert message in line
+
+
+@pytest.mark.parametrize("module", [generate_data, train_vqvae, finetune, evaluate, show, pipeline, bench_main])
+def test_help_opens_with_what_the_command_does(module, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [module.__name__, "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        module.main()
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    name = module.__name__.removesuffix(".__main__")
+    summary = module.__doc__.splitlines()[0]
+    assert text.startswith(f"python -m {name}\n\n{summary}\n")
+    assert "Config groups" in text and "Settings" in text  # Hydra's help follows

@@ -161,6 +161,9 @@ def test_same_seed_same_loss(runs, data_dir, tmp_path, monkeypatch):
 def test_sol_only_and_a_local_pretrained_model(data_dir, tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
+    from token_assorted.errors import ConfigError
+    from token_assorted.lm.model import max_positions, planned_config
+
     records = load_records(data_dir / "prosqa" / "train.json") + load_records(data_dir / "prosqa" / "valid.json")
     from token_assorted.data.format import sequence_text
 
@@ -172,6 +175,11 @@ def test_sol_only_and_a_local_pretrained_model(data_dir, tmp_path, monkeypatch):
     pretrained = tmp_path / "pretrained"
     AutoModelForCausalLM.from_config(config).save_pretrained(pretrained)
     tokenizer.save_pretrained(pretrained)
+    # its position limit, read from its config alone (make bench sizes its batches so, before building a model)
+    cfg = make_config(f"model.path={pretrained}", "model.max_positions=1024")
+    assert max_positions(planned_config(cfg.model, tokenizer), cfg.model) == 512
+    with pytest.raises(ConfigError, match="cannot load a causal LM from model.path"):
+        planned_config(make_config(f"model.path={tmp_path / 'missing'}").model, tokenizer)
 
     directory = train(monkeypatch, data_dir, tmp_path / "out", "mode=sol-only", f"model.path={pretrained}")
     model = AutoModelForCausalLM.from_pretrained(directory)

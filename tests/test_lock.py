@@ -90,3 +90,30 @@ def test_every_writing_entry_point_takes_the_lock(tmp_path):
         with run_lock(directory):
             with pytest.raises(DirectoryBusy, match=str(directory)):
                 stage.run(cfg)
+
+
+def test_a_command_that_fails_before_writing_leaves_no_folders_behind(tmp_path):
+    from token_assorted import evaluate, finetune, train_vqvae
+
+    paths = [f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'out'}"]
+    cfg = make_config("task=prosqa", "mode=cot", *paths)
+    failing = {generate_data: make_config("task.sizes.train=0", *paths), train_vqvae: cfg, finetune: cfg, evaluate: cfg}
+    for stage, stage_cfg in failing.items():
+        with pytest.raises(ToolkitError):  # no data; for generate_data, a split of no records
+            stage.run(stage_cfg)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_the_empty_folders_a_run_made_for_its_lock_are_removed(holder, tmp_path):
+    process, directory = holder  # its lock file is in tmp_path/data
+    with pytest.raises(ToolkitError):
+        with run_lock(tmp_path / "data" / "a" / "b" / "c"):
+            raise ToolkitError("failed before writing")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [".prosqa.lock"]  # a/ and a/b/ are gone
+    (tmp_path / "kept").mkdir()
+    with run_lock(tmp_path / "kept" / "new" / "run"):
+        (tmp_path / "kept" / "new" / "run").mkdir()  # what the run wrote
+    assert (tmp_path / "kept" / "new" / "run").is_dir()
+    with run_lock(tmp_path / "kept" / "empty"):
+        pass
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["new"]  # kept/ was there before

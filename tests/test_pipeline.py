@@ -17,8 +17,9 @@ TINY = [
 ]
 
 
-def run_pipeline(tmp_path, capfd, workers):
+def run_pipeline(tmp_path, capfd, workers, *more):
     overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}", f"pipeline.workers={workers}"]
+    overrides += more
     overrides = [o.strip("'") for o in overrides]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         results = pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
@@ -48,3 +49,12 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     again, printed = run_pipeline(tmp_path, capfd, workers=1)
     assert "===" not in printed  # nothing ran a second time
     assert again == results
+
+    # a run on some methods adds to the report: the others' evaluations are current, so they stay in it
+    run_pipeline(tmp_path, capfd, 1, "pipeline.methods=[random-replace]")
+    assert json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text()) == summary
+    # ... unless they are not current under this run's settings
+    _, printed = run_pipeline(tmp_path, capfd, 1, "pipeline.methods=[random-replace]", "eval.limit=4")
+    assert "=== prosqa/random-replace: evaluate\n" in printed and "prosqa/cot" not in printed
+    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    assert list(summary["prosqa"]) == ["random-replace"] and summary["prosqa"]["random-replace"]["n"] == 4

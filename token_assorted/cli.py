@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def override_problem(overrides: list[str]) -> str | None:
     return None
 
 
+def command_help(run) -> str:
+    """What this command does, from its module's docstring, headed by how it is called."""
+    module = sys.modules[run.__module__]
+    name = module.__spec__.name.removesuffix(".__main__") if module.__spec__ else run.__module__
+    return f"python -m {name}\n\n{inspect.cleandoc(module.__doc__ or '')}"
+
+
 def hydra_main(run):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
@@ -64,6 +72,8 @@ def hydra_main(run):
     @functools.wraps(main)
     def checked() -> None:
         arguments = sys.argv[1:]
+        if {"--help", "-h"} & set(arguments):
+            print(command_help(run) + "\n")  # then Hydra's help: the commands, config groups and settings
         if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
             # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
             overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]

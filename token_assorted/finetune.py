@@ -260,7 +260,7 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
     model = build_model(cfg.model, tokenizer)
     latents = latent_codes(cfg, mode)
     vocab = extend_tokenizer(tokenizer, latents.codebook_size)
-    limit = max_positions(model, cfg.model)
+    limit = max_positions(model.config, cfg.model)
     data = {split: load_dataset(cfg, split, tokenizer, max_length=limit).to_list() for split in SPLITS}
     if latents.splits is not None:
         check_aligned(latents, data)
@@ -301,7 +301,7 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
 def softcot_setup(cfg, mode) -> Setup:
     """SoftCoT: the frozen main and assistant LMs, and the projection between them that trains."""
     main, tokenizer, assistant, assistant_tokenizer = softcot.load_models(cfg)
-    limit = max_positions(main, cfg.model)
+    limit = max_positions(main.config, cfg.model)
     data = {split: load_dataset(cfg, split, tokenizer, max_length=limit).to_list() for split in SPLITS}
     prompts = {split: softcot.assistant_prompts(assistant_tokenizer, load_split(cfg, split)) for split in SPLITS}
     collators = {

@@ -3,8 +3,9 @@
 The lock is an `flock` on `.<name>.lock` beside the directory, holding the owner's pid and removed when the
 run ends. The kernel drops an flock when its process dies, so a run killed with SIGKILL never blocks the next
 one; the file and pid it left behind only let the next run say that it took over. Under DDP only the
-launching process (rank 0) locks: the ranks it starts belong to the same run. flock needs a local (or
-flock-aware network) filesystem.
+launching process (rank 0) locks: the ranks it starts belong to the same run. Folders made for the lock file
+are removed again when the run leaves them empty (a command that failed before writing leaves nothing). flock
+needs a local (or flock-aware network) filesystem.
 """
 
 from __future__ import annotations
@@ -46,10 +47,24 @@ def _launched_rank() -> bool:
     return any(int(os.environ.get(name, "0") or 0) > 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above `path` that do not exist yet, deepest first."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
 def _acquire(path: Path, directory) -> int:
     """An open descriptor of the lock file at `path`, flocked by this process."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:
+            continue  # a failed run beside this one removed the folder it had made, now empty: make it again
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -75,7 +90,7 @@ def run_lock(directory):
         yield
         return
     path = lock_file(directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _missing_parents(path)
     fd = _acquire(path, directory)
     try:
         stale = _recorded_pid(fd)
@@ -87,6 +102,11 @@ def run_lock(directory):
     finally:
         os.unlink(path)  # while still holding it: a run that opened the old file sees it is gone and retries
         os.close(fd)
+        for folder in made:  # a run that wrote nothing leaves no empty folders behind
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: it holds outputs, or another run's lock
+                break
 
 
 def holding_lock(directory_of):

@@ -27,7 +27,7 @@ from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
 from .errors import ConfigError, StaleInputError
 from .evaluation.report import write_report
-from .evaluation.results import RESULTS, eval_dir
+from .evaluation.results import RESULTS, eval_dir, eval_root
 from .io import META, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
@@ -199,6 +199,27 @@ def train_task(overrides: list[str], task: str, methods: list[str], workers: int
     run_jobs(plan_task(overrides, task, methods, evaluation=False), workers, log_dir)
 
 
+def with_other_current_evaluations(results: dict, overrides: list[str], out_dir) -> dict:
+    """`results` and the other evaluations under out_dir that are current under these overrides, so that a run on
+    some tasks or methods adds to the report rather than replacing it. Tasks in name order, methods as in
+    `pipeline.methods=[all,ablations]`."""
+    from .cli import override_problem
+
+    merged = {task: dict(runs) for task, runs in results.items()}
+    for path in eval_root(out_dir).glob(f"*/*/{RESULTS}"):
+        task, method = path.parent.parent.name, path.parent.name
+        if method in merged.get(task, {}) or override_problem([*overrides, f"task={task}", f"mode={method}"]):
+            continue  # this run's own, or a folder that names no task and mode
+        if evaluation_is_current(stage_config(overrides, task=task, mode=method)):
+            merged.setdefault(task, {})[method] = json.loads(path.read_text(encoding="utf-8"))
+    order = expand_methods(["all", "ablations"])
+
+    def place(item) -> int:
+        return order.index(item[0]) if item[0] in order else len(order)
+
+    return {task: dict(sorted(merged[task].items(), key=place)) for task in sorted(merged)}
+
+
 def run(cfg, overrides: list[str] | None = None) -> dict:
     """Run every stage that is not current, then write and print the report. Returns {task: {mode: results}}."""
     if overrides is None:
@@ -215,7 +236,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         for method in methods:
             path = eval_dir(cfg.out_dir, task, method) / RESULTS
             results[task][method] = json.loads(path.read_text(encoding="utf-8"))
-    table, paths = write_report(results, cfg.out_dir)
+    table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir)
     print("\n" + table)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print(f"pipeline wall time {time.perf_counter() - start:.0f} s")

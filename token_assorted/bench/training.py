@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..finetune import epoch_lengths
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
+from ..lm.model import planned_config
 from ..resume import LengthGroupedBatches
 from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae
 from ..vqvae.chunks import loader
@@ -42,7 +43,7 @@ def lm_setup(cfg):
         torch.manual_seed(cfg.seed)
         return build_model(cfg.model, tokenizer)
 
-    limit = max_positions(new_model(), cfg.model)  # as fine-tuning: no longer than the model itself takes
+    limit = max_positions(planned_config(cfg.model, tokenizer), cfg.model)  # as fine-tuning: what the model takes
     collator = MixingCollator(
         OmegaConf.to_object(cfg.mode), vocab, None, chunk_size=cfg.vqvae.chunk_size,
         per_chunk=codes_per_chunk(cfg.vqvae), pad_id=tokenizer.pad_token_id, max_length=limit, seed=cfg.seed,

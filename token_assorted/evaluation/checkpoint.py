@@ -47,7 +47,7 @@ class Checkpoint:
         """The longest sequence to generate to: the model's own limit, or less where it was fine-tuned on shorter
         ones (model.max_positions), as positions it never trained on would be guesswork."""
         trained = self.meta.get("config", {}).get("model", {}).get("max_positions")
-        limits = [limit for limit in (own_positions(self.model), trained) if limit]
+        limits = [limit for limit in (own_positions(self.model.config), trained) if limit]
         return min(limits) if limits else None
 
     @property

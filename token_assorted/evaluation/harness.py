@@ -106,7 +106,7 @@ def evaluate_records(
     suffix = list(prompting.suffix_ids) if prompting else []
     thoughts = prompting.thought_tokens if prompting else 0
     prompts = [ids + suffix for ids in encode_prompts(tokenizer, records, file=file)]
-    limit = max_positions or own_positions(model)
+    limit = max_positions or own_positions(model.config)
     budget = generation_budget(limit, prompts, max_new_tokens, file=file, extra=thoughts - len(suffix))
     latent_ids = latent_token_ids(tokenizer)
     options = dict(

@@ -83,7 +83,8 @@ def details_table(results: dict[str, dict[str, dict]]) -> str:
 
 
 def plot(results: dict[str, dict[str, dict]], path) -> None:
-    """One panel per task, one point per method (the same colour and marker in every panel)."""
+    """One panel per task, one point per method (the same colour and marker in every panel, named in the legend
+    only: methods often tie, and labels beside the points overlapped)."""
     from matplotlib.figure import Figure  # a bare Figure draws with Agg and leaves pyplot's state alone
 
     names = methods(results)
@@ -97,12 +98,11 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
                 continue
             x, y = run["generated_tokens"], 100 * run["accuracy"]
             ax.scatter([x], [y], color=f"C{i % 10}", marker=markers[i % len(markers)], s=60, label=method)
-            ax.annotate(method, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
         ax.set_title(task_title(task, runs))
         ax.set_xlabel("mean generated tokens")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(-5, 110)
-        ax.margins(x=0.2)  # room for the labels of the rightmost points
+        ax.margins(x=0.1)
         ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
     handles = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels())}

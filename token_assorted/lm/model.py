@@ -77,7 +77,7 @@ def build_model(model_cfg, tokenizer):
             )
             return model.train()  # it loads in eval mode
         except (OSError, ValueError) as err:
-            raise ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}") from None
+            raise unloadable(model_cfg, err) from None
     config = model_config(model_cfg, tokenizer)
     try:
         return AutoModelForCausalLM.from_config(config, **attention_choice(model_cfg))
@@ -88,14 +88,30 @@ def build_model(model_cfg, tokenizer):
         raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
 
 
-def own_positions(model) -> int | None:
-    """The most positions the model itself takes (its config's limit), if it has one."""
-    return getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+def unloadable(model_cfg, err: Exception) -> ConfigError:
+    return ConfigError(f"cannot load a causal LM from model.path '{model_cfg.path}': {err}")
 
 
-def max_positions(model, model_cfg) -> int:
-    """The longest sequence to train on: cfg.model.max_positions, or less where the model's own limit is lower."""
-    own = own_positions(model)
+def planned_config(model_cfg, tokenizer):
+    """The transformers config of the model build_model makes, without making it (or loading its weights)."""
+    if not model_cfg.path:
+        return model_config(model_cfg, tokenizer)
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(str(model_cfg.path))
+    except (OSError, ValueError) as err:
+        raise unloadable(model_cfg, err) from None
+
+
+def own_positions(config) -> int | None:
+    """The most positions a model takes by its (transformers) config, if it says."""
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def max_positions(config, model_cfg) -> int:
+    """The longest sequence to train on: cfg.model.max_positions, or less where the model's config allows fewer."""
+    own = own_positions(config)
     return min(model_cfg.max_positions, own) if own else model_cfg.max_positions
 
 
