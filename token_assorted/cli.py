@@ -51,9 +51,8 @@ def override_problem(overrides: list[str]) -> str | None:
 
 def command_help(run) -> str:
     """What this command does, from its module's docstring, headed by how it is called."""
-    module = sys.modules[run.__module__]
-    name = module.__spec__.name.removesuffix(".__main__") if module.__spec__ else run.__module__
-    return f"python -m {name}\n\n{inspect.cleandoc(module.__doc__ or '')}"
+    module = sys.modules[run.__module__]  # "__main__" under `python -m`; its spec keeps the real name
+    return f"python -m {module.__spec__.name.removesuffix('.__main__')}\n\n{inspect.cleandoc(module.__doc__ or '')}"
 
 
 def hydra_main(run):
