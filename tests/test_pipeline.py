@@ -50,7 +50,11 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     assert "===" not in printed  # nothing ran a second time
     assert again == results
 
-    # a run on some methods adds to the report: the others' evaluations are current, so they stay in it
+    # a run on some methods adds to the report: the others' evaluations are current, so they stay in it (and a
+    # folder that names no mode is passed over)
+    stray = tmp_path / "outputs" / "eval" / "prosqa" / "old-mode" / "results.json"
+    stray.parent.mkdir()
+    stray.write_text("{}")
     run_pipeline(tmp_path, capfd, 1, "pipeline.methods=[random-replace]")
     assert json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text()) == summary
     # ... unless they are not current under this run's settings

@@ -203,14 +203,18 @@ def with_other_current_evaluations(results: dict, overrides: list[str], out_dir)
     """`results` and the other evaluations under out_dir that are current under these overrides, so that a run on
     some tasks or methods adds to the report rather than replacing it. Tasks in name order, methods as in
     `pipeline.methods=[all,ablations]`."""
-    from .cli import override_problem
+    from hydra.errors import MissingConfigException
 
     merged = {task: dict(runs) for task, runs in results.items()}
     for path in eval_root(out_dir).glob(f"*/*/{RESULTS}"):
         task, method = path.parent.parent.name, path.parent.name
-        if method in merged.get(task, {}) or override_problem([*overrides, f"task={task}", f"mode={method}"]):
-            continue  # this run's own, or a folder that names no task and mode
-        if evaluation_is_current(stage_config(overrides, task=task, mode=method)):
+        if method in merged.get(task, {}):
+            continue  # this run's own
+        try:
+            cfg = stage_config(overrides, task=task, mode=method)
+        except MissingConfigException:
+            continue  # a folder that names no task or mode
+        if evaluation_is_current(cfg):
             merged.setdefault(task, {})[method] = json.loads(path.read_text(encoding="utf-8"))
     order = expand_methods(["all", "ablations"])
 
