@@ -337,8 +337,8 @@ def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
 
 @pytest.mark.parametrize("preset", ["gpu", "paper"])
 def test_gpu_presets_train_on_plain_shuffled_batches_and_the_cpu_preset_on_grouped_ones(preset):
-    # grouping by length spares the CPU its padding and costs val_loss (README "Hot paths"); the GPU figures were
-    # measured on plain batches
+    # grouping by length spares the CPU its padding and costs val_loss (docs/measurements.md, "Hot paths"); the GPU
+    # figures were measured on plain batches
     assert make_config(f"preset={preset}").finetune.length_window == 1
     assert make_config().finetune.length_window == 50
 
