@@ -125,6 +125,10 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["model.latent_init=random"], "error: unknown model.latent_init 'random'; choose one of: mean,"),
         (evaluate, ["model.dtype=fp16"], "error: unknown model.dtype 'fp16'; choose one of: float32, bfloat16"),
         (train_vqvae, ["vqvae.quantizer=lfq"], "error: unknown vqvae.quantizer 'lfq'; choose one of: vq, fsq, rvq"),
+        (finetune, ["model.path=/no/such/model"], "error: no such directory: /no/such/model (model.path); give a"),
+        (finetune, ["model.path=."], "error: no config.json in . (model.path): expected a save_pretrained directory"),
+        (evaluate, ["eval.top_k=0"], "error: eval.top_k is 0; it counts, so it must be at least 1"),
+        (pipeline, ["eval.num_samples=0"], "error: eval.num_samples is 0; it counts, so it must be at least 1"),
         (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too
         (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # `+` adds only what the schema has
         (generate_data, ["task=maze", "task.params.rooms=abc"],
@@ -132,6 +136,9 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (generate_data, ["task.sizes.train=-5"], "error: task.sizes.train is -5; a split needs records: at least 1"),
         # every task and method before the first task's data is made
         (pipeline, ["pipeline.methods=[cot,cott]"], "error: pipeline.methods: unknown mode 'cott'; choose one of:"),
+        (pipeline, ["pipeline.methods=[cott]"], "error: pipeline.methods: unknown mode 'cott'; choose one of: all-replace, "
+         "coconut, cot, curriculum-replace, fixed, icot, pause, poisson-replace, random-replace, softcot, sol-only; "
+         "or a group of them: all, ablations"),
         (pipeline, ["pipeline.tasks=[prosqa,mazee]"], "error: pipeline.tasks: unknown task 'mazee'; choose one of:"),
     ],
 )

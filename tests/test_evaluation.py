@@ -193,13 +193,14 @@ def test_one_feasible_k_aggregation():
         })
     expected = sum(any(s["feasible"] for s in row["samples"]) for row in rows)
     assert 0 < expected < len(rows)
-    summary = summarize(rows, seconds=2.0)
+    summary = summarize(rows, seconds=2.0, greedy_seconds=0.5)
     assert summary["solved"] == expected and summary["accuracy"] == expected / 12
     assert summary["greedy_feasible"] == 4 / 12 and summary["greedy_optimal"] == 2 / 12
     all_samples = [s for row in rows for s in row["samples"]]
     assert summary["generated_tokens"] == pytest.approx(sum(s["generated_tokens"] for s in all_samples) / 120)
     assert summary["greedy_generated_tokens"] == 20 and summary["samples_per_example"] == 10
-    assert summary["seconds_per_solved"] == pytest.approx(2.0 / expected)
+    assert summary["seconds_per_solved"] == pytest.approx(2.0 / expected)  # the samples' time alone
+    assert summary["examples_per_s"] == 12 / 2.0 and summary["greedy_seconds"] == 0.5
     assert not one_feasible([{"feasible": False}] * 10) and one_feasible([{"feasible": False}, {"feasible": True}])
 
 

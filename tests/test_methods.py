@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
-from token_assorted.config import ModeConfig
+from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, ModeConfig, settings
 from token_assorted.errors import ConfigError
 from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
@@ -365,8 +365,7 @@ def test_softcot_without_its_frozen_models_says_what_to_run(data_dir, tmp_path):
 def test_the_sampling_seed_follows_the_seed_and_alone_changes_only_the_evaluation():
     base, resampled = make_config("mode=cot"), make_config("mode=cot", "eval.seed=5")
     assert base.eval.seed == 0 and make_config("seed=3").eval.seed == 3 and resampled.seed == 0
-    finetune, evaluation = (partial(pipeline.settings, keys=keys)
-                            for keys in (pipeline.FINETUNE_SETTINGS, pipeline.EVAL_SETTINGS))
+    finetune, evaluation = (partial(settings, keys=keys) for keys in (FINETUNE_SETTINGS, EVAL_SETTINGS))
     assert finetune(resampled) == finetune(base) and evaluation(resampled) != evaluation(base)
     # a precision other than the one a fine-tune was trained under makes it another run
     precisions = [make_config("mode=cot", f"trainer.precision={p}") for p in ("bf16-mixed", "32-true")]
@@ -378,8 +377,8 @@ def test_a_run_recorded_before_the_new_mode_settings_is_still_current():
     recorded = OmegaConf.to_container(cfg, resolve=True)
     for key in ("pause_tokens", "removed_per_epoch", "soft_thoughts", "main"):
         del recorded["mode"][key]
-    assert pipeline.settings(recorded, pipeline.FINETUNE_SETTINGS) == pipeline.settings(cfg, pipeline.FINETUNE_SETTINGS)
+    assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
     recorded["mode"]["m"] = 5
-    assert pipeline.settings(recorded, pipeline.FINETUNE_SETTINGS) != pipeline.settings(cfg, pipeline.FINETUNE_SETTINGS)
+    assert settings(recorded, FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS)
     recorded["mode"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
-    assert pipeline.settings(recorded, ["mode"])["mode"]["no_such_setting"] == 1
+    assert settings(recorded, ["mode"])["mode"]["no_such_setting"] == 1

@@ -17,13 +17,28 @@ TINY = [
 ]
 
 
+def overrides_for(tmp_path, *more) -> list[str]:
+    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}", *more]
+    return [o.strip("'") for o in overrides]
+
+
 def run_pipeline(tmp_path, capfd, workers, *more):
-    overrides = [*TINY, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'outputs'}", f"pipeline.workers={workers}"]
-    overrides += more
-    overrides = [o.strip("'") for o in overrides]
+    overrides = overrides_for(tmp_path, f"pipeline.workers={workers}", *more)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         results = pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
     return results, capfd.readouterr().out
+
+
+def planned(tmp_path, *more, methods=("cot", "random-replace")) -> dict:
+    """{job: ([its stages], the job it waits for)} that `make eval` would run, without running them."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        jobs = pipeline.plan_task(overrides_for(tmp_path, *more), "prosqa", list(methods))
+    return {job.name: ([stage.label.split(": ")[1] for stage in job.stages], job.after) for job in jobs}
+
+
+def evaluation_is_current(tmp_path, mode: str) -> bool:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        return pipeline.evaluation_is_current(pipeline.stage_config(overrides_for(tmp_path), task="prosqa", mode=mode))
 
 
 def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
@@ -50,6 +65,34 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     assert "===" not in printed  # nothing ran a second time
     assert again == results
 
+    # what each setting makes stale, and nothing more
+    assert planned(tmp_path) == {}
+    test_copy = tmp_path / "test-copy.json"
+    test_copy.write_bytes((tmp_path / "data" / "prosqa" / "test.json").read_bytes())
+    evaluations = {f"prosqa/{mode}": (["evaluate"], None) for mode in ("cot", "random-replace")}
+    assert planned(tmp_path, f"data.test_file={test_copy}") == evaluations  # no fine-tune again
+    assert planned(tmp_path, "trainer.limit_train_batches=2", methods=["cot"]) == {
+        "prosqa/cot": (["fine-tune", "evaluate"], None)}
+    # a VQ-VAE made under other settings: only the modes that read it wait for a new one ...
+    made_again = {"prosqa/vqvae": (["train VQ-VAE"], None)}
+    assert planned(tmp_path, "vqvae.commitment_weight=0.3", methods=["cot"]) == {}
+    assert planned(tmp_path, "trainer.limit_train_batches=2", methods=["random-replace"]) == {
+        **made_again, "prosqa/random-replace": (["fine-tune", "evaluate"], "prosqa/vqvae")}
+    # ... cot among them when its latent embeddings start from the codebook
+    assert planned(tmp_path, "vqvae.commitment_weight=0.3", "model.latent_init=codebook", methods=["cot"]) == {
+        **made_again, "prosqa/cot": (["fine-tune", "evaluate"], "prosqa/vqvae")}
+
+    # an evaluation of a test file that has changed since, or of a model that is gone, is not current
+    assert evaluation_is_current(tmp_path, "cot")
+    test = tmp_path / "data" / "prosqa" / "test.json"
+    test.write_bytes(test.read_bytes() + b"\n")
+    assert not evaluation_is_current(tmp_path, "cot")
+    test.write_bytes(test_copy.read_bytes())
+    model = tmp_path / "outputs" / "finetune" / "prosqa" / "cot"
+    model.rename(model.with_name("moved"))
+    assert not evaluation_is_current(tmp_path, "cot") and evaluation_is_current(tmp_path, "random-replace")
+    model.with_name("moved").rename(model)
+
     # a run on some methods adds to the report: the others' evaluations are current, so they stay in it (and a
     # folder that names no mode is passed over)
     stray = tmp_path / "outputs" / "eval" / "prosqa" / "old-mode" / "results.json"
@@ -62,3 +105,4 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     assert "=== prosqa/random-replace: evaluate\n" in printed and "prosqa/cot" not in printed
     summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
     assert list(summary["prosqa"]) == ["random-replace"] and summary["prosqa"]["random-replace"]["n"] == 4
+

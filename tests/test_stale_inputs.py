@@ -4,7 +4,7 @@ that changed under it (data regenerated, codebook size changed, another run's ch
 import json
 
 import pytest
-from conftest import make_config
+from conftest import make_config, write_reference_splits
 
 from token_assorted import finetune, train_vqvae
 from token_assorted.data.records import load_records, write_records
@@ -61,6 +61,20 @@ def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path):
         assert not (directory / LAST).exists() and json.loads((directory / RUN).read_text()) == changed
 
 
+def test_a_crashed_run_resumes_under_other_settings_of_how_it_runs_but_not_of_what_it_makes(monkeypatch):
+    monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
+    identities = (lambda cfg: finetune.run_identity(cfg, {"train": "abc"}), lambda cfg: train_vqvae.run_identity(cfg, None))
+    base = make_config(*VQVAE)
+    how = make_config(*VQVAE, "pipeline.workers=1", "eval.batch_size=8", "trainer.checkpoint_every_n_steps=5",
+                      "trainer.num_workers=1", "trainer.log_every_n_steps=1")
+    for identity in identities:
+        assert identity(how) == identity(base)
+        for what in ("trainer.limit_train_batches=2", "seed=1", "trainer.devices=2", "trainer.precision=bf16-mixed"):
+            assert identity(make_config(*VQVAE, what)) != identity(base), what
+    assert identities[0](make_config(*VQVAE, "finetune.lr=1e-4")) != identities[0](base)
+    assert identities[1](make_config(*VQVAE, "vqvae.train.lr=1e-4")) != identities[1](base)
+
+
 @pytest.fixture
 def trained(tmp_path, reference_dir):
     records = load_records(reference_dir / "prosqa_valid.json")
@@ -92,3 +106,17 @@ def test_regenerated_data_is_refused_by_every_stage_that_uses_the_vqvae(trained)
     for stage in (finetune, vqvae_main):
         with pytest.raises(StaleInputError, match=rf"from another {data / 'train.json'}.*train_vqvae task=prosqa"):
             stage.run(cfg)
+
+
+def test_a_split_edited_since_it_was_generated_is_refused(tmp_path):
+    from token_assorted.data.splits import load_split
+
+    cfg = make_config("task=prosqa", f"data.dir={write_reference_splits(tmp_path / 'data', 8, 2, 2)}")
+    assert len(load_split(cfg, "train")) == 8
+    train = tmp_path / "data" / "prosqa" / "train.json"
+    records = load_records(train)
+    write_records(train, [{**records[0], "answer": "edited"}, *records[1:]])
+    with pytest.raises(StaleInputError, match=r"train.json has changed since it was generated .*generate_data"):
+        load_split(cfg, "train")
+    (tmp_path / "data" / "prosqa" / "meta.json").unlink()  # splits put there by hand: taken as they are
+    assert load_split(cfg, "train")[0]["answer"] == "edited"

@@ -389,6 +389,9 @@ def test_codes_are_encoded_under_the_precision_the_vqvae_trained_with(trained, t
     assert meta["precision"] == cfg.trainer.precision and meta["seed"] == cfg.seed
     assert pipeline.vqvae_is_current(cfg)
     assert not pipeline.vqvae_is_current(compose(root / "data", root / "out", "seed=1"))  # this run would make another
+    assert not pipeline.vqvae_is_current(compose(root / "data", root / "out", "trainer.limit_train_batches=2"))
+    meta_file.write_text(json.dumps({key: value for key, value in meta.items() if key != "limits"}))
+    assert pipeline.vqvae_is_current(cfg)  # recorded before the limits were: made without them
     meta_file.write_text(json.dumps({**meta, "precision": "bf16-mixed"}))
     assert not pipeline.vqvae_is_current(cfg)
     used = []
@@ -414,7 +417,11 @@ def test_cache_is_reused_until_the_data_or_the_checkpoint_changes(trained, tmp_p
     first = load_codes(cfg, "test")
     assert load_codes(cfg, "test") == first and encoded == []  # made by training, reused since
 
-    write_records(root / "data" / "prosqa" / "test.json", records[40:45])  # other records
+    test = root / "data" / "prosqa" / "test.json"
+    write_records(test, records[40:45])  # other records, recorded in meta.json as generate_data would
+    meta = json.loads((test.parent / "meta.json").read_text())
+    meta["inputs"]["test"] = sha256(test)
+    (test.parent / "meta.json").write_text(json.dumps(meta))
     changed = load_codes(cfg, "test")
     assert encoded == ["test"] and len(changed) == 5
     assert load_codes(cfg, "test") == changed and encoded == ["test"]

@@ -65,7 +65,7 @@ def hydra_main(run):
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
     @reports_errors
     def main(cfg) -> None:
-        config.check_choices(cfg)
+        config.check_settings(cfg)
         run(cfg)
 
     @functools.wraps(main)

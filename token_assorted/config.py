@@ -6,6 +6,7 @@ One config tree serves every entry point, so training and evaluation cannot sile
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -13,14 +14,26 @@ from omegaconf import II, MISSING, OmegaConf
 
 from .errors import ConfigError
 
-# The settings that name one of a few choices (check_choices), each with the code that reads it
+# The settings that name one of a few choices (check_settings), each with the code that reads it
 CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
 SCHEDULES = ("cosine", "linear")  # finetune.schedule, vqvae.train.schedule: schedule.py
 ARCHS = ("llama", "gpt2")  # model.arch: lm/model.py
 DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
 LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
 QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
+# Counts a generation needs one or more of: 0 would end in an error of torch's or transformers' own, or none at all
+COUNTS = ("eval.batch_size", "eval.num_samples", "eval.top_k")
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
+
+# What each stage's outputs depend on besides its input files (sections, or dotted keys inside one). A change to any
+# of them makes `make eval` run the stage again; a crashed training run resumes from its last checkpoint only under
+# the same ones and the same PROCESS_LAYOUT. The rest (pipeline.*, bench.*, logging, checkpointing, loader workers)
+# changes how a run goes, not what it makes.
+LIMITS = ("trainer.limit_train_batches", "trainer.limit_val_batches")
+VQVAE_SETTINGS = ("vqvae", "trainer.precision", *LIMITS, "seed")
+FINETUNE_SETTINGS = ("task", "data.dir", "data.seed", "model", "mode", "finetune", "trainer.precision", *LIMITS, "seed")
+EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
+PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
 
 
 @dataclass
@@ -239,6 +252,30 @@ OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)
 ConfigStore.instance().store(name="schema", node=Config)
 
 
+def with_defaults(recorded: dict) -> dict:
+    """A recorded config with the settings added to the schema since at their defaults, which keep the old
+    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), recorded), resolve=True)
+    except OmegaConfBaseException:
+        return recorded
+
+
+def settings(cfg, keys) -> dict:
+    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
+    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
+
+    def value(key: str):
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    return {key: value(key) for key in keys}
+
+
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"unknown {key} '{value}'; choose one of: {', '.join(choices)}")
@@ -259,7 +296,21 @@ CHOICES = {
 }
 
 
-def check_choices(cfg) -> None:
-    """Settings that name one of a few choices: a wrong name stops any command before it does any work."""
+def check_settings(cfg) -> None:
+    """Settings that name one of a few choices, and counts: a wrong one stops any command before it does any work."""
     for key, choices in CHOICES.items():
         check_choice(key, OmegaConf.select(cfg, key), choices)
+    for key in COUNTS:
+        if OmegaConf.select(cfg, key) < 1:
+            raise ConfigError(f"{key} is {OmegaConf.select(cfg, key)}; it counts, so it must be at least 1")
+    check_model_path(cfg.model.path)
+
+
+def check_model_path(path: str | None) -> None:
+    """A model.path that names a folder here must be a save_pretrained one; any other is taken for a hub name."""
+    if not path or not (path.startswith(("/", ".")) or Path(path).exists()):
+        return
+    if not Path(path).is_dir():
+        raise ConfigError(f"no such directory: {path} (model.path); give a save_pretrained directory or a hub name")
+    if not (Path(path) / "config.json").is_file():
+        raise ConfigError(f"no config.json in {path} (model.path): expected a save_pretrained directory")

@@ -1,7 +1,11 @@
-"""Evaluate a fine-tuned model on a task's test split (DESIGN §5) and save results.json + predictions.jsonl.
+"""Evaluate a fine-tuned model on a task's test split and save results.json + predictions.jsonl.
 
     python -m token_assorted.evaluate task=prosqa mode=random-replace
     python -m token_assorted.evaluate task=prosqa eval.checkpoint=DIR data.test_file=PATH
+
+Greedy decoding; for the maze also top-k samples, whose 1-Feasible-k rate is the accuracy (README, "The stages").
+Writes <out_dir>/eval/<task>/<mode>/, replacing the evaluation there: `make eval` redoes its own where the one
+there was made under other settings (another test file or checkpoint included).
 """
 
 from __future__ import annotations

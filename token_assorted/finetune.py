@@ -12,11 +12,10 @@ run again after a crash resumes from <mode>.partial/checkpoints/last.ckpt (resum
 
 from __future__ import annotations
 
-import functools
 import shutil
 import warnings
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
+from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, settings
 from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
 from .data.tokenizer import tokenizer_checksum
@@ -99,11 +99,14 @@ def latent_shape(cfg) -> LatentCodes:
     return LatentCodes(v.chunk_size, v.compression, codes_per_chunk(v), v.codebook_size)
 
 
-def latent_codes(cfg, mode) -> LatentCodes:
-    """The VQ-VAE's codes where the mode (or a codebook init) uses them; else only the shape, from cfg.vqvae."""
-    if needs_codes(mode.name) or cfg.model.latent_init == "codebook":
-        return load_latent_codes(cfg)
-    return latent_shape(cfg)
+def uses_vqvae(cfg) -> bool:
+    """The fine-tune reads the VQ-VAE: for its codes, or to start the latent embeddings from its codebook."""
+    return needs_codes(cfg.mode.name) or cfg.model.latent_init == "codebook"
+
+
+def latent_codes(cfg) -> LatentCodes:
+    """The VQ-VAE's codes where the fine-tune uses them; else only the shape, from cfg.vqvae."""
+    return load_latent_codes(cfg) if uses_vqvae(cfg) else latent_shape(cfg)
 
 
 def check_aligned(latents: LatentCodes, data: dict[str, list[dict]]) -> None:
@@ -166,7 +169,7 @@ def epoch_lengths(rows: list[dict], collator, cfg) -> Callable[[int], list[int]]
     gives it (under a step budget the stage may move on within the epoch: then some batches hold more padding)."""
     mode = OmegaConf.to_object(cfg.mode)
 
-    @functools.lru_cache(maxsize=1)  # len(sampler) makes the epoch's batches again: draw them once an epoch
+    @lru_cache(maxsize=1)  # len(sampler) makes the epoch's batches again: draw them once an epoch
     def lengths(epoch: int) -> list[int]:
         stage = stage_for_epoch(mode, epoch, cfg.finetune.epochs)
         return [collator.sample_length(row, epoch, stage) for row in rows]
@@ -205,7 +208,7 @@ def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
 
 def run_identity(cfg, inputs: dict) -> dict:
     """What a checkpoint must have been made with for a rerun to resume from it."""
-    return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": inputs}
+    return {"settings": settings(cfg, FINETUNE_SETTINGS + PROCESS_LAYOUT), "inputs": inputs}
 
 
 def full_weights(trainer: L.Trainer) -> dict:
@@ -258,13 +261,14 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
     """Every mode that trains the whole LM: the Token Assorted modes, the baselines, pause, icot and coconut."""
     tokenizer = get_tokenizer(cfg, progress=progress)
     model = build_model(cfg.model, tokenizer)
-    latents = latent_codes(cfg, mode)
+    latents = latent_codes(cfg)
     vocab = extend_tokenizer(tokenizer, latents.codebook_size)
     limit = max_positions(model.config, cfg.model)
     data = {split: load_dataset(cfg, split, tokenizer, max_length=limit).to_list() for split in SPLITS}
     if latents.splits is not None:
         check_aligned(latents, data)
     init_latent_embeddings(model, vocab, cfg.model.latent_init, latents, data["train"])
+    inputs = {"vqvae": latents.checksum} if latents.checksum else {}
     save = no_extra_files
     pause_id = None
     if mode.name == "pause":
@@ -285,7 +289,7 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
             for split in SPLITS
         }
         save = partial(coconut_files, ids=ids, per_step=mode.thoughts_per_step)
-        return Setup(CoconutModule(model, cfg.finetune), tokenizer, data, collators, latents, vocab, {}, save)
+        return Setup(CoconutModule(model, cfg.finetune), tokenizer, data, collators, latents, vocab, inputs, save)
     collators = {
         split: MixingCollator(
             mode, vocab, latents.splits[split] if latents.splits else None,
@@ -294,7 +298,6 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
         )
         for split in SPLITS
     }
-    inputs = {"vqvae": latents.checksum} if latents.checksum else {}
     return Setup(CausalLMModule(model, cfg.finetune), tokenizer, data, collators, latents, vocab, inputs, save)
 
 

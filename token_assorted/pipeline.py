@@ -25,50 +25,23 @@ from omegaconf import OmegaConf
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
+from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, settings
 from .errors import ConfigError, StaleInputError
+from .evaluation.checkpoint import checkpoint_checksum, checkpoint_dir
+from .evaluation.harness import evaluation_file
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir, eval_root
-from .io import META, read_meta, sha256
+from .io import read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
-from .latent import METHOD_GROUPS, needs_codes
+from .latent import METHOD_GROUPS
 from .lm import finetune_dir
-
-# The settings each stage's outputs depend on; a change to any of them makes the stage run again.
-FINETUNE_SETTINGS = ("task", "data", "model", "mode", "finetune", "trainer.precision", "seed")
-EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
 
 
 def stage_config(overrides: list[str], **groups: str):
     """The config a stage command would see: the user's overrides plus this stage's task and mode."""
     chosen = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in groups]
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
-
-
-def with_defaults(recorded: dict) -> dict:
-    """A recorded config with the settings added to the schema since at their defaults, which keep the old
-    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits."""
-    from omegaconf.errors import OmegaConfBaseException
-
-    from .config import Config
-
-    try:
-        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), recorded), resolve=True)
-    except OmegaConfBaseException:
-        return recorded
-
-
-def settings(cfg, keys) -> dict:
-    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
-    config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
-
-    def value(key: str):
-        node = config
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        return node
-
-    return {key: value(key) for key in keys}
 
 
 def recorded(directory) -> dict | None:
@@ -87,7 +60,9 @@ def vqvae_is_current(cfg) -> bool:
     except StaleInputError:
         return False
     # what checked_meta lets pass, since a fine-tune may use any VQ-VAE it records, but this run would not make
-    return meta.get("seed") == cfg.seed and meta.get("precision", cfg.trainer.precision) == cfg.trainer.precision
+    made = {"seed": meta.get("seed"), "trainer.precision": meta.get("precision", cfg.trainer.precision),
+            **meta.get("limits", dict.fromkeys(LIMITS))}
+    return made == settings(cfg, ["seed", "trainer.precision", *LIMITS])
 
 
 def expand_methods(methods) -> list[str]:
@@ -106,7 +81,7 @@ def finetune_is_current(cfg) -> bool:
         from .thoughts.softcot import softcot_inputs
 
         return all(meta["inputs"].get(name) == checksum for name, checksum in softcot_inputs(cfg).items())
-    if needs_codes(cfg.mode.name):
+    if finetune.uses_vqvae(cfg):
         from .vqvae.checkpoint import model_dir
 
         return meta["inputs"].get("vqvae") == sha256(model_dir(cfg))
@@ -114,14 +89,16 @@ def finetune_is_current(cfg) -> bool:
 
 
 def evaluation_is_current(cfg) -> bool:
+    """Results made under these settings, of the checkpoint and test file there now."""
     directory = eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name)
     meta = recorded(directory)
-    if meta is None or not (directory / RESULTS).exists():
+    checkpoint, test = checkpoint_dir(cfg), evaluation_file(cfg)
+    if meta is None or not (directory / RESULTS).exists() or not (checkpoint.is_dir() and test.is_file()):
         return False
-    checkpoint = finetune_dir(cfg) / META
     return (
         settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
-        and meta["inputs"].get("checkpoint") == sha256(checkpoint)
+        and meta["inputs"].get("checkpoint") == checkpoint_checksum(checkpoint)
+        and meta["inputs"].get("test") == sha256(test)
     )
 
 
@@ -132,6 +109,8 @@ def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> N
     for key, group, names in (("pipeline.tasks", "task", tasks), ("pipeline.methods", "mode", methods)):
         for name in names:
             problem = override_problem([*overrides, f"{group}={name}"])
+            if problem and group == "mode":
+                problem += f"; or a group of them: {', '.join(METHOD_GROUPS)}"
             if problem:
                 raise ConfigError(f"{key}: {problem}")
 
@@ -170,13 +149,12 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     cfg = stage_config(overrides, task=task)
     jobs = []
     vqvae_job = f"{task}/vqvae"
-    trains_vqvae = any(needs_codes(method) for method in methods) and not vqvae_is_current(cfg)
+    stages_of = {method: stage_config(overrides, task=task, mode=method) for method in methods}
+    trains_vqvae = any(map(finetune.uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
     if trains_vqvae:
         jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]))
-    for method in methods:
-        stage = stage_config(overrides, task=task, mode=method)
-        waits = needs_codes(method) and trains_vqvae
-        after = vqvae_job if waits else None
+    for method, stage in stages_of.items():
+        after = vqvae_job if trains_vqvae and finetune.uses_vqvae(stage) else None
         stages = []
         if method == "softcot":
             stages, after = softcot_stages(overrides, task, stage, jobs)

@@ -17,10 +17,9 @@ import lightning as L
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger
-from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .config import device_for
+from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, device_for, settings
 from .data import get_tokenizer
 from .data.shards import check_divisible
 from .divergence import StopOnDivergence
@@ -37,7 +36,7 @@ from .vqvae.module import VQVAEModule
 
 def run_identity(cfg, tokenizer) -> dict:
     """What a checkpoint must have been made with for a rerun to resume from it."""
-    return {"config": OmegaConf.to_container(cfg, resolve=True), "inputs": current_inputs(cfg, tokenizer)}
+    return {"settings": settings(cfg, VQVAE_SETTINGS + PROCESS_LAYOUT), "inputs": current_inputs(cfg, tokenizer)}
 
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
@@ -109,7 +108,7 @@ def run(cfg, progress: bool = True) -> dict:
     write_json(directory / "metrics.json", metrics)
     write_meta(
         directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
-        inputs=current_inputs(cfg, tokenizer),
+        limits=settings(cfg, LIMITS), inputs=current_inputs(cfg, tokenizer),
         task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
         codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),
     )

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from ..commands import stage_command
 from ..errors import ConfigError, StaleInputError
-from ..io import read_meta, sha256, write_meta
+from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
 from ..tasks.base import SPLIT_NAMES
 from .records import load_records, write_records
@@ -118,4 +118,17 @@ def load_split(cfg, split: str) -> list[dict]:
     path = task_dir(cfg) / f"{split}.json"
     if not path.exists():
         raise ConfigError(f"{path} does not exist: run `{stage_command('generate_data', cfg)}` first")
+    check_unchanged(cfg, path, split)
     return load_records(path)
+
+
+def check_unchanged(cfg, path: Path, split: str) -> None:
+    """A split edited since it was generated: the tokenizer and any VQ-VAE were made from what meta.json records."""
+    if not (task_dir(cfg) / META).is_file():
+        return  # splits put there by hand, with no record of how they were made
+    made = read_meta(task_dir(cfg))["inputs"].get(split)
+    if made is not None and made != (now := sha256(path)):
+        raise StaleInputError(
+            f"{path} has changed since it was generated (checksum {now[:12]}, meta.json says {made[:12]}): "
+            f"run `{stage_command('generate_data', cfg)}` to make it again"
+        )

@@ -10,12 +10,17 @@ from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, sha256
-from ..lm.model import attention_choice, finetune_dir, own_positions
+from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
 from ..thoughts.softcot import finetune_command
 
 
 def checkpoint_dir(cfg) -> Path:
     return Path(cfg.eval.checkpoint) if cfg.eval.checkpoint else finetune_dir(cfg)
+
+
+def checkpoint_checksum(path: Path) -> str:
+    """Identifies a checkpoint: its meta.json, written after the weights, or else all of its files."""
+    return sha256(path / META if (path / META).is_file() else path)
 
 
 @dataclass
@@ -27,7 +32,7 @@ class Checkpoint:
 
     @property
     def parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        return parameter_count(self.model)
 
     @property
     def training_tokens(self) -> int | None:
@@ -52,8 +57,7 @@ class Checkpoint:
 
     @property
     def checksum(self) -> str:
-        """Identifies the checkpoint: its meta.json, written after the weights, or else all of its files."""
-        return sha256(self.path / META if self.meta else self.path)
+        return checkpoint_checksum(self.path)
 
 
 def check_training_data(cfg, meta: dict, path: Path) -> None:

@@ -70,11 +70,11 @@ def token_means(generations: Sequence[dict], prefix: str = "") -> dict[str, floa
     return {prefix + name: mean(g.get(name, 0) for g in generations) for name in TOKEN_FIELDS}  # no thoughts: 0
 
 
-def summarize(rows: Sequence[dict], seconds: float) -> dict:
-    """Accuracy, mean token counts of the generations that decided it, and speed.
+def summarize(rows: Sequence[dict], seconds: float, greedy_seconds: float | None = None) -> dict:
+    """Accuracy, and the mean token counts and speed of the generations that decided it (`seconds`: theirs).
 
     With samples, the token means are over all samples (they are what was scored), and the greedy
-    generation's feasible and optimal rates and token means sit beside them.
+    generation's feasible and optimal rates, token means and `greedy_seconds` sit beside them.
     """
     solved = sum(row["solved"] for row in rows)
     sampled = bool(rows) and "samples" in rows[0]
@@ -96,5 +96,6 @@ def summarize(rows: Sequence[dict], seconds: float) -> dict:
             "greedy_feasible": mean(row["feasible"] for row in rows),
             "greedy_optimal": mean(row["optimal"] for row in rows),
             **token_means(rows, prefix="greedy_"),
+            "greedy_seconds": greedy_seconds,
         }
     return summary

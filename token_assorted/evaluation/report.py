@@ -84,7 +84,8 @@ def details_table(results: dict[str, dict[str, dict]]) -> str:
 
 def plot(results: dict[str, dict[str, dict]], path) -> None:
     """One panel per task, one point per method (the same colour and marker in every panel, named in the legend
-    only: methods often tie, and labels beside the points overlapped)."""
+    only: methods often tie, and labels beside the points overlapped). Hollow markers, each method's smaller than
+    the one before, so that tied methods show one inside the other."""
     from matplotlib.figure import Figure  # a bare Figure draws with Agg and leaves pyplot's state alone
 
     names = methods(results)
@@ -97,7 +98,8 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
             if run is None or run.get("accuracy") is None or run.get("generated_tokens") is None:
                 continue
             x, y = run["generated_tokens"], 100 * run["accuracy"]
-            ax.scatter([x], [y], color=f"C{i % 10}", marker=markers[i % len(markers)], s=60, label=method)
+            ax.scatter([x], [y], marker=markers[i % len(markers)], s=max(200 - 45 * i, 30), facecolors="none",
+                       edgecolors=f"C{i % 10}", linewidths=1.8, label=method)
         ax.set_title(task_title(task, runs))
         ax.set_xlabel("mean generated tokens")
         ax.set_ylabel("accuracy (%)")

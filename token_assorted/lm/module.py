@@ -8,12 +8,13 @@ import lightning as L
 import torch
 
 from ..config import SCHEDULES, check_choice
+from ..latent.example import IGNORE
 from ..schedule import lr_factor
 
 
 def labelled_tokens(labels: torch.Tensor) -> int:
     """Positions the loss counts: a label is predicted from the token before it, so the first column never is."""
-    return int((labels[:, 1:] != -100).sum())
+    return int((labels[:, 1:] != IGNORE).sum())
 
 
 class CausalLMModule(L.LightningModule):
