@@ -126,7 +126,7 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (evaluate, ["model.dtype=fp16"], "error: unknown model.dtype 'fp16'; choose one of: float32, bfloat16"),
         (train_vqvae, ["vqvae.quantizer=lfq"], "error: unknown vqvae.quantizer 'lfq'; choose one of: vq, fsq, rvq"),
         (finetune, ["model.path=/no/such/model"], "error: no such directory: /no/such/model (model.path); give a"),
-        (finetune, ["model.path=."], "error: no config.json in . (model.path): expected a save_pretrained directory"),
+        (finetune, ["model.path=."], "error: no tokenizer_config.json in . (model.path): expected a save_pretrained"),
         (evaluate, ["eval.top_k=0"], "error: eval.top_k is 0; it counts, so it must be at least 1"),
         (pipeline, ["eval.num_samples=0"], "error: eval.num_samples is 0; it counts, so it must be at least 1"),
         (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too

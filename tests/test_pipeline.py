@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 from token_assorted import pipeline
+from token_assorted.errors import ConfigError
 
 from conftest import ROOT
 
@@ -71,6 +73,7 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     test_copy.write_bytes((tmp_path / "data" / "prosqa" / "test.json").read_bytes())
     evaluations = {f"prosqa/{mode}": (["evaluate"], None) for mode in ("cot", "random-replace")}
     assert planned(tmp_path, f"data.test_file={test_copy}") == evaluations  # no fine-tune again
+    assert planned(tmp_path, "task.sizes.test=4") == evaluations
     assert planned(tmp_path, "trainer.limit_train_batches=2", methods=["cot"]) == {
         "prosqa/cot": (["fine-tune", "evaluate"], None)}
     # a VQ-VAE made under other settings: only the modes that read it wait for a new one ...
@@ -81,6 +84,8 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     # ... cot among them when its latent embeddings start from the codebook
     assert planned(tmp_path, "vqvae.commitment_weight=0.3", "model.latent_init=codebook", methods=["cot"]) == {
         **made_again, "prosqa/cot": (["fine-tune", "evaluate"], "prosqa/vqvae")}
+    with pytest.raises(ConfigError, match="model.latent_init=codebook with mode=softcot: its frozen cot LMs"):
+        planned(tmp_path, "model.latent_init=codebook", methods=["softcot"])
 
     # an evaluation of a test file that has changed since, or of a model that is gone, is not current
     assert evaluation_is_current(tmp_path, "cot")

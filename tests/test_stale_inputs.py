@@ -88,6 +88,12 @@ def trained(tmp_path, reference_dir):
     return tmp_path, overrides, records
 
 
+def test_the_vqvae_trains_on_the_batches_the_limits_allow(trained):
+    root, overrides, _ = trained
+    limited = [*overrides, "vqvae.train.max_steps=null", "vqvae.train.epochs=1", "trainer.limit_train_batches=2"]
+    assert train_vqvae.run(make_config(*limited), progress=False)["steps"] == 2
+
+
 def test_finetune_refuses_a_vqvae_of_another_codebook_size(trained):
     root, overrides, _ = trained
     with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\).*train_vqvae"):

@@ -31,7 +31,10 @@ POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how rep
 # changes how a run goes, not what it makes.
 LIMITS = ("trainer.limit_train_batches", "trainer.limit_val_batches")
 VQVAE_SETTINGS = ("vqvae", "trainer.precision", *LIMITS, "seed")
-FINETUNE_SETTINGS = ("task", "data.dir", "data.seed", "model", "mode", "finetune", "trainer.precision", *LIMITS, "seed")
+FINETUNE_SETTINGS = (
+    "task.name", "task.sizes.train", "task.sizes.valid", "task.params", "task.max_new_tokens", "data.dir", "data.seed",
+    "model", "mode", "finetune", "trainer.precision", *LIMITS, "seed",
+)
 EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
 PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
 
@@ -303,14 +306,15 @@ def check_settings(cfg) -> None:
     for key in COUNTS:
         if OmegaConf.select(cfg, key) < 1:
             raise ConfigError(f"{key} is {OmegaConf.select(cfg, key)}; it counts, so it must be at least 1")
-    check_model_path(cfg.model.path)
 
 
-def check_model_path(path: str | None) -> None:
-    """A model.path that names a folder here must be a save_pretrained one; any other is taken for a hub name."""
+def check_model_path(path: str | None, file: str) -> None:
+    """A model.path that names a folder here must be a save_pretrained one holding `file` (the tokenizer's or the
+    model's config); any other is taken for a hub name. Checked where each is loaded: an evaluation reads its
+    checkpoint alone."""
     if not path or not (path.startswith(("/", ".")) or Path(path).exists()):
         return
     if not Path(path).is_dir():
         raise ConfigError(f"no such directory: {path} (model.path); give a save_pretrained directory or a hub name")
-    if not (Path(path) / "config.json").is_file():
-        raise ConfigError(f"no config.json in {path} (model.path): expected a save_pretrained directory")
+    if not (Path(path) / file).is_file():
+        raise ConfigError(f"no {file} in {path} (model.path): expected a save_pretrained directory")

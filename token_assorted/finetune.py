@@ -100,7 +100,10 @@ def latent_shape(cfg) -> LatentCodes:
 
 
 def uses_vqvae(cfg) -> bool:
-    """The fine-tune reads the VQ-VAE: for its codes, or to start the latent embeddings from its codebook."""
+    """The fine-tune reads the VQ-VAE: for its codes, or to start the latent embeddings from its codebook (SoftCoT
+    trains no latent rows: its frozen LMs are trained apart)."""
+    if cfg.mode.name == "softcot":
+        return False
     return needs_codes(cfg.mode.name) or cfg.model.latent_init == "codebook"
 
 

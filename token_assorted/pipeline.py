@@ -25,10 +25,10 @@ from omegaconf import OmegaConf
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
-from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, settings
+from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_checksum, checkpoint_dir
-from .evaluation.harness import evaluation_file
+from .evaluation.harness import SAMPLED_TASKS, evaluation_file
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir, eval_root
 from .io import read_meta, sha256
@@ -60,9 +60,9 @@ def vqvae_is_current(cfg) -> bool:
     except StaleInputError:
         return False
     # what checked_meta lets pass, since a fine-tune may use any VQ-VAE it records, but this run would not make
-    made = {"seed": meta.get("seed"), "trainer.precision": meta.get("precision", cfg.trainer.precision),
-            **meta.get("limits", dict.fromkeys(LIMITS))}
-    return made == settings(cfg, ["seed", "trainer.precision", *LIMITS])
+    made = {"trainer.precision": meta.get("precision", cfg.trainer.precision),
+            **meta.get("limits", dict.fromkeys(LIMITS)), "seed": meta.get("seed")}
+    return made == settings(cfg, [key for key in VQVAE_SETTINGS if key != "vqvae"])  # vqvae.*: checked_meta
 
 
 def expand_methods(methods) -> list[str]:
@@ -84,7 +84,7 @@ def finetune_is_current(cfg) -> bool:
     if finetune.uses_vqvae(cfg):
         from .vqvae.checkpoint import model_dir
 
-        return meta["inputs"].get("vqvae") == sha256(model_dir(cfg))
+        return model_dir(cfg).is_dir() and meta["inputs"].get("vqvae") == sha256(model_dir(cfg))
     return True
 
 
@@ -95,6 +95,8 @@ def evaluation_is_current(cfg) -> bool:
     checkpoint, test = checkpoint_dir(cfg), evaluation_file(cfg)
     if meta is None or not (directory / RESULTS).exists() or not (checkpoint.is_dir() and test.is_file()):
         return False
+    if cfg.task.name in SAMPLED_TASKS and "greedy_seconds" not in json.loads((directory / RESULTS).read_text()):
+        return False  # made when the speed figures counted the greedy pass too
     return (
         settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
         and meta["inputs"].get("checkpoint") == checkpoint_checksum(checkpoint)
@@ -130,6 +132,12 @@ def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -
     for) and the smaller assistant LM, each trained only where it is not current."""
     from .thoughts.softcot import assistant_out_dir
 
+    if stage.model.latent_init == "codebook" and not (stage.mode.main and stage.mode.assistant):
+        raise ConfigError(
+            "model.latent_init=codebook with mode=softcot: its frozen cot LMs, trained here, would start from a "
+            "VQ-VAE codebook that the assistant's out_dir lacks; give mode.main and mode.assistant, or leave "
+            "model.latent_init at mean"
+        )
     stages, after = [], None
     if not stage.mode.main:
         if f"{task}/cot" in {job.name for job in planned}:

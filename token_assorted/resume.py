@@ -4,8 +4,9 @@ Lightning's `ckpt_path` restores the model, optimizer, scheduler, loop counters 
 it cannot restore by itself: where the run stood inside an epoch's data order, and the global random
 generators. Batch samplers whose order depends only on (seed, epoch) and the `ResumeState` callback add
 those, so a run killed at any point and started again with the same command ends exactly as an uninterrupted
-one would. A checkpoint directory's `run.json` names the config and inputs it belongs to: a changed command
-starts afresh instead of resuming somebody else's run.
+one would. A checkpoint directory's `run.json` names the settings and inputs it belongs to (config.py's
+*_SETTINGS, PROCESS_LAYOUT): a run that would make something else starts afresh instead of resuming somebody
+else's, while one that changes only how it runs (pipeline.workers, logging, eval.*) resumes.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def merged_logs(files: list[Path]) -> str:
 
 
 def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:
-    """`directory`'s last checkpoint if it was written by a run with this `identity` (config and input checksums);
+    """`directory`'s last checkpoint if it was written by a run with this `identity` (settings and input checksums);
     otherwise the directory is cleared for a fresh run, stamped with `identity`, and None is returned."""
     identity = json.loads(json.dumps(identity))
     stamp, last = directory / RUN, directory / LAST

@@ -56,6 +56,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
             num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
             max_steps=-1 if optim.max_steps is None else optim.max_steps,
             gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
+            limit_train_batches=cfg.trainer.limit_train_batches, limit_val_batches=cfg.trainer.limit_val_batches,
             logger=CSVLogger(directory, name="logs"),
             callbacks=[
                 resume_state, timer, StopOnDivergence(f"vqvae.train.lr={optim.lr}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import check_model_path
 from ..errors import DataError
 from .format import prompt_text, solution_text
 from .splits import load_split, splits_meta, task_dir
@@ -13,6 +14,7 @@ from .tokenizer import WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_
 def get_tokenizer(cfg, progress: bool = True):
     """The model's own tokenizer when `model.path` is set; else the task's word-level one, built on first use."""
     if cfg.model.path:
+        check_model_path(cfg.model.path, "tokenizer_config.json")
         return load_tokenizer(cfg.model.path)
     directory = task_dir(cfg) / "tokenizer"
     # rebuilt when the training split or the way words are split changes

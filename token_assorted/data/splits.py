@@ -126,7 +126,7 @@ def check_unchanged(cfg, path: Path, split: str) -> None:
     """A split edited since it was generated: the tokenizer and any VQ-VAE were made from what meta.json records."""
     if not (task_dir(cfg) / META).is_file():
         return  # splits put there by hand, with no record of how they were made
-    made = read_meta(task_dir(cfg))["inputs"].get(split)
+    made = read_meta(task_dir(cfg)).get("inputs", {}).get(split)
     if made is not None and made != (now := sha256(path)):
         raise StaleInputError(
             f"{path} has changed since it was generated (checksum {now[:12]}, meta.json says {made[:12]}): "

@@ -98,7 +98,8 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
             if run is None or run.get("accuracy") is None or run.get("generated_tokens") is None:
                 continue
             x, y = run["generated_tokens"], 100 * run["accuracy"]
-            ax.scatter([x], [y], marker=markers[i % len(markers)], s=max(200 - 45 * i, 30), facecolors="none",
+            size = 220 - 190 * i / max(len(names) - 1, 1)
+            ax.scatter([x], [y], marker=markers[i % len(markers)], s=size, facecolors="none",
                        edgecolors=f"C{i % 10}", linewidths=1.8, label=method)
         ax.set_title(task_title(task, runs))
         ax.set_xlabel("mean generated tokens")

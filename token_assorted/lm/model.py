@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ARCHS, DTYPES, check_choice
+from ..config import ARCHS, DTYPES, check_choice, check_model_path
 from ..errors import ConfigError
 
 
@@ -73,6 +73,7 @@ def build_model(model_cfg, tokenizer):
         import torch
 
         check_choice("model.dtype", model_cfg.dtype, DTYPES)
+        check_model_path(model_cfg.path, "config.json")
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype), **attention_choice(model_cfg)
