@@ -15,11 +15,10 @@ from omegaconf import OmegaConf
 from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
-from .evaluation.checkpoint import load_checkpoint
+from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
 from .evaluation.harness import evaluate_records, evaluation_file, generation_autocast
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
-from .io import sha256
 from .thoughts.prompting import load_prompting
 from .lock import holding_lock
 
@@ -53,8 +52,7 @@ def run(cfg, progress: bool = True) -> dict:
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     directory = eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name)
-    write_results(directory, results, predictions,
-                  inputs={"checkpoint": checkpoint.checksum, "test": sha256(evaluation_file(cfg))})
+    write_results(directory, results, predictions, inputs=evaluation_inputs(cfg))
     print(describe(results))
     print(f"wrote {directory / RESULTS} and {PREDICTIONS}")
     return results

@@ -27,7 +27,7 @@ from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
 from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
 from .errors import ConfigError, StaleInputError
-from .evaluation.checkpoint import checkpoint_checksum, checkpoint_dir
+from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir, eval_root
@@ -97,11 +97,8 @@ def evaluation_is_current(cfg) -> bool:
         return False
     if cfg.task.name in SAMPLED_TASKS and "greedy_seconds" not in json.loads((directory / RESULTS).read_text()):
         return False  # made when the speed figures counted the greedy pass too
-    return (
-        settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
-        and meta["inputs"].get("checkpoint") == checkpoint_checksum(checkpoint)
-        and meta["inputs"].get("test") == sha256(test)
-    )
+    same_settings = settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
+    return same_settings and meta["inputs"] == evaluation_inputs(cfg)
 
 
 def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> None:
@@ -111,10 +108,9 @@ def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> N
     for key, group, names in (("pipeline.tasks", "task", tasks), ("pipeline.methods", "mode", methods)):
         for name in names:
             problem = override_problem([*overrides, f"{group}={name}"])
-            if problem and group == "mode":
-                problem += f"; or a group of them: {', '.join(METHOD_GROUPS)}"
             if problem:
-                raise ConfigError(f"{key}: {problem}")
+                groups = f"; or a group of them: {', '.join(METHOD_GROUPS)}" if group == "mode" else ""
+                raise ConfigError(f"{key}: {problem}{groups}")
 
 
 def prepare_task(overrides: list[str], task: str) -> None:

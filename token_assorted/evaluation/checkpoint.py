@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..io import META, check_input, sha256
 from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
 from ..thoughts.softcot import finetune_command
+from .harness import evaluation_file
 
 
 def checkpoint_dir(cfg) -> Path:
@@ -21,6 +22,11 @@ def checkpoint_dir(cfg) -> Path:
 def checkpoint_checksum(path: Path) -> str:
     """Identifies a checkpoint: its meta.json, written after the weights, or else all of its files."""
     return sha256(path / META if (path / META).is_file() else path)
+
+
+def evaluation_inputs(cfg) -> dict[str, str]:
+    """What an evaluation is made from, by checksum: the checkpoint and the test file (both must exist)."""
+    return {"checkpoint": checkpoint_checksum(checkpoint_dir(cfg)), "test": sha256(evaluation_file(cfg))}
 
 
 @dataclass
@@ -54,10 +60,6 @@ class Checkpoint:
         trained = self.meta.get("config", {}).get("model", {}).get("max_positions")
         limits = [limit for limit in (own_positions(self.model.config), trained) if limit]
         return min(limits) if limits else None
-
-    @property
-    def checksum(self) -> str:
-        return checkpoint_checksum(self.path)
 
 
 def check_training_data(cfg, meta: dict, path: Path) -> None:
