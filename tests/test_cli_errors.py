@@ -140,6 +140,15 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
          "coconut, cot, curriculum-replace, fixed, icot, pause, poisson-replace, random-replace, softcot, sol-only; "
          "or a group of them: all, ablations"),
         (pipeline, ["pipeline.tasks=[prosqa,mazee]"], "error: pipeline.tasks: unknown task 'mazee'; choose one of:"),
+        # a mode.* key the run's modes ignore would change nothing
+        (finetune, ["mode=random-replace", "mode.m=64"],
+         "error: mode.m is not read by mode=random-replace; only by mode fixed"),
+        (evaluate, ["mode=cot", "mode.epochs_per_stage=2"],
+         "error: mode.epochs_per_stage is not read by mode=cot; only by mode curriculum-replace, coconut"),
+        (pipeline, ["pipeline.methods=[sol-only,cot]", "mode.m_choices=[0,16]"],
+         "error: mode.m_choices is not read by any mode of this run (sol-only, cot); only by mode random-replace"),
+        (bench_main, ["mode.pause_tokens=4"],
+         "error: mode.pause_tokens is not read by any mode of this run (cot, random-replace); only by mode pause"),
     ],
 )
 def test_unknown_names_typos_and_missing_paths(
@@ -162,6 +171,18 @@ def test_a_hint_to_run_a_stage_first_carries_the_runs_overrides(tmp_path, monkey
     command = "python -m token_assorted.generate_data task=prosqa preset=quick mode=cot"
     command += f" data.dir={empty} eval.checkpoint=x"
     assert f"run `{command}` first" in line
+
+
+def test_a_hint_leaves_out_the_mode_keys_its_commands_mode_ignores(monkeypatch):
+    from token_assorted import commands
+
+    monkeypatch.setattr(commands, "run_overrides", lambda: ["mode=softcot", "mode.soft_thoughts=2", "preset=quick"])
+    cfg = SimpleNamespace(task=SimpleNamespace(name="prosqa"), mode=SimpleNamespace(name="softcot"), preset="quick")
+    # SoftCoT's frozen cot model: `finetune mode=cot mode.soft_thoughts=2` would be refused
+    assert commands.stage_command("finetune", cfg, "mode=cot") == (
+        "python -m token_assorted.finetune task=prosqa mode=cot preset=quick")
+    assert commands.stage_command("generate_data", cfg) == (
+        "python -m token_assorted.generate_data task=prosqa mode=softcot mode.soft_thoughts=2 preset=quick")
 
 
 def write_task(data, splits) -> None:

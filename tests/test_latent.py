@@ -1,11 +1,14 @@
 """The latent vocabulary, every replacement mode's X̃, and the start values of the latent embeddings."""
 
+import dataclasses
 import random
 
 import pytest
 import torch
+import yaml
+from conftest import ROOT
 
-from token_assorted.config import ModeConfig
+from token_assorted.config import MODE_KEYS, ModeConfig, keys_read
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.latent import (
@@ -25,7 +28,7 @@ from token_assorted.latent import (
     sample_rng,
     stage_for_epoch,
 )
-from token_assorted.latent.modes import curriculum_stage, poisson_replace, random_replace
+from token_assorted.latent.modes import MODES, curriculum_stage, poisson_replace, random_replace
 
 VOCAB = LatentVocab(first_code_id=100, codebook_size=8, begin_id=90, end_id=91)
 L, C = 4, 2  # chunk size and codes per chunk (L/r with r = 2)
@@ -185,6 +188,16 @@ def test_curriculum_stages_advance_with_the_epochs():
 def test_impossible_modes_are_refused(bad):
     with pytest.raises(ConfigError):
         check_mode(bad)
+
+
+def test_the_table_of_mode_keys_matches_the_schema_and_the_mode_configs():
+    # MODE_KEYS decides what a model depends on and which mode.* overrides are refused: a key it misses would be
+    # refused for the mode that reads it, and a change to it would not retrain that mode's models
+    fields = {field.name for field in dataclasses.fields(ModeConfig)} - {"name"}
+    assert {key for keys in MODE_KEYS.values() for key in keys} == fields and set(MODE_KEYS) <= set(MODES)
+    for path in (ROOT / "conf" / "mode").glob("*.yaml"):
+        written = set(yaml.safe_load(path.read_text()))
+        assert written == set(keys_read(path.stem)), path.name  # each key it reads, documented there
 
 
 # --- vocabulary ------------------------------------------------------------------------------------

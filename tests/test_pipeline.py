@@ -69,6 +69,8 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
 
     # what each setting makes stale, and nothing more
     assert planned(tmp_path) == {}
+    # a key of one method's is no part of what the others depend on
+    assert planned(tmp_path, "mode.m_choices=[0,16]") == {"prosqa/random-replace": (["fine-tune", "evaluate"], None)}
     test_copy = tmp_path / "test-copy.json"
     test_copy.write_bytes((tmp_path / "data" / "prosqa" / "test.json").read_bytes())
     evaluations = {f"prosqa/{mode}": (["evaluate"], None) for mode in ("cot", "random-replace")}

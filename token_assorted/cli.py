@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from . import config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
@@ -55,17 +56,19 @@ def command_help(run) -> str:
     return f"python -m {module.__spec__.name.removesuffix('.__main__')}\n\n{inspect.cleandoc(module.__doc__ or '')}"
 
 
-def hydra_main(run):
+def hydra_main(run, modes=lambda cfg: [cfg.mode.name]):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
     exit status 2, like every other problem with the input; Hydra's own flags (--help, --cfg, ...) pass through.
+    `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given.
     """
 
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
     @reports_errors
     def main(cfg) -> None:
         config.check_settings(cfg)
+        config.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
         run(cfg)
 
     @functools.wraps(main)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .config import for_mode
+
 
 def run_overrides() -> list[str]:
     """This command's own overrides (preset=, data.dir=, out_dir=, ...); none outside a command-line run."""
@@ -16,8 +18,9 @@ def stage_command(module: str, cfg, *settings: str) -> str:
     """`python -m token_assorted.<module> task=<task> <settings> <this run's other overrides>`: run as written, it
     writes where this run reads (a hint without the run's preset or out_dir would write somewhere else)."""
     given = [f"task={cfg.task.name}", *settings]
-    keys = {setting.split("=", 1)[0] for setting in given}
-    kept = [o for o in run_overrides() if o.lstrip("+~").split("=", 1)[0] not in keys]
+    chosen = dict(setting.split("=", 1) for setting in given)
+    kept = [o for o in run_overrides() if o.lstrip("+~").split("=", 1)[0] not in chosen]
+    kept = for_mode(kept, chosen.get("mode", cfg.mode.name))  # the command refuses the keys its mode ignores
     if not any(o.startswith("preset=") for o in kept) and cfg.preset != "default":
         kept.insert(0, f"preset={cfg.preset}")  # called outside a command-line run, or with preset= set elsewhere
     return " ".join([f"python -m token_assorted.{module}", *given, *kept])

@@ -37,6 +37,18 @@ FINETUNE_SETTINGS = (
 )
 EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
 PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
+# The mode.* keys each mode reads besides its name (a mode not listed reads none). The others are ignored by that
+# mode, so they are no part of what its models depend on, and setting one on the command line is refused.
+MODE_KEYS = {
+    "random-replace": ("m_choices",),
+    "fixed": ("m",),
+    "curriculum-replace": ("stage_caps", "epochs_per_stage", "reset_optimizer"),
+    "poisson-replace": ("latent_rate",),
+    "pause": ("pause_tokens",),
+    "icot": ("removed_per_epoch", "removal_smoothing", "reset_optimizer"),
+    "coconut": ("thoughts_per_step", "max_stage", "epochs_per_stage", "reset_optimizer"),
+    "softcot": ("soft_thoughts", "main", "assistant", "assistant_model"),
+}
 
 
 @dataclass
@@ -267,16 +279,49 @@ def with_defaults(recorded: dict) -> dict:
 
 
 def settings(cfg, keys) -> dict:
-    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
+    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one; the mode section
+    as its mode reads it."""
     config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
 
     def value(key: str):
         node = config
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        return node
+        return read_by_mode(node) if key == "mode" and isinstance(node, dict) else node
 
     return {key: value(key) for key in keys}
+
+
+def keys_read(mode_name: str) -> tuple[str, ...]:
+    return ("name", *MODE_KEYS.get(mode_name, ()))
+
+
+def read_by_mode(mode: dict) -> dict:
+    """A mode section as its mode reads it: the name and that mode's MODE_KEYS."""
+    return {key: mode.get(key) for key in keys_read(mode.get("name"))}
+
+
+def mode_key(override: str) -> str | None:
+    """The key that a `mode.<key>=value` override sets; None for any other override (`mode=cot` included)."""
+    path = override.lstrip("+~").split("=", 1)[0]
+    return path.removeprefix("mode.") if path.startswith("mode.") else None
+
+
+def for_mode(overrides: list[str], mode_name: str) -> list[str]:
+    """`overrides` without the mode.* keys that `mode_name` does not read (set for another mode of the run)."""
+    return [o for o in overrides if mode_key(o) is None or mode_key(o) in keys_read(mode_name)]
+
+
+def check_mode_overrides(overrides: list[str], mode_names: list[str]) -> None:
+    """Refuse a mode.* override that none of the run's modes reads: it would change nothing, silently."""
+    for override in overrides:
+        key = mode_key(override)
+        if key is None or any(key in keys_read(name) for name in mode_names):
+            continue
+        readers = [name for name, keys in MODE_KEYS.items() if key in keys]
+        run = f"mode={mode_names[0]}" if len(mode_names) == 1 else f"any mode of this run ({', '.join(mode_names)})"
+        only = f"; only by mode {', '.join(readers)}" if readers else ""
+        raise ConfigError(f"mode.{key} is not read by {run}{only}")
 
 
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
 from .data.splits import splits_are_current, task_dir
-from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
+from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, for_mode, settings
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
@@ -41,6 +41,8 @@ from .lm import finetune_dir
 def stage_config(overrides: list[str], **groups: str):
     """The config a stage command would see: the user's overrides plus this stage's task and mode."""
     chosen = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in groups]
+    if "mode" in groups:
+        chosen = for_mode(chosen, groups["mode"])  # a key of another method's, which this one ignores
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
 
 
@@ -229,7 +231,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run)
+main = hydra_main(run, modes=lambda cfg: expand_methods(cfg.pipeline.methods))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run)
+main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method])
 
 if __name__ == "__main__":
     main()
