@@ -8,6 +8,7 @@ import pytest
 from token_assorted.data import get_tokenizer, load_dataset, load_split, sequence_text
 from token_assorted.generate_data import run
 from token_assorted.tasks import TASKS, get_task
+from token_assorted.tasks.base import generate_splits
 from token_assorted.errors import ConfigError
 
 from conftest import ROOT, make_config
@@ -47,6 +48,9 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
         (["task.nme=prosqa"], "error: unknown setting 'task.nme'"),
         (["task=maze", "+task.params.rooms_=2"], "unknown keys ['rooms_']"),
         (["mode=nosuchmode"], "error: unknown mode 'nosuchmode'"),
+        # mazes are redrawn until one fits, but not forever
+        (["task=maze", "+task.params.max_trace=5"], "error: task.params.max_trace=5: none of 10,000 mazes drawn had"),
+        (["task=maze", "+task.params.max_trace=abc"], "error: maze max_trace must be a whole number of trace events"),
     ],
 )
 def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, message):
@@ -55,6 +59,21 @@ def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, messag
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_spent_generator_is_an_error_not_an_endless_loop():
+    ten_keys = {"sample": lambda rng: {"question": str(rng.randrange(10))}, "key": lambda record: record["question"]}
+    assert len(generate_splits(**ten_keys, sizes={"train": 7, "test": 3}, seed=0, progress=False)["test"]) == 3
+    with pytest.raises(ConfigError, match=r"ran out of new records after 10, short of the 12 that task.sizes asks for "
+                                          r"\(test: 4\); lower task.sizes or make the task larger"):
+        generate_splits(**ten_keys, sizes={"train": 8, "test": 4}, seed=0, progress=False)
+
+
+def test_the_gpu_preset_asks_the_cpu_sized_maze_for_no_more_than_it_has():
+    # 200,000 records a task, but the maze at its default size has about 71,600 (conf/preset_task/gpu-maze.yaml)
+    assert make_config("task=maze", "preset=gpu").task.sizes.train == 60000
+    assert make_config("task=prosqa", "preset=gpu").task.sizes.train == 200000
+    assert make_config("task=maze", "preset=gpu", "task.sizes.train=7").task.sizes.train == 7  # overrides still win
 
 
 def test_unknown_task_name_in_the_api():

@@ -44,6 +44,8 @@ SPLITS = {"train": 8000, "valid": 200, "test": 100}  # test: 1-Feasible-10 sampl
 COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "white", "black")
 MOVES = ((0, -1), (0, 1), (-1, 0), (1, 0))  # U, D, L, R
 
+MAX_REDRAWS = 10_000  # mazes drawn for one whose trace fits task.params.max_trace, before giving up
+
 Cell = tuple[int, int]
 Room = tuple[int, int]
 State = tuple[Cell, int]  # a cell and the bitmask of the keys held
@@ -55,7 +57,7 @@ class Params:
     room_size: int = 3  # s: each room has s x s free cells
     doors: int = 2  # K: coloured doors, each with its key
     loop_prob: float = 0.5  # chance of a doorway between adjacent rooms beyond the spanning tree
-    max_trace: int | None = None  # redraw mazes whose A* trace has more events than this
+    max_trace: int | None = None  # redraw mazes whose A* trace has more events than this (+task.params.max_trace=N)
 
     def __post_init__(self):
         if self.rooms < 2 or self.room_size < 2:
@@ -64,6 +66,8 @@ class Params:
             raise ConfigError(f"maze doors must be 1..{min(len(COLOURS), self.rooms**2 - 1)}, got {self.doors}")
         if not 0.0 <= self.loop_prob <= 1.0:
             raise ConfigError(f"maze loop_prob must be in [0, 1], got {self.loop_prob}")
+        if self.max_trace is not None and (type(self.max_trace) is not int or self.max_trace < 1):
+            raise ConfigError(f"maze max_trace must be a whole number of trace events >= 1, got {self.max_trace!r}")
 
 
 @dataclass
@@ -335,11 +339,18 @@ def parse_plan(plan: str) -> list[Cell] | None:
 
 
 def sample(rng: random.Random, params: Params) -> dict:
-    while True:
+    shortest = None
+    for _ in range(MAX_REDRAWS):
         maze = random_maze(rng, params)
         steps, cells = solve(maze)
         if params.max_trace is None or len(steps) <= params.max_trace:
             break
+        shortest = min(shortest or len(steps), len(steps))
+    else:
+        raise ConfigError(
+            f"task.params.max_trace={params.max_trace}: none of {MAX_REDRAWS:,} mazes drawn had a trace that short "
+            f"(the shortest had {shortest} events)"
+        )
     return {
         "question": render_question(maze),
         "steps": steps,
