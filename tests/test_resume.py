@@ -16,9 +16,9 @@ from conftest import ROOT, make_config
 from safetensors.torch import load_file
 
 from token_assorted import finetune, train_vqvae
-from token_assorted.data.records import load_records, write_records
+from token_assorted.records import load_records, write_records
 from token_assorted.io import sha256, write_meta
-from token_assorted.resume import EpochBatches
+from token_assorted.resume import EpochBatches, merged_logs
 
 VQVAE = [
     "task=prosqa", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16", "vqvae.dim=32",
@@ -145,6 +145,14 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     with open(final / "train_log.csv", newline="") as log:  # both attempts' logs, each step once
         steps = [int(row["step"]) for row in csv.DictReader(log) if row["train_loss"]]
     assert steps == list(range(40))
+
+
+def test_merged_logs_leave_out_a_row_cut_short_by_a_kill(tmp_path):
+    first, second = tmp_path / "version_0.csv", tmp_path / "version_1.csv"
+    first.write_text("epoch,train_loss,step\n0,1.5,0\n0,1.4,1\n0,1.")  # killed while writing step 2's row
+    second.write_text("epoch,train_loss,step\n0,1.3,2\n0,1.2,3\n")
+    rows = list(csv.DictReader(merged_logs([first, second]).splitlines()))
+    assert [(row["step"], row["train_loss"]) for row in rows] == [("0", "1.5"), ("1", "1.4"), ("2", "1.3"), ("3", "1.2")]
 
 
 class Crash(Exception):

@@ -13,9 +13,9 @@ import torch
 from token_assorted import config  # noqa: F401  (registers the config schema)
 from token_assorted.data.dataset import encode_records
 from token_assorted.data.format import sequence_text
-from token_assorted.data.records import load_records, write_records
+from token_assorted.records import load_records, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer, save_tokenizer
-from token_assorted.errors import DataError, StaleInputError
+from token_assorted.errors import ConfigError, DataError, StaleInputError
 from token_assorted.io import sha256, write_meta
 from token_assorted.vqvae import VQVAE, load_codes, load_vqvae
 from token_assorted.vqvae import codes as code_cache
@@ -461,6 +461,15 @@ def test_a_checkpoint_made_with_another_codebook_size_is_refused(trained):
     cfg = compose(root / "data", root / "out", "vqvae.codebook_size=32")
     with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\)"):
         load_codes(cfg, "valid")
+
+
+def test_a_retraining_that_fails_on_its_input_leaves_the_finished_vqvae_usable(trained, tmp_path):
+    from token_assorted import train_vqvae
+
+    root, cfg = copy_run(trained, tmp_path)
+    with pytest.raises(ConfigError, match="no generated data"):
+        train_vqvae.run(compose(root / "no-data", root / "out"), progress=False)
+    assert load_codes(cfg, "valid")  # its meta.json is still there
 
 
 def test_no_checkpoint_says_what_to_run(trained, tmp_path):

@@ -173,7 +173,8 @@ def merged_logs(files: list[Path]) -> str:
     attempts = []
     for file in files:
         with open(file, newline="", encoding="utf-8") as handle:
-            attempts.append(list(csv.DictReader(handle)))
+            # a kill while a row was written leaves it cut short: a row without its step is left out
+            attempts.append([row for row in csv.DictReader(handle) if (row.get("step") or "").isdigit()])
     rows = []
     for index, attempt in enumerate(attempts):
         later = [int(row["step"]) for next_attempt in attempts[index + 1 :] for row in next_attempt]

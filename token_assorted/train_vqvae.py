@@ -15,7 +15,6 @@ import warnings
 
 import lightning as L
 from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger
 
 from .cli import hydra_main
@@ -73,6 +72,8 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     )
     train_loader = loader(rows["train"], seed=cfg.seed, window=optim.length_window, **batches)
     resume_state.sampler = train_loader.batch_sampler
+    if trainer.is_global_zero:  # only now, the inputs read: a bad one leaves a finished VQ-VAE as it was
+        (directory / META).unlink(missing_ok=True)
     trainer.fit(module, train_loader, loader(rows["valid"], **batches), ckpt_path=resume_from)
     # the full training state: a rerun of the same command resumes here, with nothing left to train
     trainer.save_checkpoint(checkpoints / LAST, weights_only=False)
@@ -85,9 +86,6 @@ def run(cfg, progress: bool = True) -> dict:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
     directory = run_dir(cfg)
-    if rank_zero_only.rank == 0:
-        (directory / META).unlink(missing_ok=True)
-
     tokenizer = get_tokenizer(cfg, progress=progress)
     rows = {split: split_rows(cfg, split, tokenizer) for split in ("train", "valid")}
     module, seconds = train(cfg, tokenizer, rows, progress)
