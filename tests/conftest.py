@@ -29,7 +29,7 @@ def reference_dir() -> Path:
 
 def write_reference_splits(root: Path, train: int, valid: int, test: int) -> Path:
     """The first train + valid + test reference ProsQA records, laid out under root/prosqa as generate_data does."""
-    from token_assorted.data.records import load_records, write_records
+    from token_assorted.records import load_records, write_records
     from token_assorted.io import sha256, write_meta
 
     records = load_records(REFERENCE / "prosqa_valid.json")

@@ -5,7 +5,7 @@ import json
 
 from hydra import compose, initialize_config_dir
 
-from token_assorted import bench  # noqa: F401
+from token_assorted import bench, evaluate  # noqa: F401
 from token_assorted.bench.__main__ import run
 from token_assorted.bench.inference import curve_points
 from token_assorted.bench.measure import fit_exponent, spread
@@ -113,7 +113,16 @@ def test_bench_writes_every_figure(tmp_path, capsys, monkeypatch):
                             encode_records=2, with_bf16=True)
     assert all(vqvae[f"vqvae_train_samples_per_s_{p}"]["median"] > 0 for p in ("fp32", "bf16"))
     assert vqvae["vqvae_bf16_speedup"]["median"] > 0
-    assert "ratio TA/CoT" in printed and "## Growth" in printed and "tiny-assistant (batch 2): finetune_tokens_per_s_fp32" in printed
+    assert "ratio random-replace / cot" in printed and "## Growth" in printed
+    assert "tiny-assistant (batch 2): finetune_tokens_per_s_fp32" in printed
+
+    # the inference figures are an evaluation's, run as `evaluate` runs it on those problems
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        for mode in ("cot", "random-replace"):
+            evaluated = evaluate.run(stage_config([*overrides, "eval.limit=4"], task="prosqa", mode=mode), progress=False)
+            figures = results["inference"]["prosqa"][mode]
+            assert (figures["accuracy"]["median"], figures["generated_tokens"]["median"]) == (
+                evaluated["accuracy"], evaluated["generated_tokens"])
 
 
 def bf16_four_times_slower(model, batches, device, bf16):

@@ -15,7 +15,7 @@ from conftest import ROOT
 from token_assorted import evaluate, finetune, generate_data, pipeline, show, train_vqvae
 from token_assorted.bench import __main__ as bench_main
 from token_assorted.data import sequence_text
-from token_assorted.data.records import write_records
+from token_assorted.records import write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import DataError
 from token_assorted.evaluation.harness import generation_budget

@@ -1,8 +1,6 @@
 """Record I/O and validation, sequence format, the word-level tokenizer and the token-id dataset."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 

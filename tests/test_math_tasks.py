@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import ROOT, make_config
 
-from token_assorted.data.records import load_records
+from token_assorted.records import load_records
 from token_assorted.data.splits import generate
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.tasks import get_task, math_fixtures
@@ -108,6 +108,9 @@ def test_parquet_source(fixtures, tmp_path):
         ("gsm8k", '{"question": "q", "answer": "1 + 1 = 2\\n#### 2"}\n{"question": "q2", "answer": "no mark"}\n',
          ".jsonl", 1, "answer"),
         ("gsm8k", '{"question": "q", "answer": "#### 2"}\n', ".jsonl", 0, "answer"),
+        # a row that parses but is no valid record: named here, not later at its place in a shuffled split
+        ("gsm8k", '{"question": "q", "answer": "1 + 1 = 2\\n#### 2"}\n{"question": "q2", "answer": "x\\n#### 4 #note"}\n',
+         ".jsonl", 1, "answer"),
         ("gsm8k", '[{"question": 3, "answer": "x\\n#### 2"}]', ".json", 0, "question"),
         ("math", '[{"problem": "p", "solution": "so $\\\\boxed{4}$"}, {"problem": "p"}]', ".json", 1, "solution"),
         ("math", '[{"problem": "p", "solution": "no box"}]', ".json", 0, "solution"),
@@ -138,6 +141,14 @@ def test_bad_sources(tmp_path, fixtures):
     (tmp_path / "broken.jsonl").write_text('{"question": "q",\n')
     with pytest.raises(DataError, match="line 1"):
         get_task("gsm8k").generate(Params(source=str(tmp_path / "broken.jsonl")), SIZES, seed=0)
+    # read as the toolkit's own record files are: a byte-order mark is fine, JSON nested too deep is one error
+    rows = (tmp_path / "rows.jsonl")
+    rows.write_bytes(b"\xef\xbb\xbf" + fixtures["gsm8k"].read_bytes())
+    assert get_task("gsm8k").generate(Params(source=str(rows)), SIZES, seed=0) == get_task("gsm8k").generate(
+        Params(source=str(fixtures["gsm8k"])), SIZES, seed=0)
+    rows.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        get_task("gsm8k").generate(Params(source=str(rows)), SIZES, seed=0)
     with pytest.raises(ConfigError, match="task.sizes.valid is 50"):
         get_task("gsm8k").generate(Params(source=str(fixtures["gsm8k"])), {"train": -1, "valid": 50, "test": 0}, 0)
 

@@ -306,6 +306,24 @@ def test_score_rejects_near_misses(records):
         assert not maze.score(record, "### " + plan)["feasible"], plan
 
 
+@pytest.mark.parametrize("question, message", [
+    ("start 0 0 goal 1 1 wall 2", "expected two whole numbers after 'wall' (word 7 of the question)"),
+    ("start 0 0 goal 1 1 key pink 0 1 wall 2 2", "expected a colour after 'key' (word 6 of the question): red, "),
+    ("start 0 0 goal 1 1", "a maze question must list walls"),
+    ("start a 0 goal 1 1 wall 2 2", "expected two whole numbers after 'start'"),
+    ("go from 0 0 to 1 1", "a maze question starts with 'start x y goal x y'"),
+])
+def test_a_question_that_is_no_maze_is_refused_before_any_generation(records, question, message):
+    from token_assorted.errors import DataError
+    from token_assorted.evaluation.harness import check_records
+
+    check_records(maze, records)  # the generator's are fine
+    bad = [*records[:2], {**records[2], "question": question}]
+    with pytest.raises(DataError) as err:
+        check_records(maze, bad, file="test.json")
+    assert str(err.value).startswith(f"test.json, record 2, field 'question': {message}")
+
+
 def test_params_are_checked():
     for bad in ({"rooms": 1}, {"room_size": 1}, {"doors": 0}, {"rooms": 2, "doors": 4}, {"loop_prob": 1.5}):
         with pytest.raises(ConfigError):

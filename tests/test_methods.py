@@ -17,7 +17,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, ModeConfig, settings
-from token_assorted.errors import ConfigError
+from token_assorted.errors import ConfigError, DataError
 from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
 from token_assorted.latent import IGNORE, LatentVocab, MODES, build_example, check_mode, sample_rng, stage_for_epoch
@@ -99,7 +99,7 @@ def test_coconut_stage_k_replaces_k_steps_with_k_times_c_thoughts_in_aligned_col
     assert e1.suffix == [41, 12, 13, 14, 7, 2]
     assert e3.suffix == [41, 7, 2]  # a stage beyond the steps drops them all
 
-    collate = CoconutCollator(mode, IDS, pad_id=0, max_length=64)
+    collate = CoconutCollator(mode, IDS, pad_id=0, max_length=64, file="data/prosqa/train.json")
     collate.stage = 1
     short = {**ROW, "index": 1, "prompt_ids": [8]}
     batch = collate([ROW, short])
@@ -109,7 +109,7 @@ def test_coconut_stage_k_replaces_k_steps_with_k_times_c_thoughts_in_aligned_col
     assert batch["attention_mask"][1].tolist() == [0] + [1] * 10
     assert batch["labels"][0].tolist() == [IGNORE] * 6 + [12, 13, 14, 7, 2]
     collate.max_length = 10
-    with pytest.raises(Exception, match="record 0"):
+    with pytest.raises(DataError, match=r"^data/prosqa/train.json, record 0: the coconut sample has 11 positions, more"):
         collate([ROW])
 
 
@@ -147,6 +147,9 @@ def test_mixing_collator_builds_pause_and_icot_batches():
                           pad_id=0, max_length=64, seed=0)
     icot.stage = 1
     assert icot(rows)["input_ids"][0].tolist() == [5, 6, 13, 14, 7, 2]
+    pause.max_length, pause.file = 5, "valid.json"
+    with pytest.raises(DataError, match=r"^valid.json, record 0: the pause sample has 6 tokens, more than the model's"):
+        pause(rows)
 
 
 # --- continuous thoughts: batched with a KV cache = one example at a time, recomputed in full ---------------
@@ -378,7 +381,9 @@ def test_a_run_recorded_before_the_new_mode_settings_is_still_current():
     for key in ("pause_tokens", "removed_per_epoch", "soft_thoughts", "main"):
         del recorded["mode"][key]
     assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
-    recorded["mode"]["m"] = 5
-    assert settings(recorded, FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS)
-    recorded["mode"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
-    assert settings(recorded, ["mode"])["mode"]["no_such_setting"] == 1
+    recorded["mode"]["m"] = 5  # fixed's: cot does not read it (config.py MODE_KEYS) ...
+    assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
+    fixed = make_config("mode=fixed")  # ... fixed does
+    assert settings({**recorded, "mode": {**recorded["mode"], "name": "fixed"}}, ["mode"]) != settings(fixed, ["mode"])
+    recorded["finetune"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
+    assert settings(recorded, ["finetune"])["finetune"]["no_such_setting"] == 1

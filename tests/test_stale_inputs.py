@@ -7,7 +7,7 @@ import pytest
 from conftest import make_config, write_reference_splits
 
 from token_assorted import finetune, train_vqvae
-from token_assorted.data.records import load_records, write_records
+from token_assorted.records import load_records, write_records
 from token_assorted.errors import StaleInputError
 from token_assorted.io import atomic_dir, atomic_path, sha256, write_json, write_meta
 from token_assorted.resume import LAST, RUN, checkpoint_to_resume

@@ -16,7 +16,7 @@ from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
 from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
-from .evaluation.harness import evaluate_records, evaluation_file, generation_autocast
+from .evaluation.harness import evaluate_checkpoint, evaluation_file
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
 from .thoughts.prompting import load_prompting
@@ -29,14 +29,8 @@ def run(cfg, progress: bool = True) -> dict:
     checkpoint = load_checkpoint(cfg, device)
     prompting = load_prompting(checkpoint, device)
     records = load_split(cfg, "test")[: cfg.eval.limit]
-    with generation_autocast(device, checkpoint.training_precision or cfg.trainer.precision):
-        metrics, predictions = evaluate_records(
-            checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
-            max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
-            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.eval.seed,
-            progress=progress, file=evaluation_file(cfg), force_latents=cfg.eval.force_latents,
-            code_choice=cfg.eval.code_choice, prompting=prompting, max_positions=checkpoint.max_positions,
-        )
+    metrics, predictions = evaluate_checkpoint(
+        cfg, checkpoint, records, prompting=prompting, force_latents=cfg.eval.force_latents, progress=progress)
     results = {
         "task": cfg.task.name,
         "mode": cfg.mode.name,

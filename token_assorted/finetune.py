@@ -29,11 +29,11 @@ from .cli import hydra_main
 from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, settings
 from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
+from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
 from .errors import ConfigError, StaleInputError
 from .io import atomic_dir, sha256, write_meta
-from .data.splits import load_split
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
@@ -288,7 +288,9 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
     if mode.name == "coconut":
         ids = add_coconut_tokens(tokenizer, model)
         collators = {
-            split: CoconutCollator(mode, ids, pad_id=tokenizer.pad_token_id, max_length=limit, split=split)
+            split: CoconutCollator(
+                mode, ids, pad_id=tokenizer.pad_token_id, max_length=limit, file=split_file(cfg, split)
+            )
             for split in SPLITS
         }
         save = partial(coconut_files, ids=ids, per_step=mode.thoughts_per_step)
@@ -297,7 +299,7 @@ def lm_setup(cfg, mode, progress: bool) -> Setup:
         split: MixingCollator(
             mode, vocab, latents.splits[split] if latents.splits else None,
             chunk_size=latents.chunk_size, per_chunk=latents.per_chunk, pad_id=tokenizer.pad_token_id,
-            max_length=limit, seed=cfg.seed, split=split, pause_id=pause_id,
+            max_length=limit, seed=cfg.seed, file=split_file(cfg, split), pause_id=pause_id,
         )
         for split in SPLITS
     }
@@ -313,7 +315,7 @@ def softcot_setup(cfg, mode) -> Setup:
     collators = {
         split: SoftCoTCollator(
             mode.soft_thoughts, prompts[split], pad_id=tokenizer.pad_token_id,
-            assistant_pad_id=assistant_tokenizer.pad_token_id, max_length=limit, split=split,
+            assistant_pad_id=assistant_tokenizer.pad_token_id, max_length=limit, file=split_file(cfg, split),
         )
         for split in SPLITS
     }

@@ -80,6 +80,12 @@ def sha256(path) -> str:
     return digest.hexdigest()
 
 
+def checkpoint_checksum(path) -> str:
+    """Identifies a model directory: its meta.json, written after the weights, or else all of its files."""
+    path = Path(path)
+    return sha256(path / META if (path / META).is_file() else path)
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 

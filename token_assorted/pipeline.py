@@ -20,7 +20,6 @@ from pathlib import Path
 
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf
 
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main

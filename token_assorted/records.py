@@ -1,12 +1,13 @@
-"""Coconut-format records: read JSON lists or JSONL, validate, write splits atomically."""
+"""Coconut-format records: read JSON lists or JSONL, validate, write splits atomically. The tasks read published
+data sets with it, data the splits."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..errors import DataError
-from ..io import write_json
+from .errors import DataError
+from .io import write_json
 
 REQUIRED = {"question": str, "steps": list, "answer": str}
 
@@ -16,17 +17,11 @@ def load_records(path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", file=path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not part of the JSON
-    except UnicodeDecodeError as err:
-        raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
-    if not text.strip():
-        raise DataError("the file is empty", file=path)
-    listed = text.lstrip().startswith("[")
-    records = _parse_json_list(text, path) if listed else _parse_jsonl(text, path)
+    text = read_text(path)
+    records = parse_json_rows(text, path)
     if not records:
         raise DataError("the file holds no records", file=path)
+    listed = text.lstrip().startswith("[")
     if not listed and len(records) == 1 and isinstance(records[0], dict) and not REQUIRED.keys() & records[0].keys():
         # one object on one line reads as JSONL; it is more likely a wrapper around the records than a record
         keys = ", ".join(sorted(records[0])[:5])
@@ -35,6 +30,22 @@ def load_records(path) -> list[dict]:
     for index, record in enumerate(records):
         validate_record(record, file=path, index=index)
     return records
+
+
+def read_text(path: Path) -> str:
+    """A data file's text: UTF-8, a byte-order mark (as some editors write) left out, not empty."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
+    if not text.strip():
+        raise DataError("the file is empty", file=path)
+    return text
+
+
+def parse_json_rows(text: str, path: Path) -> list:
+    """The rows of a JSON list, or of JSONL (one per line), as they are: what they must hold is the caller's."""
+    return _parse_json_list(text, path) if text.lstrip().startswith("[") else _parse_jsonl(text, path)
 
 
 def reason(err: json.JSONDecodeError) -> str:

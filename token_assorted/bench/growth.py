@@ -12,6 +12,7 @@ from ..data.dataset import encode_batch
 from ..data.splits import task_params
 from ..tasks import get_task
 from ..vqvae import load_vqvae
+from ..vqvae.codes import trained_precision
 from ..vqvae.metrics import encode_rows
 from .measure import fit_exponent, measured, spread
 from .training import lm_setup, train_steps
@@ -37,7 +38,7 @@ def one_size(cfg, records: int, device) -> dict[str, dict]:
     encoded = encode_batch(tokenizer, generated)
     rows = [(e["prompt_ids"], e["reasoning_ids"]) for e in encoded]
     with measured(device) as cost:
-        encode_rows(vqvae, rows, batch_size=cfg.vqvae.train.batch_size, precision=cfg.trainer.precision)
+        encode_rows(vqvae, rows, batch_size=cfg.vqvae.train.batch_size, precision=trained_precision(cfg))
     figures["vqvae_encode"] = cost
 
     collate, new_model = lm_setup(cfg)

@@ -10,23 +10,22 @@ from __future__ import annotations
 from ..config import device_for
 from ..data.splits import load_split
 from ..evaluation.checkpoint import load_checkpoint
-from ..evaluation.harness import evaluate_records, evaluation_file, generation_autocast
+from ..evaluation.harness import evaluate_checkpoint
+from ..thoughts.prompting import load_prompting
 from .measure import measured, ratio, spread
 
 FIGURES = ("accuracy", "generated_tokens", "latent_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
 RATIOS = ("generated_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
 
 
-def one_run(cfg, checkpoint, records, device, force_latents: int | None = None) -> dict:
-    """One timed evaluation of `records`: the figures of FIGURES. The times are the evaluation's own, of the pass
-    that decides the accuracy (the maze's samples, not its greedy pass)."""
-    with measured(device) as cost, generation_autocast(device, cfg.trainer.precision):
-        summary, _ = evaluate_records(
-            checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
-            max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
-            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.eval.seed, progress=False,
-            file=evaluation_file(cfg), force_latents=force_latents, code_choice=cfg.eval.code_choice,
-        )
+def one_run(cfg, model: tuple, records, device, force_latents: int | None = None) -> dict:
+    """One timed evaluation of `records` by `model` (its checkpoint and prompting), as `evaluate` runs it: the
+    figures of FIGURES. The times are the evaluation's own, of the pass that decides the accuracy (the maze's
+    samples, not its greedy pass)."""
+    checkpoint, prompting = model
+    with measured(device) as cost:
+        summary, _ = evaluate_checkpoint(
+            cfg, checkpoint, records, prompting=prompting, force_latents=force_latents, progress=False)
     return {
         "accuracy": summary["accuracy"],
         "generated_tokens": summary["generated_tokens"],
@@ -37,12 +36,18 @@ def one_run(cfg, checkpoint, records, device, force_latents: int | None = None) 
     }
 
 
+def loaded(cfg, device) -> tuple:
+    """The model of a stage as `evaluate` loads it: (checkpoint, prompting)."""
+    checkpoint = load_checkpoint(cfg, device)
+    return checkpoint, load_prompting(checkpoint, device)
+
+
 def compare(stages: dict, repeats: int, problems: int | None) -> dict:
     """{baseline: figures, method: figures, "ratio": method / baseline}, each figure median/min/max over repeats.
     Each repeat runs both models back to back (in alternating order) and takes its ratio from that pair."""
     (base, base_cfg), (method, method_cfg) = stages.items()
     device = device_for(base_cfg.trainer.accelerator)
-    models = {base: load_checkpoint(base_cfg, device), method: load_checkpoint(method_cfg, device)}
+    models = {mode: loaded(stages[mode], device) for mode in (base, method)}
     records = load_split(base_cfg, "test")[:problems]
     runs: dict[str, list[dict]] = {base: [], method: []}
     for repeat in range(repeats):
@@ -78,10 +83,10 @@ def curve_points(most: int, points: int) -> list[int]:
 def latency_accuracy(cfg, repeats: int, problems: int | None, points: int) -> list[dict]:
     """Accuracy, generated tokens and time per problem of the method when made to open with k codes."""
     device = device_for(cfg.trainer.accelerator)
-    checkpoint = load_checkpoint(cfg, device)
+    model = loaded(cfg, device)
     records = load_split(cfg, "test")[:problems]
     curve = []
     for k in curve_points(most_codes_in_training(cfg), points):
-        runs = [one_run(cfg, checkpoint, records, device, force_latents=k) for _ in range(repeats)]
+        runs = [one_run(cfg, model, records, device, force_latents=k) for _ in range(repeats)]
         curve.append({"k": k, **{f: spread(run[f] for run in runs) for f in FIGURES}})
     return curve

@@ -22,10 +22,11 @@ def markdown(results: dict) -> str:
     lines += ["## Inference (method / baseline ratios taken pair by pair)", ""]
     lines += ["| task | model | accuracy | generated tokens | s / problem | s / solved | peak MB |", "|---|---|---|---|---|---|---|"]
     for task, figures in results["inference"].items():
+        ratio = f"ratio {results['method']} / {results['baseline']}"
         for model in (results["baseline"], results["method"], "ratio"):
             f = figures[model]
             lines.append(
-                f"| {task} | {model if model != 'ratio' else 'ratio TA/CoT'} | {fmt(f.get('accuracy'))} | "
+                f"| {task} | {model if model != 'ratio' else ratio} | {fmt(f.get('accuracy'))} | "
                 f"{fmt(f['generated_tokens'])} | {fmt(f['seconds_per_problem'])} | {fmt(f['seconds_per_solved'])} | "
                 f"{fmt(f['peak_mb'])} |"
             )

@@ -25,6 +25,7 @@ from ..lm.model import planned_config
 from ..resume import LengthGroupedBatches
 from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae
 from ..vqvae.chunks import loader
+from ..vqvae.codes import trained_precision
 from ..vqvae.metrics import encode_rows
 from .measure import measured, ratio, spread
 
@@ -158,8 +159,8 @@ def finetune_precisions(cfg, repeats: int, steps: int, bf16_steps: int | None = 
 
 def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int, with_bf16: bool = True) -> dict:
     """Samples/s of VQ-VAE training in fp32 and (unless with_bf16 is false) under bf16 autocast (fresh models with
-    the same weights, back to back in each repeat), and of encoding with the trained one at the configured
-    precision."""
+    the same weights, back to back in each repeat), and of encoding with the trained one under the precision it
+    trained with, as the code caches are made."""
     device = device_for(cfg.trainer.accelerator)
     tokenizer = get_tokenizer(cfg, progress=False)
     size = cfg.vqvae.train.batch_size
@@ -176,7 +177,7 @@ def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int, with_bf16: b
         trained = load_vqvae(cfg, tokenizer).to(device)
         subset = rows[:encode_records]
         with measured(device) as cost:
-            encode_rows(trained, subset, batch_size=size, precision=cfg.trainer.precision)
+            encode_rows(trained, subset, batch_size=size, precision=trained_precision(cfg))
         encoding.append(len(subset) / cost["seconds"])
     return {
         "vqvae_train_samples_per_s_fp32": spread(fp32),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..config import check_model_path
 from ..errors import DataError
 from .format import prompt_text, solution_text
-from .splits import load_split, splits_meta, task_dir
+from .splits import load_split, split_file, splits_meta, task_dir
 from .tokenizer import WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_tokenizer
 
 
@@ -75,8 +73,7 @@ def encode_records(tokenizer, records: list[dict], *, max_length: int | None = N
 
 
 def load_dataset(cfg, split: str, tokenizer, max_length: int | None = None):
-    file = cfg.data.test_file if (split == "test" and cfg.data.test_file) else Path(task_dir(cfg)) / f"{split}.json"
-    return encode_records(tokenizer, load_split(cfg, split), max_length=max_length, file=file)
+    return encode_records(tokenizer, load_split(cfg, split), max_length=max_length, file=split_file(cfg, split))
 
 
 

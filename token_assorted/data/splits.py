@@ -12,7 +12,7 @@ from ..errors import ConfigError, StaleInputError
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
 from ..tasks.base import SPLIT_NAMES
-from .records import load_records, write_records
+from ..records import load_records, write_records
 
 
 def task_dir(cfg) -> Path:
@@ -111,11 +111,18 @@ def splits_meta(cfg) -> dict:
         ) from None
 
 
+def split_file(cfg, split: str) -> Path:
+    """The records a split is read from: `data.test_file` for the test split when set, else the generated file."""
+    if split == "test" and cfg.data.test_file:
+        return Path(cfg.data.test_file)
+    return task_dir(cfg) / f"{split}.json"
+
+
 def load_split(cfg, split: str) -> list[dict]:
     """Records of a generated split, or of `data.test_file` when that is set and the split is test."""
+    path = split_file(cfg, split)
     if split == "test" and cfg.data.test_file:
-        return load_records(cfg.data.test_file)
-    path = task_dir(cfg) / f"{split}.json"
+        return load_records(path)
     if not path.exists():
         raise ConfigError(f"{path} does not exist: run `{stage_command('generate_data', cfg)}` first")
     check_unchanged(cfg, path, split)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
-from ..io import META, check_input, sha256
+from ..io import META, check_input, checkpoint_checksum, sha256
 from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
 from ..thoughts.softcot import finetune_command
 from .harness import evaluation_file
@@ -17,11 +17,6 @@ from .harness import evaluation_file
 
 def checkpoint_dir(cfg) -> Path:
     return Path(cfg.eval.checkpoint) if cfg.eval.checkpoint else finetune_dir(cfg)
-
-
-def checkpoint_checksum(path: Path) -> str:
-    """Identifies a checkpoint: its meta.json, written after the weights, or else all of its files."""
-    return sha256(path / META if (path / META).is_file() else path)
 
 
 def evaluation_inputs(cfg) -> dict[str, str]:

@@ -16,7 +16,7 @@ import torch
 
 from ..data.dataset import encode_batch
 from ..data.format import prompt_text
-from ..data.splits import task_dir
+from ..data.splits import split_file
 from ..data.tokenizer import check_known_words
 from ..errors import DataError
 from ..lm.model import own_positions
@@ -34,7 +34,7 @@ SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k sample
 
 def evaluation_file(cfg) -> Path:
     """The file the test records come from: `data.test_file`, or the task's generated test split."""
-    return Path(cfg.data.test_file) if cfg.data.test_file else task_dir(cfg) / "test.json"
+    return split_file(cfg, "test")
 
 
 def generation_autocast(device: torch.device, precision: str):
@@ -56,6 +56,15 @@ def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[lis
     return prompts
 
 
+def check_records(task, records: Sequence[dict], *, file=None) -> None:
+    """Records the task could not score are an error naming the first, before any generation."""
+    for index, record in enumerate(records):
+        try:
+            getattr(task, "check", lambda record: None)(record)
+        except ValueError as err:
+            raise DataError(str(err), file=file, record=index, field="question") from None
+
+
 def generation_budget(
     limit: int | None, prompts: Sequence[Sequence[int]], max_new_tokens: int, *, file=None, extra: int = 0
 ) -> int:
@@ -74,6 +83,22 @@ def generation_budget(
         print(f"note: max_new_tokens cut from {max_new_tokens} to {budget}: record {longest} has a "
               f"{len(prompts[longest])}-token prompt and the model has {limit} positions")
     return budget
+
+
+def evaluate_checkpoint(
+    cfg, checkpoint, records: Sequence[dict], *, prompting: Prompting | None = None,
+    force_latents: int | None = None, progress: bool = True,
+) -> tuple[dict, list[dict]]:
+    """evaluate_records with this config's eval settings, and as the checkpoint (evaluation/checkpoint.py) was
+    fine-tuned: under its training autocast, within its trained positions, fed its method's `prompting`."""
+    with generation_autocast(checkpoint.model.device, checkpoint.training_precision or cfg.trainer.precision):
+        return evaluate_records(
+            checkpoint.model, checkpoint.tokenizer, cfg.task.name, records,
+            max_new_tokens=cfg.task.max_new_tokens, batch_size=cfg.eval.batch_size,
+            num_samples=cfg.eval.num_samples, top_k=cfg.eval.top_k, seed=cfg.eval.seed, progress=progress,
+            file=evaluation_file(cfg), force_latents=force_latents, code_choice=cfg.eval.code_choice,
+            prompting=prompting, max_positions=checkpoint.max_positions,
+        )
 
 
 def evaluate_records(
@@ -104,6 +129,7 @@ def evaluate_records(
     if not records:
         raise DataError("no records to evaluate", file=file)
     task = get_task(task_name)
+    check_records(task, records, file=file)
     suffix = list(prompting.suffix_ids) if prompting else []
     thoughts = prompting.thought_tokens if prompting else 0
     prompts = [ids + suffix for ids in encode_prompts(tokenizer, records, file=file)]

@@ -33,12 +33,13 @@ class MixingCollator:
         pad_id: int,
         max_length: int,
         seed: int,
-        split: str = "train",
+        file=None,
         pause_id: int | None = None,
     ):
         self.mode, self.vocab, self.codes = mode, vocab, codes
         self.chunk_size, self.per_chunk = chunk_size, per_chunk
-        self.pad_id, self.max_length, self.seed, self.split = pad_id, max_length, seed, split
+        self.pad_id, self.max_length, self.seed = pad_id, max_length, seed
+        self.file = file  # the records' file, for errors
         self.pause_id = pause_id  # the <pause> id, for mode pause
         self.epoch = 0
         self.stage = 0
@@ -61,7 +62,7 @@ class MixingCollator:
         if len(example.input_ids) > self.max_length:
             raise DataError(
                 f"the {self.mode.name} sample has {len(example.input_ids)} tokens, more than the model's "
-                f"limit of {self.max_length}", file=f"{self.split} split", record=index,
+                f"limit of {self.max_length}", file=self.file, record=index,
             )
         return example
 

@@ -5,7 +5,8 @@ A task module defines
     sample(rng, params) -> record, key(record) -> hashable (items with equal keys never repeat),
     score(record, completion) -> dict with at least "correct" (bool),
 and, where a chain is a series of stated facts (ProntoQA, ProsQA), facts(record) -> the sentences a faithful
-chain may write, for the evaluation's grounded_steps.
+chain may write, for the evaluation's grounded_steps; where score reads more than the answer off a record (the
+maze), check(record) raising ValueError for one it could not score, run before any generation.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 from ..errors import ConfigError, DataError
 from ..io import sha256
+from ..records import validate_record
 from .sources import is_hub_name, read_rows
 
 
@@ -52,9 +53,11 @@ def to_records(source: str, parse: Callable[[dict], dict], default_split: str) -
     records = []
     for index, row in enumerate(read_rows(source, default_split)):
         try:
-            records.append(parse(row))
+            record = parse(row)
         except BadRow as err:
             raise DataError(str(err), file=source, record=index, field=err.field) from None
+        validate_record(record, file=source, index=index)  # here, not in a later stage at its place in a split
+        records.append(record)
     if not records:
         raise DataError("holds no records", file=source)
     return records

@@ -297,20 +297,28 @@ def _grid_size(walls: frozenset[Cell]) -> int:
 
 
 def parse_question(question: str) -> Maze:
-    """The maze a question describes; ValueError if it is malformed."""
+    """The maze a question describes; ValueError saying what is wrong if it is malformed."""
     words = question.split()
+
+    def cell(i: int) -> Cell:
+        if i + 2 > len(words) or not all(w.isascii() and w.isdigit() for w in words[i : i + 2]):
+            raise ValueError(f"expected two whole numbers after '{words[i - 1]}' (word {i} of the question)")
+        return int(words[i]), int(words[i + 1])
+
     if len(words) < 6 or words[0] != "start" or words[3] != "goal":
         raise ValueError(f"a maze question starts with 'start x y goal x y': {question[:40]!r}")
-    start, goal = (int(words[1]), int(words[2])), (int(words[4]), int(words[5]))
+    start, goal = cell(1), cell(4)
     walls, keys, doors = [], {}, {}
     i = 6
     while i < len(words):
         if words[i] == "wall":
-            walls.append((int(words[i + 1]), int(words[i + 2])))
+            walls.append(cell(i + 1))
             i += 3
         elif words[i] in ("key", "door"):
+            if i + 1 >= len(words) or words[i + 1] not in COLOURS:
+                raise ValueError(f"expected a colour after '{words[i]}' (word {i} of the question): {', '.join(COLOURS)}")
             items = keys if words[i] == "key" else doors
-            items[int(words[i + 2]), int(words[i + 3])] = COLOURS.index(words[i + 1])
+            items[cell(i + 2)] = COLOURS.index(words[i + 1])
             i += 4
         else:
             raise ValueError(f"unexpected word '{words[i]}' in a maze question")
@@ -369,6 +377,11 @@ def generate(params: Params, sizes: dict[str, int], seed: int, progress: bool = 
     return base.generate_splits(
         lambda rng: sample(rng, params), key, sizes, seed, desc=f"generating {NAME}", progress=progress
     )
+
+
+def check(record: dict) -> None:
+    """A record's question must describe a maze, since scoring reads the maze off it; ValueError if not."""
+    parse_question(record["question"])
 
 
 def score(record: dict, completion: str) -> dict:

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
+from ..records import parse_json_rows, read_text
 
 HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+(:[\w.-]+)?(@[\w.\[\]:%-]+)?$")
 
@@ -35,27 +35,10 @@ def read_rows(source: str, default_split: str = "train") -> list[dict]:
         raise DataError("no such file (expected a .json, .jsonl, .parquet or .txt file, or a hub name owner/name)", file=path)
     if path.suffix == ".parquet":
         return _parquet_rows(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"not UTF-8 text (bad byte at offset {err.start})", file=path) from None
-    if not text.strip():
-        raise DataError("the file is empty", file=path)
+    text = read_text(path)
     if path.suffix == ".txt":
         return [{"line": line} for line in text.splitlines() if line.strip()]
-    if text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}", file=path) from None
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise DataError(f"malformed JSON on line {lineno}, column {err.colno}: {err.msg}", file=path) from None
+    rows = parse_json_rows(text, path)
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             raise DataError(f"expected a JSON object, got {type(row).__name__}", file=path, record=index)

@@ -54,10 +54,10 @@ def thought_batch(examples: Sequence[ThoughtExample], thoughts: int, placeholder
     }
 
 
-def check_length(example: ThoughtExample, thoughts: int, max_length: int, mode: str, split: str, index: int) -> None:
+def check_length(example: ThoughtExample, thoughts: int, max_length: int, mode: str, file, index: int) -> None:
     length = len(example.prefix) + thoughts + len(example.suffix)
     if length > max_length:
         raise DataError(
             f"the {mode} sample has {length} positions, more than the model's limit of {max_length}",
-            file=f"{split} split", record=index,
+            file=file, record=index,
         )

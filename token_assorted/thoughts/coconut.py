@@ -57,8 +57,8 @@ def coconut_example(row: dict, stage: int, ids: CoconutIds) -> ThoughtExample:
 class CoconutCollator:
     """Encoded records -> a batch of the current stage (set by EpochDraws, like curriculum-replace's)."""
 
-    def __init__(self, mode, ids: CoconutIds, *, pad_id: int, max_length: int, split: str = "train"):
-        self.mode, self.ids, self.pad_id, self.max_length, self.split = mode, ids, pad_id, max_length, split
+    def __init__(self, mode, ids: CoconutIds, *, pad_id: int, max_length: int, file=None):
+        self.mode, self.ids, self.pad_id, self.max_length, self.file = mode, ids, pad_id, max_length, file
         self.epoch = 0
         self.stage = 0
 
@@ -70,7 +70,7 @@ class CoconutCollator:
         thoughts = thought_count(self.stage, self.mode.thoughts_per_step)
         examples = [coconut_example(row, self.stage, self.ids) for row in rows]
         for row, example in zip(rows, examples):
-            check_length(example, thoughts, self.max_length, "coconut", self.split, row["index"])
+            check_length(example, thoughts, self.max_length, "coconut", self.file, row["index"])
         return thought_batch(examples, thoughts, self.ids.thought, self.pad_id)
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..commands import stage_command
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
-from ..io import META, sha256
+from ..io import checkpoint_checksum
 from ..latent import IGNORE
 from .batches import ThoughtExample, check_length, left_padded, positions, thought_batch
 
@@ -58,15 +58,10 @@ def assistant_command(cfg) -> str:
     return finetune_command(cfg, f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}", mode="cot")
 
 
-def _checksum(directory: Path) -> str:
-    if not directory.exists():
-        return "missing"
-    return sha256(directory / META if (directory / META).is_file() else directory)
-
-
 def softcot_inputs(cfg) -> dict[str, str]:
     """Checksums of the two frozen models, recorded in the checkpoint's meta.json."""
-    return {"main": _checksum(main_dir(cfg)), "assistant": _checksum(assistant_dir(cfg))}
+    return {role: checkpoint_checksum(path) if path.exists() else "missing"
+            for role, path in (("main", main_dir(cfg)), ("assistant", assistant_dir(cfg)))}
 
 
 def load_frozen(directory: Path, role: str, remedy: str):
@@ -117,9 +112,9 @@ class SoftCoTCollator:
     """Encoded records (main tokenizer) -> the main LM's batch, plus the assistant's (assistant_*) inputs."""
 
     def __init__(self, count: int, assistant_prompts: Sequence[Sequence[int]], *, pad_id: int,
-                 assistant_pad_id: int, max_length: int, split: str = "train"):
+                 assistant_pad_id: int, max_length: int, file=None):
         self.count, self.assistant_prompts = count, assistant_prompts
-        self.pad_id, self.assistant_pad_id, self.max_length, self.split = pad_id, assistant_pad_id, max_length, split
+        self.pad_id, self.assistant_pad_id, self.max_length, self.file = pad_id, assistant_pad_id, max_length, file
         self.epoch = 0
         self.stage = 0
 
@@ -130,7 +125,7 @@ class SoftCoTCollator:
     def __call__(self, rows: list[dict]) -> dict:
         examples = [softcot_example(row) for row in rows]
         for row, example in zip(rows, examples):
-            check_length(example, self.count, self.max_length, "softcot", self.split, row["index"])
+            check_length(example, self.count, self.max_length, "softcot", self.file, row["index"])
         batch = thought_batch(examples, self.count, self.pad_id, self.pad_id)
         helper = [
             assistant_input(self.assistant_prompts[row["index"]], self.assistant_pad_id, self.count) for row in rows

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ..commands import stage_command
-from ..data.splits import task_dir
+from ..data.splits import split_file
 from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError
 from ..io import META, read_meta, sha256
@@ -27,13 +27,6 @@ def run_dir(cfg) -> Path:
 
 def model_dir(cfg) -> Path:
     return run_dir(cfg) / "model"
-
-
-def split_file(cfg, split: str) -> Path:
-    """The records a split is read from: `data.test_file` for the test split when set, else the generated file."""
-    if split == "test" and cfg.data.test_file:
-        return Path(cfg.data.test_file)
-    return task_dir(cfg) / f"{split}.json"
 
 
 def vqvae_config(cfg) -> dict:
