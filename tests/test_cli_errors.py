@@ -129,6 +129,11 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["model.path=."], "error: no tokenizer_config.json in . (model.path): expected a save_pretrained"),
         (evaluate, ["eval.top_k=0"], "error: eval.top_k is 0; it counts, so it must be at least 1"),
         (pipeline, ["eval.num_samples=0"], "error: eval.num_samples is 0; it counts, so it must be at least 1"),
+        (finetune, ["finetune.batch_size=0"], "error: finetune.batch_size is 0; it counts, so it must be at least 1"),
+        (finetune, ["finetune.max_steps=0"], "error: finetune.max_steps is 0; it counts, so it must be at least 1"),
+        (train_vqvae, ["vqvae.train.epochs=0"], "error: vqvae.train.epochs is 0; it counts, so it must be at least 1"),
+        (finetune, ["finetune.lr=-1"], "error: finetune.lr is -1.0; a learning rate must be above 0"),
+        (finetune, ["trainer.checkpoint_every_n_steps=0"], "error: trainer.checkpoint_every_n_steps is 0; it counts"),
         (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too
         (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # `+` adds only what the schema has
         (generate_data, ["task=maze", "task.params.rooms=abc"],
@@ -158,7 +163,8 @@ def test_unknown_names_typos_and_missing_paths(
     write_records(data / "test.json", json.loads((reference_dir / "prosqa_valid.json").read_text())[:3])
     line = run_main(module, monkeypatch, capsys, *arguments, f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path}")
     assert line.startswith(message)
-    assert not (data / "train.json").exists()  # stopped before any work
+    assert not (data / "train.json").exists()  # stopped before any work, leaving no folder
+    assert not any((tmp_path / stage).exists() for stage in ("finetune", "vqvae", "eval"))
 
 
 def test_a_hint_to_run_a_stage_first_carries_the_runs_overrides(tmp_path, monkeypatch, capsys):
@@ -176,12 +182,13 @@ def test_a_hint_to_run_a_stage_first_carries_the_runs_overrides(tmp_path, monkey
 def test_a_hint_leaves_out_the_mode_keys_its_commands_mode_ignores(monkeypatch):
     from token_assorted import commands
 
-    monkeypatch.setattr(commands, "run_overrides", lambda: ["mode=softcot", "mode.soft_thoughts=2", "preset=quick"])
+    monkeypatch.setattr(commands, "run_overrides", lambda: ["mode=softcot", "mode.soft_thoughts=2", "preset=quick",
+                                                            "bench.tasks=[prosqa]", "finetune.lr=1e-3"])
     cfg = SimpleNamespace(task=SimpleNamespace(name="prosqa"), mode=SimpleNamespace(name="softcot"), preset="quick")
     # SoftCoT's frozen cot model: `finetune mode=cot mode.soft_thoughts=2` would be refused
     assert commands.stage_command("finetune", cfg, "mode=cot") == (
-        "python -m token_assorted.finetune task=prosqa mode=cot preset=quick")
-    assert commands.stage_command("generate_data", cfg) == (
+        "python -m token_assorted.finetune task=prosqa mode=cot preset=quick 'bench.tasks=[prosqa]' finetune.lr=1e-3")
+    assert commands.stage_command("generate_data", cfg).startswith(
         "python -m token_assorted.generate_data task=prosqa mode=softcot mode.soft_thoughts=2 preset=quick")
 
 
@@ -236,7 +243,6 @@ def test_the_real_command_line(bad_files, checkpoint):
     [
         (finetune, "trainer.precision=weird", "Precision 'weird' is invalid"),
         (train_vqvae, "trainer.strategy=nope", "invalid strategy name"),
-        (finetune, "trainer.checkpoint_every_n_steps=0", "trainer.checkpoint_every_n_steps must be at least 1"),
     ],
 )
 def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, records, module, setting, message):

@@ -7,6 +7,7 @@ import shutil
 import pytest
 import torch
 from conftest import make_config
+from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, show
@@ -282,12 +283,23 @@ def test_checkpoint_from_other_training_data_is_refused(trained, short_records, 
     checkpoint = tmp_path / "out" / "finetune" / "prosqa" / "cot"
     shutil.copytree(trained["dir"], checkpoint)
     write_records(tmp_path / "data" / "prosqa" / "train.json", short_records)
-    meta = {**trained["meta"], "inputs": {"train": sha256(tmp_path / "data" / "prosqa" / "train.json")}}
-    (checkpoint / "meta.json").write_text(json.dumps(meta))
     cfg = make_config("task=prosqa", "mode=cot", f"out_dir={tmp_path / 'out'}", f"data.dir={tmp_path / 'data'}",
                       f"data.test_file={trained['test_file']}", "eval.limit=4")
+    meta = {**trained["meta"], "config": OmegaConf.to_container(cfg, resolve=True),
+            "inputs": {"train": sha256(tmp_path / "data" / "prosqa" / "train.json")}}
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
     results = evaluate.run(cfg, progress=False)
     assert results["n"] == 4 and results["checkpoint"] == str(checkpoint)
+
+    # under settings it was not fine-tuned with, its results would name them: refused, unless named as it is
+    other = make_config("task=prosqa", "mode=cot", f"out_dir={tmp_path / 'out'}", f"data.dir={tmp_path / 'data'}",
+                        f"data.test_file={trained['test_file']}", "eval.limit=4", "finetune.lr=1e-4",
+                        "model.attention=eager")  # how the model computes is no part of what it learnt
+    with pytest.raises(ConfigError, match=r"the model at .*/finetune/prosqa/cot was fine-tuned under other settings: "
+                                          r"finetune.lr=0.002 \(now 0.0001\); run `python -m token_assorted.finetune "):
+        evaluate.run(other, progress=False)
+    other.eval.checkpoint = str(checkpoint)
+    assert evaluate.run(other, progress=False)["n"] == 4
 
     write_records(tmp_path / "data" / "prosqa" / "train.json", short_records[1:])
     with pytest.raises(StaleInputError, match="made from another train"):

@@ -11,9 +11,10 @@ import torch
 from conftest import make_config, write_reference_splits
 
 from token_assorted import finetune
-from token_assorted.records import load_records
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import DataError, DivergedError
+from token_assorted.io import write_meta
+from token_assorted.records import load_records
 
 TINY = [
     "task=prosqa",
@@ -322,6 +323,18 @@ def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(da
     assert build_model(eager.model, tokenizer).config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="model.attention 'flashy'"):
         build_model(make_config(*TINY, f"data.dir={data_dir}", "model.attention=flashy").model, tokenizer)
+
+
+def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    made = make_config("mode=fixed", "mode.m=8", "mode.m_choices=[0,8]")  # m_choices: random-replace's, not fixed's
+    write_meta(tmp_path, config=OmegaConf.to_container(made, resolve=True), seed=0)
+    finetune.note_replacing(tmp_path, make_config("mode=fixed", "mode.m=8"))
+    assert capsys.readouterr().out == ""
+    finetune.note_replacing(tmp_path, make_config("mode=fixed", "finetune.lr=1e-3"))
+    assert capsys.readouterr().out == (f"note: replacing {tmp_path}, fine-tuned under other settings (finetune.lr=0.002 "
+                                       "(now 0.001), mode.m=8 (now 16)); out_dir=DIR keeps runs apart\n")
 
 
 @pytest.mark.parametrize("task", ["prontoqa", "prosqa", "maze"])

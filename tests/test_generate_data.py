@@ -109,6 +109,7 @@ def test_tokenizer_is_rebuilt_when_the_training_data_changes(tmp_path):
     stamp = tmp_path / "prontoqa" / "tokenizer" / "built_from.txt"
     get_tokenizer(cfg)
     first = stamp.read_text()
-    run(make_config("task=prontoqa", f"data.dir={tmp_path}", "data.seed=5", *SMALL), progress=False)
+    cfg = make_config("task=prontoqa", f"data.dir={tmp_path}", "data.seed=5", *SMALL)
+    run(cfg, progress=False)
     get_tokenizer(cfg)
     assert stamp.read_text() != first

@@ -307,8 +307,9 @@ def test_coconut_end_to_end_stores_the_thoughts_it_ends_with(data_dir, out):
     log = (directory / "train_log.csv").read_text().splitlines()
     assert "stage" in log[0]
     check_counts(results, 2 + 2)  # two thoughts, <bot> and <eot>
-    # the evaluation's own mode settings do not change what the checkpoint uses
-    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", "mode=coconut", "mode.thoughts_per_step=5")
+    # the evaluation's own mode settings do not change what a checkpoint evaluated as it is uses
+    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", "mode=coconut", "mode.thoughts_per_step=5",
+                      f"eval.checkpoint={directory}")
     assert evaluate.run(cfg, progress=False)["thought_tokens"] == 4
     shown = show.run(cfg)
     assert shown["thought_tokens"] == 4 and shown["generated_tokens"] == shown["text_tokens"] + 4

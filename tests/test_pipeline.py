@@ -32,8 +32,10 @@ def run_pipeline(tmp_path, capfd, workers, *more):
 
 
 def planned(tmp_path, *more, methods=("cot", "random-replace")) -> dict:
-    """{job: ([its stages], the job it waits for)} that `make eval` would run, without running them."""
+    """{job: ([its stages], the job it waits for)} that `make eval` would run, without running them (but for the
+    data, which it makes first)."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        pipeline.prepare_task(overrides_for(tmp_path, *more), "prosqa")
         jobs = pipeline.plan_task(overrides_for(tmp_path, *more), "prosqa", list(methods))
     return {job.name: ([stage.label.split(": ")[1] for stage in job.stages], job.after) for job in jobs}
 

@@ -8,7 +8,7 @@ from conftest import make_config, write_reference_splits
 
 from token_assorted import finetune, train_vqvae
 from token_assorted.records import load_records, write_records
-from token_assorted.errors import StaleInputError
+from token_assorted.errors import ConfigError, StaleInputError
 from token_assorted.io import atomic_dir, atomic_path, sha256, write_json, write_meta
 from token_assorted.resume import LAST, RUN, checkpoint_to_resume
 from token_assorted.vqvae import __main__ as vqvae_main
@@ -112,6 +112,18 @@ def test_regenerated_data_is_refused_by_every_stage_that_uses_the_vqvae(trained)
     for stage in (finetune, vqvae_main):
         with pytest.raises(StaleInputError, match=rf"from another {data / 'train.json'}.*train_vqvae task=prosqa"):
             stage.run(cfg)
+
+
+def test_a_split_generated_under_other_settings_is_refused(tmp_path):
+    from token_assorted.data.splits import generate, load_split
+
+    made = ["task=prosqa", f"data.dir={tmp_path}", "task.sizes.train=20", "task.sizes.valid=4", "task.sizes.test=4"]
+    generate(make_config(*made), progress=False)
+    assert len(load_split(make_config(*made), "train")) == 20
+    # finetune task.sizes.train=10 would train on the 20 there and record 10
+    with pytest.raises(ConfigError, match=r"prosqa was generated under other settings \(data.seed=0 \(now 1\), "
+                                          r"task.sizes.train=20 \(now 10\)\): run `python -m token_assorted.generate_data"):
+        load_split(make_config(*made, "task.sizes.train=10", "data.seed=1"), "train")
 
 
 def test_a_split_edited_since_it_was_generated_is_refused(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from .config import for_mode
 
 
@@ -23,4 +25,4 @@ def stage_command(module: str, cfg, *settings: str) -> str:
     kept = for_mode(kept, chosen.get("mode", cfg.mode.name))  # the command refuses the keys its mode ignores
     if not any(o.startswith("preset=") for o in kept) and cfg.preset != "default":
         kept.insert(0, f"preset={cfg.preset}")  # called outside a command-line run, or with preset= set elsewhere
-    return " ".join([f"python -m token_assorted.{module}", *given, *kept])
+    return " ".join([f"python -m token_assorted.{module}", *map(shlex.quote, [*given, *kept])])  # as typed in a shell

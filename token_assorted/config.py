@@ -21,8 +21,16 @@ ARCHS = ("llama", "gpt2")  # model.arch: lm/model.py
 DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
 LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
 QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
-# Counts a generation needs one or more of: 0 would end in an error of torch's or transformers' own, or none at all
-COUNTS = ("eval.batch_size", "eval.num_samples", "eval.top_k")
+# Counts that must be 1 or more where set (None: unset): 0 would end in an error of torch's, Lightning's or
+# transformers' own, a division by zero, or nothing done at all
+COUNTS = (
+    "eval.batch_size", "eval.num_samples", "eval.top_k", "eval.limit",
+    "finetune.epochs", "finetune.max_steps", "finetune.batch_size", "finetune.length_window",
+    "vqvae.train.epochs", "vqvae.train.max_steps", "vqvae.train.batch_size", "vqvae.train.length_window",
+    "vqvae.chunk_size", "vqvae.compression", "vqvae.codebook_size",
+    "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
+)
+RATES = ("finetune.lr", "vqvae.train.lr")  # above 0
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
 
 # What each stage's outputs depend on besides its input files (sections, or dotted keys inside one). A change to any
@@ -37,6 +45,12 @@ FINETUNE_SETTINGS = (
 )
 EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
 PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
+# What a fine-tuned model's weights depend on: the model at a mode's own place (<out_dir>/finetune/<task>/<mode>) is
+# evaluated only under these same settings, so its results never name settings it was not trained under. The rest
+# of FINETUNE_SETTINGS is validation's, generation's, or may differ on the machine evaluating it.
+NOT_IN_THE_WEIGHTS = ("task.sizes.valid", "task.max_new_tokens", "data.dir", "trainer.precision")
+TRAINED_UNDER = tuple(key for key in FINETUNE_SETTINGS if key not in NOT_IN_THE_WEIGHTS)
+SAME_MODEL_UNDER = ("model.attention", "model.gradient_checkpointing")  # how it computes, not what it learns
 # The mode.* keys each mode reads besides its name (a mode not listed reads none). The others are ignored by that
 # mode, so they are no part of what its models depend on, and setting one on the command line is refused.
 MODE_KEYS = {
@@ -292,6 +306,24 @@ def settings(cfg, keys) -> dict:
     return {key: value(key) for key in keys}
 
 
+def changed_settings(recorded: dict, cfg, keys, ignore=()) -> list[str]:
+    """The settings among `keys` whose values differ between a recorded config and this one: differences()."""
+    return differences(settings(recorded, keys), settings(cfg, keys), ignore)
+
+
+def differences(before: dict, now: dict, ignore=()) -> list[str]:
+    """Where two nested dicts differ, leaf by leaf, as `dotted.key=before (now value)`; keys in `ignore` left out."""
+    def leaves(tree, prefix: str = "") -> dict:
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        named = {(f"{prefix}.{name}" if prefix else name): sub for name, sub in tree.items()}
+        return {key: value for name, sub in named.items() for key, value in leaves(sub, name).items()}
+
+    before, now = leaves(before), leaves(now)
+    return [f"{key}={before.get(key)} (now {now.get(key)})" for key in sorted(before.keys() | now.keys())
+            if before.get(key) != now.get(key) and key not in ignore]
+
+
 def keys_read(mode_name: str) -> tuple[str, ...]:
     return ("name", *MODE_KEYS.get(mode_name, ()))
 
@@ -349,8 +381,11 @@ def check_settings(cfg) -> None:
     for key, choices in CHOICES.items():
         check_choice(key, OmegaConf.select(cfg, key), choices)
     for key in COUNTS:
-        if OmegaConf.select(cfg, key) < 1:
-            raise ConfigError(f"{key} is {OmegaConf.select(cfg, key)}; it counts, so it must be at least 1")
+        if (value := OmegaConf.select(cfg, key)) is not None and value < 1:
+            raise ConfigError(f"{key} is {value}; it counts, so it must be at least 1")
+    for key in RATES:
+        if (value := OmegaConf.select(cfg, key)) <= 0:
+            raise ConfigError(f"{key} is {value}; a learning rate must be above 0")
 
 
 def check_model_path(path: str | None, file: str) -> None:

@@ -23,17 +23,18 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, settings
+from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, changed_settings, settings
 from .data import get_tokenizer, load_dataset, task_dir
 from .data.shards import check_divisible
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
 from .errors import ConfigError, StaleInputError
-from .io import atomic_dir, sha256, write_meta
+from .io import META, atomic_dir, read_meta, sha256, write_meta
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
@@ -41,7 +42,7 @@ from .latent import (
     LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes, stage_for_epoch,
 )
 from .latent.icot import removal_per_epoch
-from .latent.modes import examples_change
+from .latent.modes import examples_change, last_stage
 from .latent.pause import PAUSE
 from .latent.special import add_mean_rows, add_special_tokens
 from .latent.vocab import LATENT_PATTERN, latent_vocab
@@ -344,6 +345,15 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
     return meta
 
 
+def note_replacing(final: Path, cfg) -> None:
+    """Say so where this run will replace a model made under other settings: one place per task and mode."""
+    if (final / META).is_file() and rank_zero_only.rank == 0:
+        changed = changed_settings(read_meta(final)["config"], cfg, FINETUNE_SETTINGS)
+        if changed:
+            print(f"note: replacing {final}, fine-tuned under other settings ({', '.join(changed)}); "
+                  "out_dir=DIR keeps runs apart", flush=True)
+
+
 @holding_lock(finetune_dir)
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
@@ -359,6 +369,7 @@ def run(cfg, progress: bool = True) -> Path:
     inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
 
     final = finetune_dir(cfg)
+    note_replacing(final, cfg)
     work = final.with_name(final.name + ".partial")
     resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
     draws = EpochDraws(mode, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
@@ -414,6 +425,9 @@ def run(cfg, progress: bool = True) -> Path:
         f"wrote {final} ({mode.name}: {parameter_count(model):,} parameters, {tokens_seen:,} training tokens "
         f"in {seconds:.0f} s, val_loss {metrics.get('val_loss', float('nan')):.4f})"
     )
+    if draws.stage < last_stage(mode, cfg.finetune.epochs):  # the step or epoch budget ended the curriculum early
+        print(f"note: {mode.name} trained up to stage {draws.stage} of {last_stage(mode, cfg.finetune.epochs)}: "
+              "more finetune.epochs (or a larger finetune.max_steps, or fewer stages) reach the later ones")
     return final
 
 

@@ -25,7 +25,6 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 
 from .data.shards import process_rank, shard
-from .errors import ConfigError
 from .io import write_json
 
 LAST = "last.ckpt"
@@ -157,8 +156,6 @@ class LastCheckpoint(Checkpoint):
     """
 
     def __init__(self, directory: Path, every_n_steps: int):
-        if every_n_steps < 1:
-            raise ConfigError(f"trainer.checkpoint_every_n_steps must be at least 1, got {every_n_steps}")
         self.path, self.every = Path(directory) / LAST, every_n_steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

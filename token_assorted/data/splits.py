@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ..commands import stage_command
+from ..config import differences
 from ..errors import ConfigError, StaleInputError
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
@@ -60,13 +61,14 @@ def check_sizes(task, sizes: dict[str, int]) -> None:
             raise ConfigError(f"task.sizes.{split} is {size}; a split needs records: {allowed}")
 
 
-def generation_recipe(cfg) -> dict:
-    """Everything that decides the generated files: equal recipes give byte-identical files."""
+def generation_recipe(cfg, sources: bool = True) -> dict:
+    """Everything that decides the generated files: equal recipes give byte-identical files. `sources`: with the
+    checksums of a loaded task's source files (read in full)."""
     sizes = {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES}
     params = task_params(cfg)
     recipe = {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(params), "seed": cfg.data.seed}
     source_checksums = getattr(get_task(cfg.task.name), "source_checksums", None)  # loaded tasks: their files
-    return recipe | ({"sources": source_checksums(params)} if source_checksums else {})
+    return recipe | ({"sources": source_checksums(params)} if source_checksums and sources else {})
 
 
 def splits_are_current(cfg) -> bool:
@@ -129,11 +131,27 @@ def load_split(cfg, split: str) -> list[dict]:
     return load_records(path)
 
 
+def named(recipe: dict) -> dict:
+    """A generation recipe keyed by the settings it comes from."""
+    names = {"task": "task.name", "sizes": "task.sizes", "params": "task.params", "seed": "data.seed"}
+    return {names.get(key, key): value for key, value in recipe.items()}
+
+
 def check_unchanged(cfg, path: Path, split: str) -> None:
-    """A split edited since it was generated: the tokenizer and any VQ-VAE were made from what meta.json records."""
+    """A split generated under other settings than these (task.sizes, task.params, data.seed), or edited since: the
+    tokenizer and any VQ-VAE were made from what meta.json records."""
     if not (task_dir(cfg) / META).is_file():
         return  # splits put there by hand, with no record of how they were made
-    made = read_meta(task_dir(cfg)).get("inputs", {}).get(split)
+    meta = read_meta(task_dir(cfg))
+    recipe = {key: value for key, value in meta.get("config", {}).items() if key != "sources"}
+    if "sizes" in recipe:  # not in a meta.json written by hand, for its checksums alone
+        changed = differences(named(recipe), named(generation_recipe(cfg, sources=False)))
+        if changed:
+            raise ConfigError(
+                f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): run "
+                f"`{stage_command('generate_data', cfg)}` to make it under these"
+            )
+    made = meta.get("inputs", {}).get(split)
     if made is not None and made != (now := sha256(path)):
         raise StaleInputError(
             f"{path} has changed since it was generated (checksum {now[:12]}, meta.json says {made[:12]}): "

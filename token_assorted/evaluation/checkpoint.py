@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import SAME_MODEL_UNDER, TRAINED_UNDER, changed_settings
 from ..data.splits import task_dir
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
@@ -64,6 +65,17 @@ def check_training_data(cfg, meta: dict, path: Path) -> None:
         check_input(meta, "train", sha256(train), where=path, remedy=f"run `{finetune_command(cfg)}` again")
 
 
+def check_trained_under(cfg, recorded: dict, path: Path) -> None:
+    """The model at a mode's own place must have been fine-tuned under these settings: results name them."""
+    changed = changed_settings(recorded, cfg, TRAINED_UNDER, ignore=SAME_MODEL_UNDER)
+    if changed:
+        raise ConfigError(
+            f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; run "
+            f"`{finetune_command(cfg)}` to train one under these, or give eval.checkpoint={path} to evaluate it as "
+            "it is"
+        )
+
+
 def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     """The model to evaluate, in eval mode on `device`, with cheap checks that it fits this task."""
     import torch
@@ -79,6 +91,8 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     if trained_on not in (None, cfg.task.name):
         raise ConfigError(f"the checkpoint at {path} was trained on task '{trained_on}', not '{cfg.task.name}'")
     check_training_data(cfg, meta, path)
+    if not cfg.eval.checkpoint and "config" in meta:
+        check_trained_under(cfg, meta["config"], path)
     tokenizer = load_tokenizer(path)
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, **attention_choice(cfg.model))

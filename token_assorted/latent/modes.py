@@ -92,6 +92,15 @@ def stage_for_epoch(mode, epoch: int, epochs: int) -> int:
     return 0
 
 
+def last_stage(mode, epochs: int) -> int:
+    """The stage the curriculum ends in when training runs all its epochs (0 for a mode without stages)."""
+    if mode.name == "curriculum-replace":
+        return len(mode.stage_caps) - 1
+    if mode.name == "coconut":
+        return mode.max_stage
+    return epochs - 1 if mode.name == "icot" else 0
+
+
 def has_stages(mode_name: str) -> bool:
     return mode_name in ("curriculum-replace", "icot", "coconut")
 

@@ -3,6 +3,7 @@
 A task module defines
     NAME, SPLITS (default split sizes), Params (a dataclass of generator knobs),
     sample(rng, params) -> record, key(record) -> hashable (items with equal keys never repeat),
+    generate(params, sizes, seed, progress) -> {split: records} (generate_splits below, given sample and key),
     score(record, completion) -> dict with at least "correct" (bool),
 and, where a chain is a series of stated facts (ProntoQA, ProsQA), facts(record) -> the sentences a faithful
 chain may write, for the evaluation's grounded_steps; where score reads more than the answer off a record (the
