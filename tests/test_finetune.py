@@ -337,6 +337,18 @@ def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, cap
                                        "(now 0.001), mode.m=8 (now 16)); out_dir=DIR keeps runs apart\n")
 
 
+def test_a_curriculum_that_ends_before_its_last_stage_says_so(capsys):
+    from token_assorted.config import ModeConfig
+
+    curriculum = ModeConfig(name="curriculum-replace", stage_caps=[0, 16, 32])
+    finetune.note_unreached_stages(curriculum, epochs=3)  # a stage an epoch: all three
+    finetune.note_unreached_stages(ModeConfig(name="icot"), epochs=1)  # its stages are the epochs
+    assert capsys.readouterr().out == ""
+    finetune.note_unreached_stages(curriculum, epochs=1)  # preset=quick: cot in all but name
+    assert capsys.readouterr().out.startswith("note: curriculum-replace ends in stage 0 of stages 0-2 with "
+                                              "finetune.epochs=1: the later stages need more epochs")
+
+
 @pytest.mark.parametrize("task", ["prontoqa", "prosqa", "maze"])
 def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
     cfg = make_config("preset=gpu", f"task={task}")

@@ -28,7 +28,7 @@ from token_assorted.latent import (
     sample_rng,
     stage_for_epoch,
 )
-from token_assorted.latent.modes import MODES, curriculum_stage, last_stage, poisson_replace, random_replace
+from token_assorted.latent.modes import MODES, curriculum_stage, stage_count, poisson_replace, random_replace
 
 VOCAB = LatentVocab(first_code_id=100, codebook_size=8, begin_id=90, end_id=91)
 L, C = 4, 2  # chunk size and codes per chunk (L/r with r = 2)
@@ -172,8 +172,7 @@ def test_curriculum_stages_advance_with_the_epochs():
     cur = mode("curriculum-replace", stage_caps=[0, 16])
     assert [stage_for_epoch(cur, e, 4) for e in range(4)] == [0, 0, 1, 1]
     assert stage_for_epoch(mode("random-replace"), 3, 4) == 0
-    # where the curriculum ends if training runs all its epochs: finetune says so when a budget stops it before
-    assert [last_stage(m, 4) for m in (cur, mode("coconut", max_stage=3), mode("icot"), mode("cot"))] == [1, 3, 3, 0]
+    assert [stage_count(m) for m in (cur, mode("coconut", max_stage=3), mode("icot"), mode("cot"))] == [2, 4, None, None]
 
 
 @pytest.mark.parametrize(

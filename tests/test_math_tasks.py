@@ -90,6 +90,13 @@ def test_generate_data_command_writes_splits(fixtures, tmp_path):
         json.loads(line)["question"] for line in fixtures["gsm8k-test"].read_text().splitlines()
     ]  # the test file keeps its order
     assert not test_questions & {r["question"] for r in load_records(tmp_path / "gsm8k" / "train.json")}
+    # the later stages need the sizes it was made with, not where its rows came from
+    from token_assorted.data.splits import load_split
+
+    assert len(load_split(make_config("task=gsm8k", f"data.dir={tmp_path}", "task.sizes.valid=5",
+                                      "task.sizes.test=-1"), "train")) == 15
+    with pytest.raises(ConfigError, match=r"task.sizes.valid=5 \(now 200\)"):
+        load_split(make_config("task=gsm8k", f"data.dir={tmp_path}", "task.sizes.test=-1"), "train")
 
 
 def test_parquet_source(fixtures, tmp_path):

@@ -289,6 +289,13 @@ def test_pause_end_to_end(data_dir, out):
     assert spec["mode"] == "pause" and spec["thoughts"] == 3
     assert meta["mode"] == "pause"
     check_counts(results, 3)
+    # make bench measures it as evaluate does: its pauses included
+    from token_assorted.bench.inference import loaded, one_run
+    from token_assorted.data.splits import load_split
+
+    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", "mode=pause", "mode.pause_tokens=3")
+    bench = one_run(cfg, loaded(cfg, "cpu"), load_split(cfg, "test")[: results["n"]], torch.device("cpu"))
+    assert (bench["accuracy"], bench["generated_tokens"]) == (results["accuracy"], results["generated_tokens"])
 
 
 def test_icot_end_to_end(data_dir, out):

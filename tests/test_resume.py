@@ -149,10 +149,11 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
 
 def test_merged_logs_leave_out_a_row_cut_short_by_a_kill(tmp_path):
     first, second = tmp_path / "version_0.csv", tmp_path / "version_1.csv"
-    first.write_text("epoch,train_loss,step\n0,1.5,0\n0,1.4,1\n0,1.")  # killed while writing step 2's row
-    second.write_text("epoch,train_loss,step\n0,1.3,2\n0,1.2,3\n")
+    # Lightning's columns, sorted; killed while writing step 12's row
+    first.write_text("epoch,step,train_loss\r\n0,10,1.5\r\n0,11,1.4\r\n0,1")
+    second.write_text("epoch,step,train_loss\r\n0,12,1.3\r\n0,13,1.2\r\n")
     rows = list(csv.DictReader(merged_logs([first, second]).splitlines()))
-    assert [(row["step"], row["train_loss"]) for row in rows] == [("0", "1.5"), ("1", "1.4"), ("2", "1.3"), ("3", "1.2")]
+    assert [(row["step"], row["train_loss"]) for row in rows] == [("10", "1.5"), ("11", "1.4"), ("12", "1.3"), ("13", "1.2")]
 
 
 class Crash(Exception):

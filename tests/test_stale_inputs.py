@@ -49,16 +49,22 @@ def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "results.json"]  # no temporaries, no never.json
 
 
-def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path):
+def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path, capsys):
     directory = tmp_path / "checkpoints"
     identity = {"config": {"lr": 0.001, "seed": 0}, "inputs": {"train": "abc"}}
     assert checkpoint_to_resume(directory, identity) is None  # nothing yet: a fresh run, stamped
     (directory / LAST).write_bytes(b"a checkpoint")
     assert checkpoint_to_resume(directory, identity) == str(directory / LAST)
-    for changed in ({**identity, "config": {"lr": 0.002, "seed": 0}}, {**identity, "inputs": {"train": "abd"}}):
+    capsys.readouterr()
+    for changed, named in (
+        ({**identity, "config": {"lr": 0.002, "seed": 0}}, "config.lr=0.001 (now 0.002)"),
+        ({**identity, "inputs": {"train": "abd"}}, "config.lr=0.002 (now 0.001), inputs.train=abc (now abd)"),
+    ):
         (directory / LAST).write_bytes(b"a checkpoint")
         assert checkpoint_to_resume(directory, changed) is None  # another command or other data: start afresh
         assert not (directory / LAST).exists() and json.loads((directory / RUN).read_text()) == changed
+        note = f"note: not resuming from {directory / LAST}, made under other settings ({named})\n"
+        assert capsys.readouterr().out == note
 
 
 def test_a_crashed_run_resumes_under_other_settings_of_how_it_runs_but_not_of_what_it_makes(monkeypatch):
@@ -122,7 +128,9 @@ def test_a_split_generated_under_other_settings_is_refused(tmp_path):
     assert len(load_split(make_config(*made), "train")) == 20
     # finetune task.sizes.train=10 would train on the 20 there and record 10
     with pytest.raises(ConfigError, match=r"prosqa was generated under other settings \(data.seed=0 \(now 1\), "
-                                          r"task.sizes.train=20 \(now 10\)\): run `python -m token_assorted.generate_data"):
+                                          r"task.sizes.train=20 \(now 10\)\): give the settings it was made with to "
+                                          r"use it, or .*`python -m token_assorted.generate_data task=prosqa "
+                                          r"data.dir=DIR[^`]*` and give data.dir=DIR to every stage"):
         load_split(make_config(*made, "task.sizes.train=10", "data.seed=1"), "train")
 
 

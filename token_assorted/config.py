@@ -48,9 +48,13 @@ PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", 
 # What a fine-tuned model's weights depend on: the model at a mode's own place (<out_dir>/finetune/<task>/<mode>) is
 # evaluated only under these same settings, so its results never name settings it was not trained under. The rest
 # of FINETUNE_SETTINGS is validation's, generation's, or may differ on the machine evaluating it.
-NOT_IN_THE_WEIGHTS = ("task.sizes.valid", "task.max_new_tokens", "data.dir", "trainer.precision")
+NOT_IN_THE_WEIGHTS = (
+    "task.sizes.valid", "task.max_new_tokens", "data.dir", "trainer.precision", "trainer.limit_val_batches",
+)
 TRAINED_UNDER = tuple(key for key in FINETUNE_SETTINGS if key not in NOT_IN_THE_WEIGHTS)
 SAME_MODEL_UNDER = ("model.attention", "model.gradient_checkpointing")  # how it computes, not what it learns
+# Where a loaded task's rows come from: generate_data alone reads them, and the splits' checksums stand for them
+DATA_ORIGIN = ("task.params.source", "task.params.test_source")
 # The mode.* keys each mode reads besides its name (a mode not listed reads none). The others are ignored by that
 # mode, so they are no part of what its models depend on, and setting one on the command line is refused.
 MODE_KEYS = {

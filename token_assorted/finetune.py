@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, changed_settings, settings
-from .data import get_tokenizer, load_dataset, task_dir
+from .data import get_tokenizer, load_dataset
 from .data.shards import check_divisible
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
@@ -42,7 +42,7 @@ from .latent import (
     LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes, stage_for_epoch,
 )
 from .latent.icot import removal_per_epoch
-from .latent.modes import examples_change, last_stage
+from .latent.modes import examples_change, stage_count
 from .latent.pause import PAUSE
 from .latent.special import add_mean_rows, add_special_tokens
 from .latent.vocab import LATENT_PATTERN, latent_vocab
@@ -345,6 +345,14 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
     return meta
 
 
+def note_unreached_stages(mode, epochs: int) -> None:
+    """Say so where the curriculum ends before its last stage: the schedule spreads its stages over the epochs."""
+    stages, end = stage_count(mode), stage_for_epoch(mode, epochs - 1, epochs)
+    if stages and end < stages - 1 and rank_zero_only.rank == 0:
+        print(f"note: {mode.name} ends in stage {end} of stages 0-{stages - 1} with finetune.epochs={epochs}: "
+              "the later stages need more epochs (or a smaller mode.epochs_per_stage)", flush=True)
+
+
 def note_replacing(final: Path, cfg) -> None:
     """Say so where this run will replace a model made under other settings: one place per task and mode."""
     if (final / META).is_file() and rank_zero_only.rank == 0:
@@ -358,6 +366,7 @@ def note_replacing(final: Path, cfg) -> None:
 def run(cfg, progress: bool = True) -> Path:
     mode = OmegaConf.to_object(cfg.mode)
     check_mode(mode)
+    note_unreached_stages(mode, cfg.finetune.epochs)
     check_loader_workers(cfg)  # before the data is tokenized and the model built
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -366,7 +375,7 @@ def run(cfg, progress: bool = True) -> Path:
 
     setup = softcot_setup(cfg, mode) if mode.name == "softcot" else lm_setup(cfg, mode, progress)
     module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
-    inputs = {"train": sha256(task_dir(cfg) / "train.json"), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
+    inputs = {"train": sha256(split_file(cfg, "train")), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
 
     final = finetune_dir(cfg)
     note_replacing(final, cfg)
@@ -425,9 +434,6 @@ def run(cfg, progress: bool = True) -> Path:
         f"wrote {final} ({mode.name}: {parameter_count(model):,} parameters, {tokens_seen:,} training tokens "
         f"in {seconds:.0f} s, val_loss {metrics.get('val_loss', float('nan')):.4f})"
     )
-    if draws.stage < last_stage(mode, cfg.finetune.epochs):  # the step or epoch budget ended the curriculum early
-        print(f"note: {mode.name} trained up to stage {draws.stage} of {last_stage(mode, cfg.finetune.epochs)}: "
-              "more finetune.epochs (or a larger finetune.max_steps, or fewer stages) reach the later ones")
     return final
 
 

@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
-from .data.splits import splits_are_current, task_dir
+from .data.splits import split_file, splits_are_current
 from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, for_mode, settings
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
@@ -76,7 +76,7 @@ def finetune_is_current(cfg) -> bool:
     meta = recorded(finetune_dir(cfg))
     if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
         return False
-    if meta["inputs"].get("train") != sha256(task_dir(cfg) / "train.json"):
+    if meta["inputs"].get("train") != sha256(split_file(cfg, "train")):
         return False
     if cfg.mode.name == "softcot":
         from .thoughts.softcot import softcot_inputs

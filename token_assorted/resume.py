@@ -23,7 +23,9 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.utilities import rank_zero_only
 
+from .config import differences
 from .data.shards import process_rank, shard
 from .io import write_json
 
@@ -169,9 +171,10 @@ def merged_logs(files: list[Path]) -> str:
     the next attempt's begin, so steps redone after a crash appear once."""
     attempts = []
     for file in files:
-        with open(file, newline="", encoding="utf-8") as handle:
-            # a kill while a row was written leaves it cut short: a row without its step is left out
-            attempts.append([row for row in csv.DictReader(handle) if (row.get("step") or "").isdigit()])
+        text = Path(file).read_text(encoding="utf-8")
+        if not text.endswith("\n"):  # a kill while the last row was written cut it short: it is left out
+            text = text[: text.rfind("\n") + 1]
+        attempts.append(list(csv.DictReader(io.StringIO(text, newline=""))))
     rows = []
     for index, attempt in enumerate(attempts):
         later = [int(row["step"]) for next_attempt in attempts[index + 1 :] for row in next_attempt]
@@ -189,9 +192,14 @@ def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:
     otherwise the directory is cleared for a fresh run, stamped with `identity`, and None is returned."""
     identity = json.loads(json.dumps(identity))
     stamp, last = directory / RUN, directory / LAST
-    if stamp.is_file() and last.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == identity:
-        print(f"resuming from {last}", flush=True)
-        return str(last)
+    if stamp.is_file() and last.is_file():
+        made_under = json.loads(stamp.read_text(encoding="utf-8"))
+        if made_under == identity:
+            print(f"resuming from {last}", flush=True)
+            return str(last)
+        if rank_zero_only.rank == 0:  # a crashed run's checkpoints, about to go: say why
+            changed = differences(made_under, identity)
+            print(f"note: not resuming from {last}, made under other settings ({', '.join(changed)})", flush=True)
     shutil.rmtree(directory, ignore_errors=True)
     write_json(stamp, identity)
     return None

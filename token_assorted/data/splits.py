@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ..commands import stage_command
-from ..config import differences
+from ..config import DATA_ORIGIN, differences
 from ..errors import ConfigError, StaleInputError
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
@@ -145,11 +145,12 @@ def check_unchanged(cfg, path: Path, split: str) -> None:
     meta = read_meta(task_dir(cfg))
     recipe = {key: value for key, value in meta.get("config", {}).items() if key != "sources"}
     if "sizes" in recipe:  # not in a meta.json written by hand, for its checksums alone
-        changed = differences(named(recipe), named(generation_recipe(cfg, sources=False)))
-        if changed:
+        changed = differences(named(recipe), named(generation_recipe(cfg, sources=False)), ignore=DATA_ORIGIN)
+        if changed:  # regenerating it there would make every model and VQ-VAE made from it stale
             raise ConfigError(
-                f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): run "
-                f"`{stage_command('generate_data', cfg)}` to make it under these"
+                f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): give the settings it was "
+                f"made with to use it, or make splits under these beside it with "
+                f"`{stage_command('generate_data', cfg, 'data.dir=DIR')}` and give data.dir=DIR to every stage"
             )
     made = meta.get("inputs", {}).get(split)
     if made is not None and made != (now := sha256(path)):

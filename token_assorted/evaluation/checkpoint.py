@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import SAME_MODEL_UNDER, TRAINED_UNDER, changed_settings
-from ..data.splits import task_dir
+from ..config import DATA_ORIGIN, SAME_MODEL_UNDER, TRAINED_UNDER, changed_settings
+from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, checkpoint_checksum, sha256
@@ -60,19 +61,19 @@ class Checkpoint:
 
 def check_training_data(cfg, meta: dict, path: Path) -> None:
     """A checkpoint fine-tuned on another train split than the one here now may have seen today's test items."""
-    train = task_dir(cfg) / "train.json"
+    train = split_file(cfg, "train")
     if "train" in meta.get("inputs", {}) and train.is_file():
         check_input(meta, "train", sha256(train), where=path, remedy=f"run `{finetune_command(cfg)}` again")
 
 
 def check_trained_under(cfg, recorded: dict, path: Path) -> None:
     """The model at a mode's own place must have been fine-tuned under these settings: results name them."""
-    changed = changed_settings(recorded, cfg, TRAINED_UNDER, ignore=SAME_MODEL_UNDER)
+    changed = changed_settings(recorded, cfg, TRAINED_UNDER, ignore=(*SAME_MODEL_UNDER, *DATA_ORIGIN))
     if changed:
         raise ConfigError(
-            f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; run "
-            f"`{finetune_command(cfg)}` to train one under these, or give eval.checkpoint={path} to evaluate it as "
-            "it is"
+            f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; give those to "
+            f"evaluate it, or eval.checkpoint={shlex.quote(str(path))} to evaluate it as it is, or train one under "
+            f"these with `{finetune_command(cfg)}` (which replaces it; out_dir=DIR keeps both)"
         )
 
 

@@ -81,24 +81,16 @@ def curriculum_stage(epoch: int, epochs: int, stages: int, epochs_per_stage: int
     return min(epoch // per_stage, stages - 1)
 
 
+def stage_count(mode) -> int | None:
+    """How many stages a curriculum of set stages has (curriculum-replace's, coconut's); None for other modes."""
+    return {"curriculum-replace": len(mode.stage_caps), "coconut": mode.max_stage + 1}.get(mode.name)
+
+
 def stage_for_epoch(mode, epoch: int, epochs: int) -> int:
     """The curriculum stage: curriculum-replace's and coconut's, the epoch for icot; 0 for every other mode."""
-    if mode.name == "curriculum-replace":
-        return curriculum_stage(epoch, epochs, len(mode.stage_caps), mode.epochs_per_stage)
-    if mode.name == "coconut":
-        return curriculum_stage(epoch, epochs, mode.max_stage + 1, mode.epochs_per_stage)
-    if mode.name == "icot":
-        return epoch
-    return 0
-
-
-def last_stage(mode, epochs: int) -> int:
-    """The stage the curriculum ends in when training runs all its epochs (0 for a mode without stages)."""
-    if mode.name == "curriculum-replace":
-        return len(mode.stage_caps) - 1
-    if mode.name == "coconut":
-        return mode.max_stage
-    return epochs - 1 if mode.name == "icot" else 0
+    if stage_count(mode):
+        return curriculum_stage(epoch, epochs, stage_count(mode), mode.epochs_per_stage)
+    return epoch if mode.name == "icot" else 0
 
 
 def has_stages(mode_name: str) -> bool:
