@@ -316,7 +316,8 @@ def parse_question(question: str) -> Maze:
             i += 3
         elif words[i] in ("key", "door"):
             if i + 1 >= len(words) or words[i + 1] not in COLOURS:
-                raise ValueError(f"expected a colour after '{words[i]}' (word {i} of the question): {', '.join(COLOURS)}")
+                colours = ", ".join(COLOURS)
+                raise ValueError(f"expected a colour after '{words[i]}' (word {i} of the question): {colours}")
             items = keys if words[i] == "key" else doors
             items[cell(i + 2)] = COLOURS.index(words[i + 1])
             i += 4
