@@ -345,7 +345,7 @@ def mode_key(override: str) -> str | None:
 
 def for_mode(overrides: list[str], mode_name: str) -> list[str]:
     """`overrides` without the mode.* keys that `mode_name` does not read (set for another mode of the run)."""
-    return [o for o in overrides if mode_key(o) is None or mode_key(o) in keys_read(mode_name)]
+    return [o for o in overrides if (key := mode_key(o)) is None or key in keys_read(mode_name)]
 
 
 def check_mode_overrides(overrides: list[str], mode_names: list[str]) -> None:

@@ -88,8 +88,8 @@ def stage_count(mode) -> int | None:
 
 def stage_for_epoch(mode, epoch: int, epochs: int) -> int:
     """The curriculum stage: curriculum-replace's and coconut's, the epoch for icot; 0 for every other mode."""
-    if stage_count(mode):
-        return curriculum_stage(epoch, epochs, stage_count(mode), mode.epochs_per_stage)
+    if stages := stage_count(mode):
+        return curriculum_stage(epoch, epochs, stages, mode.epochs_per_stage)
     return epoch if mode.name == "icot" else 0
 
 
