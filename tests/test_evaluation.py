@@ -390,12 +390,18 @@ def test_write_report(tmp_path):
         "prosqa": {"sol-only": run(0.767, 8.2), "cot": run(0.775, 49.4), "random-replace": run(0.962, 10.9)},
     }
     table, paths = write_report(results, tmp_path)
-    caption, lines = table.splitlines()[0], table.strip().splitlines()[2:]
+    caption, accuracy, against_caption, against = table.strip().split("\n\n")
     assert caption == "Accuracy % (mean generated tokens)."
+    lines = accuracy.splitlines()
     assert lines[0] == "| method | maze (1-Feasible-10) | prosqa |"
     assert "| random-replace | 62.8 (374.6) | 96.2 (10.9) |" in lines
     assert "| cot | – | 77.5 (49.4) |" in lines
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot"]
+    # the paper's claim task by task: points above cot's accuracy, and tokens as a share of cot's (the maze has no cot)
+    assert against_caption == "Against cot: accuracy in points above cot's (generated tokens as % of cot's)."
+    assert against.splitlines() == [
+        "| method | prosqa |", "|---|---|", "| sol-only | -0.8 (17 %) |", "| random-replace | +18.7 (22 %) |",
+    ]
 
     summary = json.loads(paths["summary"].read_text())
     assert summary.keys() == results.keys()
@@ -405,6 +411,8 @@ def test_write_report(tmp_path):
             assert set(SUMMARY_KEYS) <= numbers.keys()
             assert numbers["accuracy"] == results[task][mode]["accuracy"] and "config" not in numbers
     assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
+    assert summary["prosqa"]["random-replace"]["tokens_vs_cot"] == pytest.approx(10.9 / 49.4)
+    assert summary["prosqa"]["cot"]["tokens_vs_cot"] == 1.0 and "tokens_vs_cot" not in summary["maze"]["sol-only"]
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert table in paths["table"].read_text() and "code_choice" not in paths["table"].read_text()
     results["prosqa"]["random-replace"]["code_choice"] = "pooled"  # the report says when codes were pooled
