@@ -312,13 +312,16 @@ def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
 
 
 def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(data_dir):
+    from token_assorted.attention import LM_ATTENTION
     from token_assorted.data import get_tokenizer
     from token_assorted.errors import ConfigError
     from token_assorted.lm import build_model
 
     cfg = make_config(*TINY, f"data.dir={data_dir}")
     tokenizer = get_tokenizer(cfg, progress=False)
-    assert cfg.model.attention is None and build_model(cfg.model, tokenizer).config._attn_implementation == "sdpa"
+    # by default transformers' sdpa, lifted to float32 under a CPU's bf16 autocast (tests/test_attention.py)
+    assert cfg.model.attention is None
+    assert build_model(cfg.model, tokenizer).config._attn_implementation == LM_ATTENTION
     eager = make_config(*TINY, f"data.dir={data_dir}", "model.attention=eager")
     assert build_model(eager.model, tokenizer).config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="model.attention 'flashy'"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..attention import lm_attention_name
 from ..config import ARCHS, DTYPES, check_choice, check_model_path
 from ..errors import ConfigError
 
@@ -65,6 +66,12 @@ def attention_choice(model_cfg) -> dict:
     return {"attn_implementation": model_cfg.attention} if model_cfg.attention else {}
 
 
+def built_attention(model_cfg) -> dict:
+    """attention_choice for a model built from a config: unless cfg.model.attention names one, transformers' sdpa
+    computed in float32 on a CPU under bf16 autocast (token_assorted/attention.py: faster there)."""
+    return attention_choice(model_cfg) or {"attn_implementation": lm_attention_name()}
+
+
 def build_model(model_cfg, tokenizer):
     """A fresh model sized for `tokenizer` (before its latent tokens are added), or the one at model.path."""
     from transformers import AutoModelForCausalLM
@@ -83,7 +90,7 @@ def build_model(model_cfg, tokenizer):
             raise unloadable(model_cfg, err) from None
     config = model_config(model_cfg, tokenizer)
     try:
-        return AutoModelForCausalLM.from_config(config, **attention_choice(model_cfg))
+        return AutoModelForCausalLM.from_config(config, **built_attention(model_cfg))
     except ValueError as err:
         if not model_cfg.attention:
             raise  # not ours to name: only a chosen attention is checked here

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..attention import in_float32, scaled_dot_product
 
 
 def rotate(x: Tensor, positions: Tensor) -> Tensor:
@@ -42,10 +43,12 @@ class KVCache:
 
 def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
     """Softmax attention where `allowed`, through torch's fused kernel (on a CPU half the time of attention written
-    out, at ProsQA's prompt lengths). What is not allowed gets the dtype's lowest score rather than a boolean mask's
-    -inf: a row with nothing allowed then attends evenly, never to NaN or to zeros."""
-    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, torch.finfo(q.dtype).min)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    out, at ProsQA's prompt lengths; in float32 under a CPU's bf16 autocast, token_assorted/attention.py). What is
+    not allowed gets the lowest score of the dtype it is computed in rather than a boolean mask's -inf: a row with
+    nothing allowed then attends evenly, never to NaN or to zeros."""
+    dtype = torch.float32 if in_float32(q) else q.dtype
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=q.device).masked_fill(~allowed, torch.finfo(dtype).min)
+    return scaled_dot_product(q, k, v, attn_mask=bias)
 
 
 class Attention(nn.Module):
