@@ -22,14 +22,19 @@ def in_float32(t: Tensor) -> bool:
     return t.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
 
+def lifted(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None) -> tuple:
+    """The inputs in float32 (a boolean mask stays boolean)."""
+    if mask is not None and mask.is_floating_point():
+        mask = mask.float()
+    return query.float(), key.float(), value.float(), mask
+
+
 def scaled_dot_product(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
     """F.scaled_dot_product_attention, in float32 where in_float32 says, returned in q's dtype."""
     if not in_float32(q):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-    if attn_mask is not None and attn_mask.is_floating_point():
-        attn_mask = attn_mask.float()
     with torch.autocast("cpu", enabled=False):
-        return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=attn_mask).to(q.dtype)
+        return F.scaled_dot_product_attention(*lifted(q, k, v, attn_mask)).to(q.dtype)
 
 
 def lm_attention(module, query: Tensor, key: Tensor, value: Tensor, attention_mask: Tensor | None, **kwargs):
@@ -38,12 +43,8 @@ def lm_attention(module, query: Tensor, key: Tensor, value: Tensor, attention_ma
 
     if not in_float32(query):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    if attention_mask is not None and attention_mask.is_floating_point():
-        attention_mask = attention_mask.float()
     with torch.autocast("cpu", enabled=False):
-        output, weights = sdpa_attention_forward(
-            module, query.float(), key.float(), value.float(), attention_mask, **kwargs
-        )
+        output, weights = sdpa_attention_forward(module, *lifted(query, key, value, attention_mask), **kwargs)
     return output.to(query.dtype), weights
 
 

@@ -104,6 +104,7 @@ class ModelConfig:
     max_positions: int = 1024
     dropout: float = 0.0
     # transformers' attn_implementation (eager | sdpa | ...), in training and evaluation alike; None = its default
+    # (for a model built from a config: sdpa, computed in float32 under a CPU's bf16 autocast: attention.py)
     attention: Optional[str] = None
     latent_init: str = "mean"  # mean | codebook: how the new latent-token embedding rows start
     dtype: str = "float32"  # float32 | bfloat16: the weights of a model.path model as loaded (autocast is trainer.precision)
