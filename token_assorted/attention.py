@@ -49,7 +49,7 @@ def lm_attention(module, query: Tensor, key: Tensor, value: Tensor, attention_ma
 
 
 def lm_attention_name() -> str:
-    """LM_ATTENTION, registered with transformers (again: registering is idempotent)."""
+    """LM_ATTENTION, registered with transformers' AttentionInterface first (registering twice is harmless)."""
     from transformers import AttentionInterface
 
     AttentionInterface.register(LM_ATTENTION, lm_attention)
