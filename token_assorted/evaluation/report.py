@@ -35,9 +35,9 @@ def summary(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
 
 
 def tokens_vs_baseline(runs: dict[str, dict], mode: str) -> float | None:
-    """mode's mean generated tokens over the baseline's on one task; None without a baseline run to compare."""
+    """mode's mean generated tokens over the baseline's on one task; None without both runs to compare."""
     baseline = runs.get(BASELINE, {}).get("generated_tokens")
-    tokens = runs[mode].get("generated_tokens")
+    tokens = runs.get(mode, {}).get("generated_tokens")
     return None if not baseline or tokens is None else tokens / baseline
 
 
@@ -89,7 +89,7 @@ def baseline_table(results: dict[str, dict[str, dict]]) -> str:
 
 def against_cell(runs: dict[str, dict], method: str) -> str:
     """'+1.2 (40 %)': method's accuracy in points above cot's, its generated tokens as a share of cot's."""
-    share = tokens_vs_baseline(runs, method) if method in runs else None
+    share = tokens_vs_baseline(runs, method)
     accuracy, baseline = runs.get(method, {}).get("accuracy"), runs[BASELINE].get("accuracy")
     if share is None or accuracy is None or baseline is None:
         return MISSING

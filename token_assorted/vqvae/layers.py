@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..attention import in_float32, scaled_dot_product
+from ..attention import scaled_dot_product
 
 
 def rotate(x: Tensor, positions: Tensor) -> Tensor:
@@ -44,10 +44,9 @@ class KVCache:
 def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
     """Softmax attention where `allowed`, through torch's fused kernel (on a CPU half the time of attention written
     out, at ProsQA's prompt lengths; in float32 under a CPU's bf16 autocast, token_assorted/attention.py). What is
-    not allowed gets the lowest score of the dtype it is computed in rather than a boolean mask's -inf: a row with
-    nothing allowed then attends evenly, never to NaN or to zeros."""
-    dtype = torch.float32 if in_float32(q) else q.dtype
-    bias = torch.zeros(allowed.shape, dtype=dtype, device=q.device).masked_fill(~allowed, torch.finfo(dtype).min)
+    not allowed gets the dtype's lowest score rather than a boolean mask's -inf: a row with nothing allowed then
+    attends evenly, never to NaN or to zeros."""
+    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, torch.finfo(q.dtype).min)
     return scaled_dot_product(q, k, v, attn_mask=bias)
 
 
