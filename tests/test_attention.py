@@ -67,3 +67,14 @@ def test_a_model_built_with_it_trains_like_sdpa_and_saves_without_it(tmp_path):
     assert LM_ATTENTION not in (tmp_path / "config.json").read_text()
     assert "attn" not in " ".join(json.loads((tmp_path / "config.json").read_text()))
     assert AutoModelForCausalLM.from_pretrained(tmp_path).config._attn_implementation == "sdpa"
+
+
+def test_a_model_class_without_transformers_attention_functions_keeps_its_own():
+    from transformers import BloomConfig, BloomForCausalLM
+
+    from token_assorted.lm.model import with_lifted_attention
+
+    assert not BloomForCausalLM._supports_attention_backend
+    model = BloomForCausalLM(BloomConfig(vocab_size=40, hidden_size=32, n_layer=1, n_head=4))
+    own = model.config._attn_implementation
+    assert with_lifted_attention(model).config._attn_implementation == own != LM_ATTENTION

@@ -162,8 +162,9 @@ def test_same_seed_same_loss(runs, data_dir, tmp_path, monkeypatch):
 def test_sol_only_and_a_local_pretrained_model(data_dir, tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
+    from token_assorted.attention import LM_ATTENTION
     from token_assorted.errors import ConfigError
-    from token_assorted.lm.model import max_positions, planned_config
+    from token_assorted.lm.model import build_model, max_positions, planned_config
 
     records = load_records(data_dir / "prosqa" / "train.json") + load_records(data_dir / "prosqa" / "valid.json")
     from token_assorted.data.format import sequence_text
@@ -179,6 +180,10 @@ def test_sol_only_and_a_local_pretrained_model(data_dir, tmp_path, monkeypatch):
     # its position limit, read from its config alone (make bench sizes its batches so, before building a model)
     cfg = make_config(f"model.path={pretrained}", "model.max_positions=1024")
     assert max_positions(planned_config(cfg.model, tokenizer), cfg.model) == 512
+    # it trains with the attention a model built here has, unless model.attention names one
+    assert build_model(cfg.model, tokenizer).config._attn_implementation == LM_ATTENTION
+    eager = make_config(f"model.path={pretrained}", "model.attention=eager")
+    assert build_model(eager.model, tokenizer).config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="cannot load a causal LM from model.path"):
         planned_config(make_config(f"model.path={tmp_path / 'missing'}").model, tokenizer)
 

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
+from token_assorted.attention import LM_ATTENTION
 from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, ModeConfig, settings
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.evaluation import Decoding, generate
@@ -27,7 +28,7 @@ from token_assorted.thoughts.batches import left_padded, positions, thought_batc
 from token_assorted.thoughts.coconut import (
     CoconutCollator, CoconutIds, coconut_embedder, coconut_example, coconut_logits, coconut_loss,
 )
-from token_assorted.thoughts.softcot import SoftCoTCollator, soft_thoughts, softcot_loss
+from token_assorted.thoughts.softcot import SoftCoTCollator, load_frozen, soft_thoughts, softcot_loss
 
 ROW = {"index": 0, "prompt_ids": [5, 6], "reasoning_ids": [10, 11, 12, 13, 14], "step_lengths": [2, 3],
        "solution_ids": [7, 2]}
@@ -339,6 +340,10 @@ def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
     assert all(torch.equal(main_before[k], main_after[k]) for k in main_before)
     assert (directory / "assistant" / "config.json").is_file() and (directory / "projection.safetensors").is_file()
     check_counts(results, 3)
+    # the frozen LMs attend in float32 under a CPU's bf16 autocast, as a model built here does; nothing saves that
+    main, _ = load_frozen(cot, "main", "unused")
+    assert main.config._attn_implementation == LM_ATTENTION
+    assert LM_ATTENTION not in (directory / "assistant" / "config.json").read_text()
 
 
 def run_pipeline(overrides):

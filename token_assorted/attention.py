@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# its name in transformers' AttentionInterface; models built from a config use it. Never saved: config.json holds
-# no attention choice, so stock transformers loads the model with its own default
+# its name in transformers' AttentionInterface; the LMs trained here use it (lm.model.with_lifted_attention). Never
+# saved: config.json holds no attention choice, so stock transformers loads the model with its own default
 LM_ATTENTION = "sdpa-float32-on-cpu"
 
 

@@ -103,8 +103,9 @@ class ModelConfig:
     intermediate_size: int = 512
     max_positions: int = 1024
     dropout: float = 0.0
-    # transformers' attn_implementation (eager | sdpa | ...), in training and evaluation alike; None = its default
-    # (for a model built from a config: sdpa, computed in float32 under a CPU's bf16 autocast: attention.py)
+    # transformers' attn_implementation (eager | sdpa | ...), in training and evaluation alike; None = sdpa, computed
+    # in float32 under a CPU's bf16 autocast (attention.py), where the model's class takes transformers' attention
+    # functions (else the class's own default)
     attention: Optional[str] = None
     latent_init: str = "mean"  # mean | codebook: how the new latent-token embedding rows start
     dtype: str = "float32"  # float32 | bfloat16: the weights of a model.path model as loaded (autocast is trainer.precision)

@@ -66,10 +66,13 @@ def attention_choice(model_cfg) -> dict:
     return {"attn_implementation": model_cfg.attention} if model_cfg.attention else {}
 
 
-def built_attention(model_cfg) -> dict:
-    """attention_choice for a model built from a config: unless cfg.model.attention names one, transformers' sdpa
-    computed in float32 on a CPU under bf16 autocast (token_assorted/attention.py: faster there)."""
-    return attention_choice(model_cfg) or {"attn_implementation": lm_attention_name()}
+def with_lifted_attention(model):
+    """`model` on transformers' sdpa computed in float32 on a CPU under bf16 autocast (token_assorted/attention.py:
+    faster there), where its class takes transformers' attention functions; other classes keep their own. Not
+    saved: save_pretrained writes no attention choice."""
+    if type(model)._supports_attention_backend:
+        model.set_attn_implementation(lm_attention_name())
+    return model
 
 
 def build_model(model_cfg, tokenizer):
@@ -84,18 +87,19 @@ def build_model(model_cfg, tokenizer):
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype), **attention_choice(model_cfg)
-            )
-            return model.train()  # it loads in eval mode
+            ).train()  # it loads in eval mode
         except (OSError, ValueError) as err:
             raise unloadable(model_cfg, err) from None
-    config = model_config(model_cfg, tokenizer)
-    try:
-        return AutoModelForCausalLM.from_config(config, **built_attention(model_cfg))
-    except ValueError as err:
-        if not model_cfg.attention:
-            raise  # not ours to name: only a chosen attention is checked here
-        first_line = str(err).splitlines()[0]
-        raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
+    else:
+        config = model_config(model_cfg, tokenizer)
+        try:
+            model = AutoModelForCausalLM.from_config(config, **attention_choice(model_cfg))
+        except ValueError as err:
+            if not model_cfg.attention:
+                raise  # not ours to name: only a chosen attention is checked here
+            first_line = str(err).splitlines()[0]
+            raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
+    return model if model_cfg.attention else with_lifted_attention(model)
 
 
 def unloadable(model_cfg, err: Exception) -> ConfigError:

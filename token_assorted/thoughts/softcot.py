@@ -24,6 +24,7 @@ from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..io import checkpoint_checksum
 from ..latent import IGNORE
+from ..lm.model import with_lifted_attention
 from .batches import ThoughtExample, check_length, left_padded, positions, thought_batch
 
 ASSISTANT_DIR = "assistant"
@@ -72,7 +73,7 @@ def load_frozen(directory: Path, role: str, remedy: str):
 
     if not (directory / "config.json").is_file():
         raise ConfigError(f"no {role} LM at {directory}: {remedy}")
-    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval()
+    model = with_lifted_attention(AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval())
     model.requires_grad_(False)
     return model, load_tokenizer(directory)
 
