@@ -123,3 +123,12 @@ def test_gradient_checkpointing_gives_the_same_gradients_and_bf16_loads(setup):
     assert torch.allclose(*gradients, atol=1e-6)
     bf16 = build_model(make_config(f"model.path={model_path}", "model.dtype=bfloat16").model, None)
     assert bf16.dtype == torch.bfloat16 and bf16.training
+
+
+def test_evaluation_loads_the_weights_in_model_dtype_as_fine_tuning_did(setup):
+    from token_assorted.evaluation.checkpoint import load_checkpoint
+
+    _, model_path, _, _ = setup
+    for dtype in ("float32", "bfloat16"):
+        cfg = make_config(f"model.path={model_path}", f"model.dtype={dtype}", f"eval.checkpoint={model_path}")
+        assert load_checkpoint(cfg).model.dtype == getattr(torch, dtype)

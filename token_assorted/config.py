@@ -108,7 +108,9 @@ class ModelConfig:
     # functions (else the class's own default)
     attention: Optional[str] = None
     latent_init: str = "mean"  # mean | codebook: how the new latent-token embedding rows start
-    dtype: str = "float32"  # float32 | bfloat16: the weights of a model.path model as loaded (autocast is trainer.precision)
+    # float32 | bfloat16: the weights of a model.path model as loaded, to fine-tune and to evaluate (autocast is
+    # trainer.precision)
+    dtype: str = "float32"
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30 % slower
     lora: LoraConfig = field(default_factory=LoraConfig)
 

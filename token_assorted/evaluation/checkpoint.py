@@ -96,7 +96,9 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
         check_trained_under(cfg, meta["config"], path)
     tokenizer = load_tokenizer(path)
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, **attention_choice(cfg.model))
+        # a model.path model's weights in the precision fine-tuning loaded them in (model.dtype: memory for the 8B)
+        dtype = getattr(torch, cfg.model.dtype) if cfg.model.path else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, **attention_choice(cfg.model))
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot load a model from {path}: {err}") from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
