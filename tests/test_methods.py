@@ -342,7 +342,8 @@ def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
     check_counts(results, 3)
     # the frozen LMs attend in float32 under a CPU's bf16 autocast, as a model built here does; nothing saves that
     main, _ = load_frozen(cot, "main", "unused")
-    assert main.config._attn_implementation == LM_ATTENTION
+    assert main.config._attn_implementation == LM_ATTENTION and main.dtype == torch.float32
+    assert load_frozen(cot, "main", "unused", torch.bfloat16)[0].dtype == torch.bfloat16
     assert LM_ATTENTION not in (directory / "assistant" / "config.json").read_text()
 
 

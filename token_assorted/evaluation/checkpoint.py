@@ -12,7 +12,7 @@ from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError
 from ..io import META, check_input, checkpoint_checksum, sha256
-from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
+from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count, weights_dtype
 from ..thoughts.softcot import finetune_command
 from .harness import evaluation_file
 
@@ -79,7 +79,6 @@ def check_trained_under(cfg, recorded: dict, path: Path) -> None:
 
 def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     """The model to evaluate, in eval mode on `device`, with cheap checks that it fits this task."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     path = checkpoint_dir(cfg)
@@ -96,9 +95,9 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
         check_trained_under(cfg, meta["config"], path)
     tokenizer = load_tokenizer(path)
     try:
-        # a model.path model's weights in the precision fine-tuning loaded them in (model.dtype: memory for the 8B)
-        dtype = getattr(torch, cfg.model.dtype) if cfg.model.path else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, **attention_choice(cfg.model))
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=weights_dtype(cfg.model), **attention_choice(cfg.model)
+        )
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot load a model from {path}: {err}") from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):

@@ -66,6 +66,14 @@ def attention_choice(model_cfg) -> dict:
     return {"attn_implementation": model_cfg.attention} if model_cfg.attention else {}
 
 
+def weights_dtype(model_cfg):
+    """The dtype a model's weights load in, to fine-tune and to evaluate alike: model.dtype for a model.path model
+    (bfloat16: memory for the 8B), float32 for one built here."""
+    import torch
+
+    return getattr(torch, model_cfg.dtype) if model_cfg.path else torch.float32
+
+
 def with_lifted_attention(model):
     """`model` on transformers' sdpa computed in float32 on a CPU under bf16 autocast (token_assorted/attention.py:
     faster there), where its class takes transformers' attention functions; other classes keep their own. Not
@@ -80,13 +88,11 @@ def build_model(model_cfg, tokenizer):
     from transformers import AutoModelForCausalLM
 
     if model_cfg.path:
-        import torch
-
         check_choice("model.dtype", model_cfg.dtype, DTYPES)
         check_model_path(model_cfg.path, "config.json")
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                str(model_cfg.path), dtype=getattr(torch, model_cfg.dtype), **attention_choice(model_cfg)
+                str(model_cfg.path), dtype=weights_dtype(model_cfg), **attention_choice(model_cfg)
             ).train()  # it loads in eval mode
         except (OSError, ValueError) as err:
             raise unloadable(model_cfg, err) from None

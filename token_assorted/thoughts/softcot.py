@@ -24,7 +24,7 @@ from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..io import checkpoint_checksum
 from ..latent import IGNORE
-from ..lm.model import with_lifted_attention
+from ..lm.model import weights_dtype, with_lifted_attention
 from .batches import ThoughtExample, check_length, left_padded, positions, thought_batch
 
 ASSISTANT_DIR = "assistant"
@@ -65,15 +65,15 @@ def softcot_inputs(cfg) -> dict[str, str]:
             for role, path in (("main", main_dir(cfg)), ("assistant", assistant_dir(cfg)))}
 
 
-def load_frozen(directory: Path, role: str, remedy: str):
-    """(model, tokenizer) from a save_pretrained directory, frozen and in eval mode."""
+def load_frozen(directory: Path, role: str, remedy: str, dtype=torch.float32):
+    """(model, tokenizer) from a save_pretrained directory, frozen and in eval mode, its weights in `dtype`."""
     from transformers import AutoModelForCausalLM
 
     from ..data.tokenizer import load_tokenizer
 
     if not (directory / "config.json").is_file():
         raise ConfigError(f"no {role} LM at {directory}: {remedy}")
-    model = with_lifted_attention(AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval())
+    model = with_lifted_attention(AutoModelForCausalLM.from_pretrained(str(directory), dtype=dtype).eval())
     model.requires_grad_(False)
     return model, load_tokenizer(directory)
 
@@ -81,7 +81,9 @@ def load_frozen(directory: Path, role: str, remedy: str):
 def load_models(cfg):
     """(main, main tokenizer, assistant, assistant tokenizer) for fine-tuning the projection."""
     main_command = finetune_command(cfg, f"out_dir={cfg.out_dir}", mode="cot")
-    main, main_tokenizer = load_frozen(main_dir(cfg), "main", f"run `{main_command}` first (or set mode.main)")
+    # the main LM in the dtype evaluation loads it in (lm.model.weights_dtype); the assistant is built here
+    main, main_tokenizer = load_frozen(main_dir(cfg), "main", f"run `{main_command}` first (or set mode.main)",
+                                       weights_dtype(cfg.model))
     assistant, assistant_tokenizer = load_frozen(
         assistant_dir(cfg), "assistant", f"run `{assistant_command(cfg)}` first (or set mode.assistant)")
     return main, main_tokenizer, assistant, assistant_tokenizer
