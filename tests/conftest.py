@@ -43,7 +43,10 @@ def write_reference_splits(root: Path, train: int, valid: int, test: int) -> Pat
 
 
 def make_config(*overrides: str):
-    """The config an entry point would see for these command-line overrides."""
+    """The config an entry point would see for these command-line overrides, but for base.use: tests fine-tune from
+    model.* unless they set base.use themselves (the default preset's base model is a long run of its own)."""
+    if not any(o.lstrip("+").startswith("base.use=") for o in overrides):
+        overrides = ("base.use=false", *overrides)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         return compose(config_name="config", overrides=list(overrides))
 

@@ -125,8 +125,8 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["model.latent_init=random"], "error: unknown model.latent_init 'random'; choose one of: mean,"),
         (evaluate, ["model.dtype=fp16"], "error: unknown model.dtype 'fp16'; choose one of: float32, bfloat16"),
         (train_vqvae, ["vqvae.quantizer=lfq"], "error: unknown vqvae.quantizer 'lfq'; choose one of: vq, fsq, rvq"),
-        (finetune, ["model.path=/no/such/model"], "error: no such directory: /no/such/model (model.path); give a"),
-        (finetune, ["model.path=."], "error: no tokenizer_config.json in . (model.path): expected a save_pretrained"),
+        (finetune, ["base.use=false", "model.path=/no/such/model"], "error: no such directory: /no/such/model (model.path); give a"),
+        (finetune, ["base.use=false", "model.path=."], "error: no tokenizer_config.json in . (model.path): expected a save_pretrained"),
         (evaluate, ["eval.top_k=0"], "error: eval.top_k is 0; it counts, so it must be at least 1"),
         (pipeline, ["eval.num_samples=0"], "error: eval.num_samples is 0; it counts, so it must be at least 1"),
         (finetune, ["finetune.batch_size=0"], "error: finetune.batch_size is 0; it counts, so it must be at least 1"),
@@ -204,7 +204,8 @@ def test_commands_reading_a_bad_train_split_name_it(tmp_path, monkeypatch, capsy
     bad = {**records[3], "question": ""}
     write_task(data, {"train": records[:3] + [bad], "valid": records[4:], "test": records[4:]})
     for module in (finetune, train_vqvae):
-        line = run_main(module, monkeypatch, capsys, "mode=cot", f"data.dir={tmp_path}", f"out_dir={tmp_path / 'out'}")
+        line = run_main(module, monkeypatch, capsys, "mode=cot", "base.use=false", f"data.dir={tmp_path}",
+                        f"out_dir={tmp_path / 'out'}")
         assert f"{data / 'train.json'}, record 3, field 'question': empty" in line
 
 
@@ -248,7 +249,7 @@ def test_the_real_command_line(bad_files, checkpoint):
 def test_trainer_settings_lightning_rejects(tmp_path, monkeypatch, capsys, records, module, setting, message):
     write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
     out = f"out_dir={tmp_path / 'out'}"
-    line = run_main(module, monkeypatch, capsys, "mode=cot", setting, f"data.dir={tmp_path}", out)
+    line = run_main(module, monkeypatch, capsys, "mode=cot", "base.use=false", setting, f"data.dir={tmp_path}", out)
     assert message in line
 
 

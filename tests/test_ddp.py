@@ -14,7 +14,7 @@ from token_assorted.data.shards import shard
 from token_assorted.resume import EpochBatches
 
 FINETUNE = [
-    "task=prosqa", "mode=cot",
+    "task=prosqa", "mode=cot", "base.use=false",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "finetune.epochs=2", "finetune.batch_size=8", "finetune.lr=3e-3",
     "trainer.accelerator=cpu", "trainer.precision=32",

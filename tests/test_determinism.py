@@ -10,6 +10,7 @@ from token_assorted import pipeline
 from conftest import ROOT
 
 TINY = [
+    "base.use=false",  # from model.*, not from a base model (tests that want one set base.use=true)
     "task.sizes.train=48", "task.sizes.valid=4", "task.sizes.test=4", "task.max_new_tokens=24",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "vqvae.dim=32", "vqvae.heads=2", "vqvae.prompt_layers=1", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",

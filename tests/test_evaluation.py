@@ -19,6 +19,7 @@ from token_assorted.evaluation import (
     write_report,
 )
 from token_assorted.evaluation.metrics import score_generation
+from token_assorted.evaluation.results import PREDICTIONS, eval_dir
 from token_assorted.evaluation.tokens import completion_text, count_tokens, trim
 from token_assorted.io import sha256
 from token_assorted.latent import extend_tokenizer, latent_token, latent_tokens
@@ -296,7 +297,7 @@ def test_checkpoint_from_other_training_data_is_refused(trained, short_records, 
                         f"data.test_file={trained['test_file']}", "eval.limit=4", "finetune.lr=1e-4",
                         "model.attention=eager")  # how the model computes is no part of what it learnt
     with pytest.raises(ConfigError, match=r"the model at .*/finetune/prosqa/cot was fine-tuned under other settings: "
-                                          r"finetune.lr=0.002 \(now 0.0001\); give those to evaluate it, or "
+                                          r"finetune.lr=0.0005 \(now 0.0001\); give those to evaluate it, or "
                                           r"eval.checkpoint=.*/cot to evaluate it as it is, or train one under these "
                                           r"with `python -m token_assorted.finetune task=prosqa mode=cot` \(which "
                                           r"replaces it; out_dir=DIR keeps both\)"):
@@ -387,20 +388,29 @@ def test_write_report(tmp_path):
     results = {
         "maze": {"sol-only": run(0.03, 645.0, samples_per_example=10, greedy_feasible=0.01, greedy_optimal=0.0),
                  "random-replace": run(0.628, 374.6, samples_per_example=10, greedy_feasible=0.4, greedy_optimal=0.3)},
-        "prosqa": {"sol-only": run(0.767, 8.2), "cot": run(0.775, 49.4), "random-replace": run(0.962, 10.9)},
+        "prosqa": {"sol-only": run(0.767, 8.2, majority_rate=0.51),
+                   "cot": run(0.775, 49.4, accuracy_interval=[0.684, 0.844], majority_rate=0.51),
+                   "random-replace": run(0.962, 10.9, majority_rate=0.51)},
     }
+    # the paired test reads each run's predictions: random-replace and cot on the same two items
+    for mode, solved in (("cot", [True, False]), ("random-replace", [True, True])):
+        path = eval_dir(tmp_path, "prosqa", mode) / PREDICTIONS
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps({"question": q, "solved": s}) + "\n" for q, s in zip("ab", solved)))
     table, paths = write_report(results, tmp_path)
     caption, accuracy, against_caption, against = table.strip().split("\n\n")
-    assert caption == "Accuracy % (mean generated tokens)."
+    assert caption == "Accuracy % [95 % interval] (mean generated tokens)."
     lines = accuracy.splitlines()
     assert lines[0] == "| method | maze (1-Feasible-10) | prosqa |"
     assert "| random-replace | 62.8 (374.6) | 96.2 (10.9) |" in lines
-    assert "| cot | – | 77.5 (49.4) |" in lines
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot"]
-    # the paper's claim task by task: points above cot's accuracy, and tokens as a share of cot's (the maze has no cot)
-    assert against_caption == "Against cot: accuracy in points above cot's (generated tokens as % of cot's)."
+    assert "| cot | – | 77.5 [68.4, 84.4] (49.4) |" in lines
+    assert "| majority answer | – | 51.0 |" in lines
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot", "majority answer"]
+    # the paper's claim task by task: points above cot's accuracy, tokens as a share of cot's (the maze has no cot)
+    # and McNemar's test where both runs' predictions are there
+    assert against_caption.startswith("Against cot: accuracy in points above cot's (generated tokens as % of cot's)")
     assert against.splitlines() == [
-        "| method | prosqa |", "|---|---|", "| sol-only | -0.8 (17 %) |", "| random-replace | +18.7 (22 %) |",
+        "| method | prosqa |", "|---|---|", "| sol-only | -0.8 (17 %) |", "| random-replace | +18.7 (22 %) p 1 |",
     ]
 
     summary = json.loads(paths["summary"].read_text())
@@ -412,12 +422,23 @@ def test_write_report(tmp_path):
             assert numbers["accuracy"] == results[task][mode]["accuracy"] and "config" not in numbers
     assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
     assert summary["prosqa"]["random-replace"]["tokens_vs_cot"] == pytest.approx(10.9 / 49.4)
+    assert summary["prosqa"]["random-replace"]["vs_cot"] == {"only_this": 1, "only_cot": 0, "mcnemar_p": 1.0}
+    assert "vs_cot" not in summary["prosqa"]["sol-only"]
     assert summary["prosqa"]["cot"]["tokens_vs_cot"] == 1.0 and "tokens_vs_cot" not in summary["maze"]["sol-only"]
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert table in paths["table"].read_text() and "code_choice" not in paths["table"].read_text()
     results["prosqa"]["random-replace"]["code_choice"] = "pooled"  # the report says when codes were pooled
     write_report(results, tmp_path)
     assert "latent codes chosen as one (eval.code_choice=pooled)" in paths["table"].read_text()
+
+
+def test_the_report_names_the_test_splits_difficulty():
+    from token_assorted.evaluation.report import task_title
+
+    runs = {"cot": {"config": {"task": {"params": {"hops": 3, "distractors": True, "set_aside": 1}}}}}
+    assert task_title("prontoqa", runs).startswith("prontoqa, 3 hops")
+    runs["cot"]["config"]["data"] = {"test_file": "their.json"}  # a loaded test split: nothing known of it
+    assert task_title("prontoqa", runs) == "prontoqa"
 
 
 def test_generation_runs_in_float32_on_a_cpu_whatever_the_training_precision():

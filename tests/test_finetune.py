@@ -341,7 +341,7 @@ def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, cap
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "mode.m=8"))
     assert capsys.readouterr().out == ""
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "finetune.lr=1e-3"))
-    assert capsys.readouterr().out == (f"note: replacing {tmp_path}, fine-tuned under other settings (finetune.lr=0.002 "
+    assert capsys.readouterr().out == (f"note: replacing {tmp_path}, fine-tuned under other settings (finetune.lr=0.0005 "
                                        "(now 0.001), mode.m=8 (now 16)); out_dir=DIR keeps runs apart\n")
 
 
@@ -370,11 +370,13 @@ def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
 
 
 @pytest.mark.parametrize("preset", ["gpu", "paper"])
-def test_gpu_presets_train_on_plain_shuffled_batches_and_the_cpu_preset_on_grouped_ones(preset):
+def test_presets_train_on_plain_shuffled_batches_but_the_cpu_maze_on_grouped_ones(preset):
     # grouping by length spares the CPU its padding and costs val_loss (docs/measurements.md, "Hot paths"); the GPU
-    # figures were measured on plain batches
+    # figures were measured on plain batches; under a training mix grouped batches would each hold one difficulty
     assert make_config(f"preset={preset}").finetune.length_window == 1
-    assert make_config().finetune.length_window == 50
+    for task in ("prontoqa", "prosqa"):
+        assert make_config(f"task={task}").finetune.length_window == make_config().base.train.length_window == 1
+    assert make_config("task=maze").finetune.length_window == 50
 
 
 def test_the_gpu_preset_trains_its_vqvae_on_the_step_budget_its_figures_were_measured_with():

@@ -110,7 +110,8 @@ def test_pooled_generation_writes_longer_latent_blocks_and_is_batched_like_one_b
     with torch.no_grad():  # every code a little less likely than <eoLatent>, all of them together far more
         row = hesitant.lm_head.weight[codes].mean(0)
         hesitant.lm_head.weight[vocab.end_id] = row
-        hesitant.lm_head.weight[codes] = 0.99 * row
+        # each a little apart from the next: exact ties would leave the pick to rounding, batched or not
+        hesitant.lm_head.weight[codes] = (0.95 + 0.005 * torch.arange(K, dtype=row.dtype))[:, None] * row
     generations = {
         choice: generate(hesitant, tokenizer, prompts, max_new_tokens=12, batch_size=4, progress=False,
                          code_choice=choice)

@@ -51,6 +51,12 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
         # mazes are redrawn until one fits, but not forever
         (["task=maze", "+task.params.max_trace=5"], "error: task.params.max_trace=5: none of 10,000 mazes drawn had"),
         (["task=maze", "+task.params.max_trace=abc"], "error: maze max_trace must be a whole number of trace events"),
+        (["task=prontoqa", "task.params.hops=7"], "error: prontoqa hops must be a whole number from 1 to 5, got 7"),
+        (["task=prontoqa", "task.train_mix.hops=[1,9]"], "error: prontoqa hops must be a whole number from 1 to 5, got 9"),
+        (["task=prontoqa", "+task.train_mix.hop=[1]"], "error: task.train_mix for 'prontoqa' has unknown keys ['hop']"),
+        (["task=prontoqa", "task.train_mix.hops=2"], "int is not a ListConfig, list or tuple"),
+        (["task=prosqa", "+task.train_mix.max_hops=[2,3]"], "error: prosqa needs whole numbers 1 <= min_hops <= max_hops"),
+        (["task=gsm8k", "+task.train_mix.source=[a]"], "error: task.train_mix: 'gsm8k' is read from a data set"),
     ],
 )
 def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, message):
@@ -62,7 +68,8 @@ def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, messag
 
 
 def test_a_spent_generator_is_an_error_not_an_endless_loop():
-    ten_keys = {"sample": lambda rng: {"question": str(rng.randrange(10))}, "key": lambda record: record["question"]}
+    ten_keys = {"sample": lambda rng, params: {"question": str(rng.randrange(10))}, "params": None,
+                "key": lambda record: record["question"]}
     assert len(generate_splits(**ten_keys, sizes={"train": 7, "test": 3}, seed=0, progress=False)["test"]) == 3
     with pytest.raises(ConfigError, match=r"ran out of new records after 10, short of the 12 that task.sizes asks for "
                                           r"\(test: 4\); lower task.sizes or make the task larger"):
@@ -83,7 +90,8 @@ def test_unknown_task_name_in_the_api():
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_config_sizes_match_the_task_defaults(task):
-    assert dict(make_config(f"task={task}").task.sizes) == get_task(task).SPLITS
+    # the paper's preset keeps each task's own sizes (the default one gives ProntoQA's base model more records)
+    assert dict(make_config(f"task={task}", "preset=paper").task.sizes) == get_task(task).SPLITS
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
@@ -113,3 +121,14 @@ def test_tokenizer_is_rebuilt_when_the_training_data_changes(tmp_path):
     run(cfg, progress=False)
     get_tokenizer(cfg)
     assert stamp.read_text() != first
+
+
+def test_a_training_mix_is_part_of_what_made_the_splits(tmp_path):
+    mixed = ["task=prontoqa", f"data.dir={tmp_path}", "task.params.hops=3", "task.train_mix.hops=[1,2,3]", *SMALL]
+    run(make_config(*mixed), progress=False)
+    train = load_split(make_config(*mixed), "train")
+    assert {len(record["steps"]) - 1 for record in train} == {1, 2, 3}
+    assert {len(record["steps"]) - 1 for record in load_split(make_config(*mixed), "test")} == {3}
+    # the same splits under another mix are other splits: refused, not read as if they were these
+    with pytest.raises(ConfigError, match=r"generated under other settings \(task.train_mix.hops=\[1, 2, 3\] \(now \[2\]\)\)"):
+        load_split(make_config(*mixed[:3], "task.train_mix.hops=[2]", *SMALL), "train")

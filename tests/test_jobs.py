@@ -12,13 +12,25 @@ from conftest import ROOT, make_config
 def test_order_puts_each_job_after_the_one_it_waits_for_and_the_costliest_chains_first():
     jobs = [
         Job("a/cot", [], cost=5),
-        Job("a/random-replace", [], after="a/vqvae", cost=4),
+        Job("a/random-replace", [], after=("a/vqvae",), cost=4),
         Job("a/vqvae", [], cost=2),  # heads a chain of 2 + 4
-        Job("b/random-replace", [], after="b/vqvae", cost=3),  # b's VQ-VAE is current: nothing to wait for
+        Job("b/random-replace", [], after=("b/vqvae",), cost=3),  # b's VQ-VAE is current: nothing to wait for
         Job("b/cot", [], cost=8),
     ]
     assert [job.name for job in order(jobs)] == ["b/cot", "a/vqvae", "a/cot", "a/random-replace", "b/random-replace"]
     assert [job.name for job in costliest_first(jobs)][:2] == ["b/cot", "a/vqvae"]
+
+
+def test_a_job_waits_for_every_job_it_names():
+    jobs = [
+        Job("a/random-replace", [], after=("a/vqvae", "a/base"), cost=4),
+        Job("a/base", [], cost=10),  # heads a chain of 10 + 4
+        Job("a/vqvae", [], cost=2),
+        Job("a/sol-only", [], after=("a/base",), cost=1),
+    ]
+    names = [job.name for job in order(jobs)]
+    assert names[0] == "a/base" and names.index("a/random-replace") > names.index("a/vqvae")
+    assert names.index("a/sol-only") > names.index("a/base")
 
 
 def test_a_failing_worker_job_stops_the_run_with_its_error(tmp_path):

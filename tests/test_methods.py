@@ -255,6 +255,7 @@ def test_softcot_soft_thoughts_come_from_the_placeholders_and_only_the_projectio
 # --- tiny end-to-end runs ------------------------------------------------------------------------------------
 
 TINY = [
+    "base.use=false",  # from model.*, not from a base model (tests that want one set base.use=true)
     "task=prosqa", "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "finetune.epochs=2", "finetune.batch_size=8", "finetune.lr=3e-3", "trainer.log_every_n_steps=1",
     "eval.limit=4", "eval.batch_size=4", "task.max_new_tokens=16",
@@ -354,6 +355,7 @@ def run_pipeline(overrides):
 
 def test_pipeline_trains_softcots_frozen_models_first(tmp_path, capfd):
     overrides = [
+        "base.use=false",
         "task.sizes.train=48", "task.sizes.valid=8", "task.sizes.test=8", "model.hidden_size=32",
         "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64", "finetune.epochs=1",
         "finetune.batch_size=16", "task.max_new_tokens=8", "pipeline.tasks=[prosqa]", "pipeline.methods=[softcot]",

@@ -7,10 +7,12 @@ from hydra import compose, initialize_config_dir
 
 from token_assorted import pipeline
 from token_assorted.errors import ConfigError
+from token_assorted.io import checkpoint_checksum
 
 from conftest import ROOT
 
 TINY = [
+    "base.use=false",  # from model.*, not from a base model (tests that want one set base.use=true)
     "task.sizes.train=48", "task.sizes.valid=8", "task.sizes.test=8",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "vqvae.dim=32", "vqvae.heads=2", "vqvae.encoder_layers=1", "vqvae.decoder_layers=1",
@@ -32,7 +34,7 @@ def run_pipeline(tmp_path, capfd, workers, *more):
 
 
 def planned(tmp_path, *more, methods=("cot", "random-replace")) -> dict:
-    """{job: ([its stages], the job it waits for)} that `make eval` would run, without running them (but for the
+    """{job: ([its stages], the jobs it waits for)} that `make eval` would run, without running them (but for the
     data, which it makes first)."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         pipeline.prepare_task(overrides_for(tmp_path, *more), "prosqa")
@@ -72,22 +74,22 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     # what each setting makes stale, and nothing more
     assert planned(tmp_path) == {}
     # a key of one method's is no part of what the others depend on
-    assert planned(tmp_path, "mode.m_choices=[0,16]") == {"prosqa/random-replace": (["fine-tune", "evaluate"], None)}
+    assert planned(tmp_path, "mode.m_choices=[0,16]") == {"prosqa/random-replace": (["fine-tune", "evaluate"], ())}
     test_copy = tmp_path / "test-copy.json"
     test_copy.write_bytes((tmp_path / "data" / "prosqa" / "test.json").read_bytes())
-    evaluations = {f"prosqa/{mode}": (["evaluate"], None) for mode in ("cot", "random-replace")}
+    evaluations = {f"prosqa/{mode}": (["evaluate"], ()) for mode in ("cot", "random-replace")}
     assert planned(tmp_path, f"data.test_file={test_copy}") == evaluations  # no fine-tune again
     assert planned(tmp_path, "task.sizes.test=4") == evaluations
     assert planned(tmp_path, "trainer.limit_train_batches=2", methods=["cot"]) == {
-        "prosqa/cot": (["fine-tune", "evaluate"], None)}
+        "prosqa/cot": (["fine-tune", "evaluate"], ())}
     # a VQ-VAE made under other settings: only the modes that read it wait for a new one ...
-    made_again = {"prosqa/vqvae": (["train VQ-VAE"], None)}
+    made_again = {"prosqa/vqvae": (["train VQ-VAE"], ())}
     assert planned(tmp_path, "vqvae.commitment_weight=0.3", methods=["cot"]) == {}
     assert planned(tmp_path, "trainer.limit_train_batches=2", methods=["random-replace"]) == {
-        **made_again, "prosqa/random-replace": (["fine-tune", "evaluate"], "prosqa/vqvae")}
+        **made_again, "prosqa/random-replace": (["fine-tune", "evaluate"], ("prosqa/vqvae",))}
     # ... cot among them when its latent embeddings start from the codebook
     assert planned(tmp_path, "vqvae.commitment_weight=0.3", "model.latent_init=codebook", methods=["cot"]) == {
-        **made_again, "prosqa/cot": (["fine-tune", "evaluate"], "prosqa/vqvae")}
+        **made_again, "prosqa/cot": (["fine-tune", "evaluate"], ("prosqa/vqvae",))}
     with pytest.raises(ConfigError, match="model.latent_init=codebook with mode=softcot: its frozen cot LMs"):
         planned(tmp_path, "model.latent_init=codebook", methods=["softcot"])
 
@@ -115,3 +117,38 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
     assert list(summary["prosqa"]) == ["random-replace"] and summary["prosqa"]["random-replace"]["n"] == 4
 
+
+
+BASE = ["base.use=true", "base.train.epochs=1", "base.train.batch_size=16"]
+
+
+def test_methods_start_from_the_task_base_model_and_wait_for_it(tmp_path, capfd):
+    assert planned(tmp_path, *BASE, methods=["sol-only", "random-replace"]) == {
+        "prosqa/vqvae": (["train VQ-VAE"], ()),
+        "prosqa/base": (["train base model"], ()),
+        "prosqa/sol-only": (["fine-tune", "evaluate"], ("prosqa/base",)),
+        "prosqa/random-replace": (["fine-tune", "evaluate"], ("prosqa/vqvae", "prosqa/base")),
+    }
+    _, printed = run_pipeline(tmp_path, capfd, 1, *BASE, "pipeline.methods=[sol-only]")
+    assert "=== prosqa: train base model\n" in printed and "=== prosqa/sol-only: fine-tune\n" in printed
+    base = tmp_path / "outputs" / "base" / "finetune" / "prosqa" / "cot"
+    meta = json.loads((tmp_path / "outputs" / "finetune" / "prosqa" / "sol-only" / "meta.json").read_text())
+    assert meta["inputs"]["base"] == checkpoint_checksum(base)
+    assert json.loads((base / "meta.json").read_text())["config"]["mode"]["name"] == "cot"
+    # the base model is reused; a new one makes every method that starts from it stale
+    assert planned(tmp_path, *BASE, methods=["sol-only"]) == {}
+    assert planned(tmp_path, *BASE, "finetune.lr=0.003", methods=["sol-only"]) == {
+        "prosqa/sol-only": (["fine-tune", "evaluate"], ())}
+    assert planned(tmp_path, *BASE, "base.train.lr=0.003", methods=["sol-only"]) == {
+        "prosqa/base": (["train base model"], ()), "prosqa/sol-only": (["fine-tune", "evaluate"], ("prosqa/base",))}
+
+
+def test_a_fine_tune_from_a_missing_base_model_names_the_command_that_trains_it(tmp_path):
+    from token_assorted import finetune
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        pipeline.prepare_task(overrides_for(tmp_path, *BASE), "prosqa")
+        cfg = pipeline.stage_config(overrides_for(tmp_path, *BASE), task="prosqa", mode="cot")
+    with pytest.raises(ConfigError, match=r"no base model at .*base/finetune/prosqa/cot \(base.use\): run "
+                                          r"`python -m token_assorted.train_base task=prosqa"):
+        finetune.run(cfg, progress=False)

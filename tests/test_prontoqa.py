@@ -239,3 +239,68 @@ def test_score(generated):
         assert prontoqa.score(record, f"\n### {record['answer']} ")["correct"]
         assert not prontoqa.score(record, f"{trace}\n### {wrong}")["correct"]
         assert not prontoqa.score(record, trace)["correct"]
+
+
+def check_proof(record: dict, hops: int, distractors: bool) -> None:
+    """The question has the rules of `hops` hops (with or without distractor parents), and the steps prove the
+    answer: each fact follows, each rule is in the context, h - 1 "is a" rules, then the property."""
+    sentences, query = split_question(record["question"])
+    rules, premises = sentences[:-2], sentences[-2:]
+    assert len(rules) == (4 * hops + 3 if distractors else 2 * hops + 3)
+    parsed = [parse(s) for s in rules]
+    assert all(s["kind"] in RULE_KINDS for s in parsed)
+    parents: dict[str, list[str]] = {}
+    for s in parsed:
+        if s["kind"].endswith("isa"):
+            parents.setdefault(s["x"], []).append(s["y"])
+    assert max(map(len, parents.values())) == (2 if distractors else 1)
+    assert derive_answer(record["question"]) == record["answer"]
+    steps = record["steps"]
+    assert len(steps) == hops + 1
+    current = None
+    for i, step in enumerate(steps[:-1]):
+        fact, rule = split_sentences(step)
+        assert rule in rules and (fact in premises if current is None else parse(fact)["y"] == current)
+        r = parse(rule)
+        assert r["x"] == parse(fact)["y"] and r["kind"].endswith("isa" if i < hops - 1 else "property")
+        current = r.get("y")
+    conclusion, asked = parse(steps[-1]), parse(query)
+    assert (conclusion["p"], conclusion["neg"]) == (r["p"], r["neg"]) and asked["p"] == conclusion["p"]
+    assert record["answer"] == str(asked["neg"] == conclusion["neg"])
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3, 5])
+@pytest.mark.parametrize("distractors", [True, False])
+def test_every_difficulty_is_sound_and_deterministic(hops, distractors):
+    params = prontoqa.Params(hops=hops, distractors=distractors)
+    records = prontoqa.generate(params, {"train": 200}, SEED, progress=False)["train"]
+    for record in records:
+        check_proof(record, hops, distractors)
+    assert json.dumps(prontoqa.generate(params, {"train": 200}, SEED, progress=False)["train"]) == json.dumps(records)
+    assert {r["answer"] for r in records} == {"True", "False"}
+
+
+def test_the_default_is_coconuts_five_hops(generated):
+    for record in generated[:100]:
+        check_proof(record, 5, True)
+
+
+def test_a_training_mix_leaves_valid_and_test_at_the_stated_difficulty():
+    params = prontoqa.Params(hops=3)
+    mix = {"hops": [1, 2, 3], "distractors": [False, True]}
+    splits = prontoqa.generate(params, {"train": 600, "valid": 50, "test": 50}, SEED, progress=False, train_mix=mix)
+    drawn = {(len(r["steps"]) - 1, len(split_question(r["question"])[0]) - 2) for r in splits["train"]}
+    assert {hops for hops, _ in drawn} == {1, 2, 3}
+    assert drawn == {(h, 4 * h + 3) for h in (1, 2, 3)} | {(h, 2 * h + 3) for h in (1, 2, 3)}
+    for record in splits["valid"] + splits["test"]:
+        check_proof(record, 3, True)
+    again = prontoqa.generate(params, {"train": 600, "valid": 50, "test": 50}, SEED, progress=False, train_mix=mix)
+    assert json.dumps(again) == json.dumps(splits)
+
+
+@pytest.mark.parametrize("hops", [0, 6, 2.5])
+def test_hops_outside_one_to_five_are_refused(hops):
+    from token_assorted.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="hops"):
+        prontoqa.Params(hops=hops)

@@ -203,3 +203,62 @@ def test_score(generated):
     assert not prosqa.score(record, f"{chain}\n### {query['entity']} is a {wrong}.")["correct"]
     assert not prosqa.score(record, chain)["correct"]
     assert not prosqa.score(record, "")["correct"]
+
+
+@pytest.mark.parametrize("nodes, min_nodes, min_hops, max_hops", [(16, 12, 3, 3), (14, 10, 1, 2), (20, 16, 3, 4)])
+def test_every_size_is_sound_and_deterministic(nodes, min_nodes, min_hops, max_hops):
+    params = prosqa.Params(nodes=nodes, min_nodes=min_nodes, min_hops=min_hops, max_hops=max_hops)
+    records = prosqa.generate(params, {"train": 150}, seed=5, progress=False)["train"]
+    for record in records:
+        check_reasoning(record)
+        check_graph_fields(record)
+        assert min_nodes <= len(record["idx_to_symbol"]) <= nodes
+        assert min_hops <= len(record["steps"]) <= max_hops
+    assert json.dumps(prosqa.generate(params, {"train": 150}, seed=5, progress=False)["train"]) == json.dumps(records)
+
+
+def test_a_training_mix_of_distances_leaves_the_test_split_at_its_own():
+    params = prosqa.Params(nodes=16, min_nodes=12, min_hops=3, max_hops=3)
+    splits = prosqa.generate(params, {"train": 300, "test": 50}, seed=5, progress=False,
+                             train_mix={"min_hops": [1], "max_hops": [1, 2, 3]})
+    assert {len(r["steps"]) for r in splits["train"]} == {1, 2, 3}
+    assert {len(r["steps"]) for r in splits["test"]} == {3}
+    for record in splits["train"] + splits["test"]:
+        check_reasoning(record)
+
+
+@pytest.mark.parametrize("knobs, problem", [
+    ({"nodes": 3}, "nodes"), ({"min_nodes": 30}, "min_nodes"), ({"min_hops": 4, "max_hops": 3}, "min_hops"),
+    ({"nodes": 6, "max_hops": 6}, "max_hops"),
+])
+def test_impossible_sizes_are_refused(knobs, problem):
+    from token_assorted.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=problem):
+        prosqa.Params(**knobs)
+
+
+def test_majority_rate_is_the_better_fixed_option(generated):
+    firsts = [parse_question(r["question"])[1]["first"] == r["answer"].split()[-1].rstrip(".") for r in generated]
+    share = sum(firsts) / len(firsts)
+    assert prosqa.majority_rate(generated) == max(share, 1 - share)
+
+
+def test_more_options_name_more_leaves_the_entity_does_not_reach():
+    params = prosqa.Params(nodes=12, min_hops=1, max_hops=2, options=3)
+    records = prosqa.generate(params, {"train": 60}, seed=3, progress=False)["train"]
+    places = [re.search(r"Is \w+ a (\w+), (\w+) or (\w+)\?", r["question"]).groups().index(r["answer"].split()[-1][:-1])
+              for r in records]
+    assert prosqa.majority_rate(records) == max(places.count(place) for place in range(3)) / len(records)
+    for record in records:
+        facts, query = record["question"].rsplit(". ", 1)
+        match = re.fullmatch(r"Is (\w+) a (\w+), (\w+) or (\w+)\?", query)
+        assert match, query
+        entity, options = match[1], set(match.groups()[1:])
+        children = defaultdict(list)
+        for fact in (FACT.fullmatch(s.strip()) for s in SENTENCE.findall(facts + ".")):
+            children[subject(fact)].append(fact["object"])
+        reached = bfs(children, entity)
+        answer = record["answer"].split()[-1].rstrip(".")
+        assert len(options) == 3 and answer in options and {o for o in options if o in reached} == {answer}
+        assert all(not children[o] for o in options)

@@ -29,7 +29,7 @@ VQVAE = [
 ]
 VQVAE_RUN = [*VQVAE, "trainer.checkpoint_every_n_steps=3"]  # 20 steps an epoch: every checkpoint is mid-epoch
 FINETUNE = [
-    *VQVAE, "mode=random-replace",  # the VQ-VAE's codes, m drawn per sample per epoch
+    *VQVAE, "mode=random-replace", "base.use=false",  # the VQ-VAE's codes, m drawn per sample per epoch
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
     "finetune.epochs=2", "finetune.batch_size=2", "trainer.checkpoint_every_n_steps=3",  # 20 steps an epoch
 ]

@@ -26,11 +26,12 @@ QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
 COUNTS = (
     "eval.batch_size", "eval.num_samples", "eval.top_k", "eval.limit",
     "finetune.epochs", "finetune.max_steps", "finetune.batch_size", "finetune.length_window",
+    "base.train.epochs", "base.train.max_steps", "base.train.batch_size", "base.train.length_window",
     "vqvae.train.epochs", "vqvae.train.max_steps", "vqvae.train.batch_size", "vqvae.train.length_window",
     "vqvae.chunk_size", "vqvae.compression", "vqvae.codebook_size",
-    "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
+    "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps", "curve.records",
 )
-RATES = ("finetune.lr", "vqvae.train.lr")  # above 0
+RATES = ("finetune.lr", "vqvae.train.lr", "base.train.lr")  # above 0
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
 
 # What each stage's outputs depend on besides its input files (sections, or dotted keys inside one). A change to any
@@ -40,10 +41,11 @@ POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how rep
 LIMITS = ("trainer.limit_train_batches", "trainer.limit_val_batches")
 VQVAE_SETTINGS = ("vqvae", "trainer.precision", *LIMITS, "seed")
 FINETUNE_SETTINGS = (
-    "task.name", "task.sizes.train", "task.sizes.valid", "task.params", "task.max_new_tokens", "data.dir", "data.seed",
-    "model", "mode", "finetune", "trainer.precision", *LIMITS, "seed",
+    "task.name", "task.sizes.train", "task.sizes.valid", "task.params", "task.train_mix", "task.max_new_tokens",
+    "data.dir", "data.seed",
+    "model", "mode", "base.use", "finetune", "trainer.precision", *LIMITS, "seed",
 )
-EVAL_SETTINGS = ("task", "data", "model", "mode", "finetune", "eval", "seed")
+EVAL_SETTINGS = ("task", "data", "model", "mode", "base.use", "finetune", "eval", "seed")
 PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
 # What a fine-tuned model's weights depend on: the model at a mode's own place (<out_dir>/finetune/<task>/<mode>) is
 # evaluated only under these same settings, so its results never name settings it was not trained under. The rest
@@ -74,6 +76,10 @@ class TaskConfig:
     name: str = MISSING
     sizes: Dict[str, int] = field(default_factory=dict)  # split -> number of records
     params: Dict[str, Any] = field(default_factory=dict)  # generator knobs, checked by the task's Params
+    # knob -> the values each training record draws from, uniformly (a value twice weighs twice); the knobs not named
+    # take task.params's value, and the valid and test splits task.params's alone: train on a mix of difficulties,
+    # test at one stated difficulty
+    train_mix: Dict[str, List[Any]] = field(default_factory=dict)
     max_new_tokens: int = 128  # generation budget at evaluation
 
 
@@ -103,6 +109,9 @@ class ModelConfig:
     intermediate_size: int = 512
     max_positions: int = 1024
     dropout: float = 0.0
+    # > 0: a model built from this config starts its attention layers from the mimetic initialisation at this scale
+    # (lm/init.py); 0: transformers' own random initialisation
+    mimetic_init: float = 0.0
     # transformers' attn_implementation (eager | sdpa | ...), in training and evaluation alike; None = sdpa, computed
     # in float32 under a CPU's bf16 autocast (attention.py), where the model's class takes transformers' attention
     # functions (else the class's own default)
@@ -154,6 +163,15 @@ class VQVAEConfig:
 
 
 @dataclass
+class BaseConfig:
+    """A cot model per task, trained first ("stage 0", as Coconut and iCoT start from), from which every method
+    fine-tunes for its own finetune.* budget: the pretrained LM of the paper's logic tasks, made here."""
+
+    use: bool = False  # fine-tunes start from the base model (<out_dir>/base/finetune/<task>/cot), not from model.*
+    train: OptimConfig = field(default_factory=OptimConfig)  # how the base model trains (as finetune.* a method)
+
+
+@dataclass
 class ModeConfig:
     # sol-only | cot | random-replace | all-replace | curriculum-replace | poisson-replace | fixed, and the
     # related methods pause | icot | coconut | softcot
@@ -188,6 +206,15 @@ class TrainerConfig:
     limit_train_batches: Any = None  # Lightning's: an int (batches) or a float (share); None = all
     limit_val_batches: Any = None
     checkpoint_every_n_steps: int = 100  # last.ckpt this often (and once an epoch); a rerun resumes from it
+
+
+@dataclass
+class CurveConfig:
+    """A learning curve from one fine-tune: greedy accuracy on valid records as training goes (evaluation/curve.py).
+    How a run is watched, not what it makes: no part of any stage's identity."""
+
+    every: int = 0  # evaluate every this many optimizer steps; 0 = never
+    records: int = 200  # the first this many valid records
 
 
 @dataclass
@@ -246,9 +273,11 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     vqvae: VQVAEConfig = field(default_factory=VQVAEConfig)
     mode: ModeConfig = field(default_factory=ModeConfig)
+    base: BaseConfig = field(default_factory=BaseConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     finetune: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    curve: CurveConfig = field(default_factory=CurveConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     preset: str = "default"
@@ -377,6 +406,7 @@ CHOICES = {
     "eval.code_choice": CODE_CHOICES,
     "finetune.schedule": SCHEDULES,
     "vqvae.train.schedule": SCHEDULES,
+    "base.train.schedule": SCHEDULES,
     "model.arch": ARCHS,
     "model.dtype": DTYPES,
     "model.latent_init": LATENT_INITS,
@@ -394,15 +424,46 @@ def check_settings(cfg) -> None:
     for key in RATES:
         if (value := OmegaConf.select(cfg, key)) <= 0:
             raise ConfigError(f"{key} is {value}; a learning rate must be above 0")
+    if cfg.model.mimetic_init < 0:
+        raise ConfigError(f"model.mimetic_init is {cfg.model.mimetic_init}; give a scale above 0, or 0 for none")
+    if cfg.curve.every < 0:
+        raise ConfigError(f"curve.every is {cfg.curve.every}; give a number of steps, or 0 for no curve")
 
 
 def check_model_path(path: str | None, file: str) -> None:
     """A model.path that names a folder here must be a save_pretrained one holding `file` (the tokenizer's or the
     model's config); any other is taken for a hub name. Checked where each is loaded: an evaluation reads its
     checkpoint alone."""
-    if not path or not (path.startswith(("/", ".")) or Path(path).exists()):
+    if not path:
+        return
+    if not (path.startswith(("/", ".")) or Path(path).exists()):
+        check_hub_name(path, file)
         return
     if not Path(path).is_dir():
         raise ConfigError(f"no such directory: {path} (model.path); give a save_pretrained directory or a hub name")
     if not (Path(path) / file).is_file():
         raise ConfigError(f"no {file} in {path} (model.path): expected a save_pretrained directory")
+
+
+def check_hub_name(name: str, file: str) -> None:
+    """A hub name must be in the local cache or the hub reachable; otherwise stop at once with one line, rather
+    than after transformers' retries (about half a minute without a network)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, file), str):
+        return
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    try:
+        if offline:
+            raise OSError("HF_HUB_OFFLINE is set")
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as err:
+        raise ConfigError(
+            f"model.path '{name}' is no folder here and the hub cannot be reached ({err}); download the model where "
+            f"it can (`huggingface-cli download {name} --local-dir DIR`) and give model.path=DIR"
+        ) from None

@@ -33,8 +33,9 @@ from .data.shards import check_divisible
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
 from .divergence import StopOnDivergence
+from .evaluation.curve import CURVE, AccuracyCurve
 from .errors import ConfigError, StaleInputError
-from .io import META, atomic_dir, read_meta, sha256, write_meta
+from .io import META, atomic_dir, checkpoint_checksum, read_meta, sha256, write_meta
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import checked_trainer_settings
@@ -42,7 +43,7 @@ from .latent import (
     LatentVocab, add_latent_embeddings, check_mode, code_tokens, extend_tokenizer, needs_codes, stage_for_epoch,
 )
 from .latent.icot import removal_per_epoch
-from .latent.modes import examples_change, stage_count
+from .latent.modes import PROMPTED_MODES, examples_change, stage_count
 from .latent.pause import PAUSE
 from .latent.special import add_mean_rows, add_special_tokens
 from .latent.vocab import LATENT_PATTERN, latent_vocab
@@ -59,6 +60,7 @@ from .lm import (
 from .thoughts import CoconutCollator, CoconutModule, SoftCoTCollator, SoftCoTModule, add_coconut_tokens, write_thoughts
 from .thoughts import softcot
 from .lm.adapters import for_saving, prepare_for_training, trainable_parameters
+from .lm.base import base_dir, starting_config
 
 SPLITS = ("train", "valid")
 
@@ -263,16 +265,21 @@ def coconut_files(directory: Path, stage: int, *, ids, per_step: int) -> dict:
 
 def lm_setup(cfg, mode, progress: bool) -> Setup:
     """Every mode that trains the whole LM: the Token Assorted modes, the baselines, pause, icot and coconut."""
-    tokenizer = get_tokenizer(cfg, progress=progress)
-    model = build_model(cfg.model, tokenizer)
+    start = starting_config(cfg)  # the base model, where base.use
+    tokenizer = get_tokenizer(start, progress=progress)
+    model = build_model(start.model, tokenizer)
     latents = latent_codes(cfg)
     vocab = extend_tokenizer(tokenizer, latents.codebook_size)
+    if cfg.base.use:  # the base model never saw its latent rows: they start here, as they would on a new model
+        vocab = replace(vocab, new_ids=tuple(vocab.ids))
     limit = max_positions(model.config, cfg.model)
     data = {split: load_dataset(cfg, split, tokenizer, max_length=limit).to_list() for split in SPLITS}
     if latents.splits is not None:
         check_aligned(latents, data)
     init_latent_embeddings(model, vocab, cfg.model.latent_init, latents, data["train"])
     inputs = {"vqvae": latents.checksum} if latents.checksum else {}
+    if cfg.base.use:
+        inputs["base"] = checkpoint_checksum(base_dir(cfg))
     save = no_extra_files
     pause_id = None
     if mode.name == "pause":
@@ -345,6 +352,23 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
     return meta
 
 
+def learning_curve(cfg, tokenizer, work: Path) -> list:
+    """The callback that writes curve.csv where curve.every is set (evaluation/curve.py); none otherwise."""
+    if not cfg.curve.every:
+        return []
+    if cfg.trainer.strategy == "fsdp":
+        raise ConfigError("curve.every: the curve generates on one process, which FSDP's sharded model cannot; "
+                          "leave curve.every at 0 under trainer=fsdp")
+    if cfg.mode.name in PROMPTED_MODES:
+        raise ConfigError(f"curve.every: mode {cfg.mode.name}'s evaluation feeds it thoughts, which the curve's "
+                          "plain greedy decoding does not; leave curve.every at 0 for it")
+    records = load_split(cfg, "valid")[: cfg.curve.records]
+    return [AccuracyCurve(
+        cfg.curve.every, records, tokenizer, cfg.task.name, max_new_tokens=cfg.task.max_new_tokens,
+        batch_size=cfg.eval.batch_size, samples_per_step=cfg.finetune.batch_size, path=work / CURVE,
+    )]
+
+
 def note_unreached_stages(mode, epochs: int) -> None:
     """Say so where the curriculum ends before its last stage: the schedule spreads its stages over the epochs."""
     stages, end = stage_count(mode), stage_for_epoch(mode, epochs - 1, epochs)
@@ -381,9 +405,12 @@ def run(cfg, progress: bool = True) -> Path:
     note_replacing(final, cfg)
     work = final.with_name(final.name + ".partial")
     resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
+    if resume_from is None:  # a curve of an earlier run under other settings is not this one's
+        (work / CURVE).unlink(missing_ok=True)
     draws = EpochDraws(mode, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
     resume_state, timer = ResumeState(), Timer()  # the Timer's checkpointed state counts a crashed attempt's time too
-    trainer = make_trainer(cfg, work, [draws, resume_state, timer], progress)
+    callbacks = [draws, resume_state, timer, *learning_curve(cfg, tokenizer, work)]
+    trainer = make_trainer(cfg, work, callbacks, progress)
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, trainer.world_size)
     trainer.fit(module, *loaders, ckpt_path=resume_from)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
@@ -409,6 +436,8 @@ def run(cfg, progress: bool = True) -> Path:
         extra = setup.save(tmp, draws.stage)
         attempts = sorted(work.glob("logs/version_*/metrics.csv"), key=lambda f: int(f.parent.name.split("_")[1]))
         (tmp / "train_log.csv").write_text(merged_logs(attempts), encoding="utf-8")
+        if (work / CURVE).is_file():
+            shutil.copy(work / CURVE, tmp / CURVE)
         write_meta(
             tmp,
             config=OmegaConf.to_container(cfg, resolve=True),

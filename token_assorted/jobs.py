@@ -33,7 +33,7 @@ class Stage:
 class Job:
     name: str  # "prosqa/cot"
     stages: list[Stage]
-    after: str | None = None  # the job that has to finish first
+    after: tuple[str, ...] = ()  # the jobs that have to finish first
     cost: float = 0.0  # estimated work (job_costs.py): the ready job heading the costliest chain starts first
     log: Path | None = field(default=None, compare=False)
 
@@ -73,7 +73,7 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
 
 
 def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
-    """Run every job once its `after` job is done; with workers > 1, that many at a time in fresh processes."""
+    """Run every job once its `after` jobs are done; with workers > 1, that many at a time in fresh processes."""
     if workers <= 1:
         for job in order(jobs):
             run_stages(job, progress=True)
@@ -136,16 +136,17 @@ def sent_error(errors) -> str | None:
 
 
 def is_ready(job: Job, names: set[str], done: set[str]) -> bool:
-    """A job may start once the job it waits for is done, or at once if that job is not part of this run."""
-    return job.after not in names or job.after in done
+    """A job may start once the jobs it waits for are done; one that is not part of this run counts as done."""
+    return all(name not in names or name in done for name in job.after)
 
 
 def costliest_first(jobs: list[Job]) -> list[Job]:
     """The jobs by the cost of the chain each heads (its own and that of the costliest chain waiting on it), the
     longest first: on several workers, long work started last keeps one worker busy while the others idle."""
-    waiting: dict[str | None, list[Job]] = {}
+    waiting: dict[str, list[Job]] = {}
     for job in jobs:
-        waiting.setdefault(job.after, []).append(job)
+        for name in job.after:
+            waiting.setdefault(name, []).append(job)
 
     def chain(job: Job) -> float:
         return job.cost + max((chain(other) for other in waiting.get(job.name, [])), default=0.0)
@@ -154,7 +155,7 @@ def costliest_first(jobs: list[Job]) -> list[Job]:
 
 
 def order(jobs: list[Job]) -> list[Job]:
-    """The jobs costliest chain first, each after the job it waits for."""
+    """The jobs costliest chain first, each after the jobs it waits for."""
     ordered: list[Job] = []
     pending = costliest_first(jobs)
     names = {job.name for job in jobs}

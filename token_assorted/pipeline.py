@@ -30,11 +30,12 @@ from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
 from .evaluation.report import write_report
 from .evaluation.results import RESULTS, eval_dir, eval_root
-from .io import read_meta, sha256
+from .io import checkpoint_checksum, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
 from .latent import METHOD_GROUPS
 from .lm import finetune_dir
+from .lm.base import base_config, base_dir
 
 
 def stage_config(overrides: list[str], **groups: str):
@@ -82,6 +83,9 @@ def finetune_is_current(cfg) -> bool:
         from .thoughts.softcot import softcot_inputs
 
         return all(meta["inputs"].get(name) == checksum for name, checksum in softcot_inputs(cfg).items())
+    if cfg.base.use and meta["inputs"].get("base") != (checkpoint_checksum(base_dir(cfg)) if base_dir(cfg).is_dir()
+                                                        else None):
+        return False
     if finetune.uses_vqvae(cfg):
         from .vqvae.checkpoint import model_dir
 
@@ -135,34 +139,42 @@ def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -
             "VQ-VAE codebook that the assistant's out_dir lacks; give mode.main and mode.assistant, or leave "
             "model.latent_init at mean"
         )
-    stages, after = [], None
+    stages, after = [], ()
     if not stage.mode.main:
         if f"{task}/cot" in {job.name for job in planned}:
-            after = f"{task}/cot"
+            after = (f"{task}/cot",)
         elif not finetune_is_current(main := stage_config(overrides, task=task, mode="cot")):
             stages.append(Stage(f"{task}/cot (SoftCoT main LM): fine-tune", finetune.run, main))
     if not stage.mode.assistant:
+        # a smaller model of its own, not the base model's
         helper = stage_config(overrides, task=task, mode="cot", model=stage.mode.assistant_model,
-                              out_dir=str(assistant_out_dir(stage)))
+                              out_dir=str(assistant_out_dir(stage)), **{"base.use": "false"})
         if not finetune_is_current(helper):
             stages.append(Stage(f"{task}/cot (SoftCoT assistant LM): fine-tune", finetune.run, helper))
     return stages, after
 
 
 def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: bool = True) -> list[Job]:
-    """The jobs that bring a task's outputs up to date: its VQ-VAE, then for each method fine-tune and evaluate."""
+    """The jobs that bring a task's outputs up to date: its VQ-VAE and base model, then for each method fine-tune
+    and evaluate."""
     cfg = stage_config(overrides, task=task)
     jobs = []
-    vqvae_job = f"{task}/vqvae"
+    vqvae_job, base_job = f"{task}/vqvae", f"{task}/base"
     stages_of = {method: stage_config(overrides, task=task, mode=method) for method in methods}
     trains_vqvae = any(map(finetune.uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
     if trains_vqvae:
         jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]))
+    base = base_config(cfg)
+    trains_base = any(stage.base.use for stage in stages_of.values()) and not finetune_is_current(base)
+    if trains_base:
+        jobs.append(Job(base_job, [Stage(f"{task}: train base model", finetune.run, base)]))
     for method, stage in stages_of.items():
-        after = vqvae_job if trains_vqvae and finetune.uses_vqvae(stage) else None
+        after = (vqvae_job,) if trains_vqvae and finetune.uses_vqvae(stage) else ()
         stages = []
         if method == "softcot":
             stages, after = softcot_stages(overrides, task, stage, jobs)
+        if trains_base and stage.base.use:
+            after += (base_job,)
         if stages or after or not finetune_is_current(stage):
             stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage))
         if evaluation and (stages or not evaluation_is_current(stage)):

@@ -6,7 +6,7 @@ from ..config import check_model_path
 from ..errors import DataError
 from .format import prompt_text, solution_text
 from .splits import load_split, split_file, splits_meta, task_dir
-from .tokenizer import WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_tokenizer
+from .tokenizer import LINE_START, WORD_PATTERN, build_word_tokenizer, load_tokenizer, save_tokenizer
 
 
 def get_tokenizer(cfg, progress: bool = True):
@@ -16,7 +16,7 @@ def get_tokenizer(cfg, progress: bool = True):
         return load_tokenizer(cfg.model.path)
     directory = task_dir(cfg) / "tokenizer"
     # rebuilt when the training split or the way words are split changes
-    built_from = f"{splits_meta(cfg)['inputs']['train']}\n{WORD_PATTERN}"
+    built_from = f"{splits_meta(cfg)['inputs']['train']}\n{WORD_PATTERN}\n{LINE_START}"
     stamp = directory / "built_from.txt"
     if not (directory.exists() and stamp.exists() and stamp.read_text() == built_from):
         from .format import sequence_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -23,18 +24,39 @@ def task_dir(cfg) -> Path:
 def task_params(cfg):
     """The task's generator knobs, checked against its Params dataclass (a misspelled knob is an error)."""
     task = get_task(cfg.task.name)
-    known = {f.name for f in dataclasses.fields(task.Params)}
     given = OmegaConf.to_container(cfg.task.params, resolve=True)
+    check_knobs(task, given, "task.params")
+    return task.Params(**given)
+
+
+def check_knobs(task, given: dict, setting: str) -> None:
+    known = {f.name for f in dataclasses.fields(task.Params)}
     unknown = sorted(set(given) - known)
     if unknown:
-        raise ConfigError(f"task.params for '{task.NAME}' has unknown keys {unknown}; known: {sorted(known)}")
+        raise ConfigError(f"{setting} for '{task.NAME}' has unknown keys {unknown}; known: {sorted(known)}")
     for knob in dataclasses.fields(task.Params):
         if knob.name in given and not fits(given[knob.name], knob.default):
             raise ConfigError(
-                f"task.params.{knob.name} for '{task.NAME}' must be {type(knob.default).__name__}, "
+                f"{setting}.{knob.name} for '{task.NAME}' must be {type(knob.default).__name__}, "
                 f"got {given[knob.name]!r}"
             )
-    return task.Params(**given)
+
+
+def train_mix(cfg) -> dict[str, list]:
+    """task.train_mix, checked: known knobs of a generated task, each with a list of values that make sound Params
+    together with task.params."""
+    task, params = get_task(cfg.task.name), task_params(cfg)
+    mix = OmegaConf.to_container(cfg.task.train_mix, resolve=True)
+    if mix and hasattr(task, "source_checksums"):
+        raise ConfigError(f"task.train_mix: '{task.NAME}' is read from a data set, it has no difficulty to mix")
+    for knob, values in mix.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"task.train_mix.{knob} must be a list of values to draw from, got {values!r}")
+        for value in values:
+            check_knobs(task, {knob: value}, "task.train_mix")
+    for drawn in itertools.product(*mix.values()):  # Params checks each draw with the other knobs
+        dataclasses.replace(params, **dict(zip(mix, drawn)))
+    return mix
 
 
 def fits(value, default) -> bool:
@@ -67,6 +89,7 @@ def generation_recipe(cfg, sources: bool = True) -> dict:
     sizes = {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES}
     params = task_params(cfg)
     recipe = {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(params), "seed": cfg.data.seed}
+    recipe |= {"train_mix": mix} if (mix := train_mix(cfg)) else {}  # absent where unmixed, as before it existed
     source_checksums = getattr(get_task(cfg.task.name), "source_checksums", None)  # loaded tasks: their files
     return recipe | ({"sources": source_checksums(params)} if source_checksums and sources else {})
 
@@ -91,7 +114,8 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
     if missing:
         raise ConfigError(f"task.sizes lacks {missing}")
     check_sizes(task, recipe["sizes"])
-    splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress)
+    mix = {"train_mix": recipe["train_mix"]} if "train_mix" in recipe else {}
+    splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress, **mix)
     directory = task_dir(cfg)
     (directory / "meta.json").unlink(missing_ok=True)
     checksums = {}
@@ -133,13 +157,16 @@ def load_split(cfg, split: str) -> list[dict]:
 
 def named(recipe: dict) -> dict:
     """A generation recipe keyed by the settings it comes from."""
-    names = {"task": "task.name", "sizes": "task.sizes", "params": "task.params", "seed": "data.seed"}
+    names = {
+        "task": "task.name", "sizes": "task.sizes", "params": "task.params", "train_mix": "task.train_mix",
+        "seed": "data.seed",
+    }
     return {names.get(key, key): value for key, value in recipe.items()}
 
 
 def check_unchanged(cfg, path: Path, split: str) -> None:
-    """A split generated under other settings than these (task.sizes, task.params, data.seed), or edited since: the
-    tokenizer and any VQ-VAE were made from what meta.json records."""
+    """A split generated under other settings than these (task.sizes, task.params, task.train_mix, data.seed), or
+    edited since: the tokenizer and any VQ-VAE were made from what meta.json records."""
     if not (task_dir(cfg) / META).is_file():
         return  # splits put there by hand, with no record of how they were made
     meta = read_meta(task_dir(cfg))

@@ -2,7 +2,10 @@
 
 The word-level tokenizer keeps each word's leading space inside the token (" tumpus"), splits off
 punctuation and the newline, and decodes by plain concatenation, so decode(encode(text)) == text for
-any text made of known words.
+any text made of known words that does not start with a space. A word that starts a text or a line is read as if a
+space came before it, so that "Sam" opening a reasoning step (each step is encoded on its own) is the token " Sam" of
+the question: without that, every lookup from a step's first word into the question first needed a learnt link
+between two unrelated tokens (docs/learning.md). Decoding takes that space off again.
 """
 
 from __future__ import annotations
@@ -15,9 +18,18 @@ from ..errors import ConfigError, DataError
 from ..io import atomic_dir
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
-# The answer mark "###" (one token, as in GPT-2's vocabulary), a word with its leading space, a single
-# punctuation mark (with its leading space), or a newline.
-WORD_PATTERN = r"###| ?[A-Za-z0-9_]+| ?[^\sA-Za-z0-9_]|\n| +"
+# The answer mark "###" (one token, as in GPT-2's vocabulary), a word, or a single punctuation mark, each with its
+# leading space, or a newline.
+WORD_PATTERN = r" ?###| ?[A-Za-z0-9_]+| ?[^\sA-Za-z0-9_]|\n| +"
+# where a space goes in: before a word (or the answer mark) that starts the text or a line. Only there: text after an
+# added token (a latent block) keeps its own spacing, so it encodes as the same tokens it was decoded from
+LINE_START = r"(?:\A|(?<=\n))(?=[A-Za-z0-9_#])"
+
+
+def _normalizer():
+    from tokenizers import Regex, normalizers
+
+    return normalizers.Replace(Regex(LINE_START), " ")
 
 
 def _pre_tokenizer():
@@ -26,21 +38,29 @@ def _pre_tokenizer():
     return pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="isolated")
 
 
+def _decoder():
+    """The tokens joined, less the space _normalizer put at the start and after each newline."""
+    from tokenizers import decoders
+
+    return decoders.Sequence([decoders.Fuse(), decoders.Strip(" ", 1, 0), decoders.Replace("\n ", "\n")])
+
+
 def split_words(text: str) -> list[str]:
-    return [piece for piece, _ in _pre_tokenizer().pre_tokenize_str(text)]
+    return [piece for piece, _ in _pre_tokenizer().pre_tokenize_str(_normalizer().normalize_str(text))]
 
 
 def build_word_tokenizer(texts, min_count: int = 1):
     """A `PreTrainedTokenizerFast` whose vocabulary is every word of `texts`, most frequent first."""
-    from tokenizers import Tokenizer, decoders, models
+    from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
     counts = Counter(piece for text in texts for piece in split_words(text))
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     vocab = {token: i for i, token in enumerate([PAD, UNK, EOS, *words])}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
+    backend.normalizer = _normalizer()
     backend.pre_tokenizer = _pre_tokenizer()
-    backend.decoder = decoders.Fuse()
+    backend.decoder = _decoder()
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token=PAD,

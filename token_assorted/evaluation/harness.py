@@ -120,8 +120,10 @@ def evaluate_records(
     code_choice: str = "token",
     prompting: Prompting | None = None,
     max_positions: int | None = None,
+    sampled: bool = True,
 ) -> tuple[dict, list[dict]]:
     """(summary, one prediction row per record). `file` names the records' file in error messages.
+    `sampled`: False leaves out the maze's top-k samples, so its accuracy is the greedy plan's feasibility.
     `max_positions`: the most positions a prompt and its generation may take (Checkpoint.max_positions);
     None: the model's own limit.
 
@@ -151,7 +153,7 @@ def evaluate_records(
         for index, (record, generations) in enumerate(zip(records, greedy))
     ]
     seconds, greedy_seconds = time.perf_counter() - started, None
-    if task_name in SAMPLED_TASKS:
+    if sampled and task_name in SAMPLED_TASKS:
         started = time.perf_counter()
         decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)
@@ -162,4 +164,7 @@ def evaluate_records(
         seconds, greedy_seconds = time.perf_counter() - started, seconds
     for row in rows:
         row["solved"] = one_feasible(row["samples"]) if "samples" in row else bool(row["correct"])
-    return summarize(rows, seconds, greedy_seconds), rows
+    summary = summarize(rows, seconds, greedy_seconds)
+    if hasattr(task, "majority_rate"):  # what an answer that ignores the question scores on these records
+        summary["majority_rate"] = task.majority_rate(records)
+    return summary, rows

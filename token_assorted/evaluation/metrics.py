@@ -11,6 +11,7 @@ from statistics import fmean
 from typing import Iterable, Sequence
 
 from ..tasks.base import sentences
+from .stats import wilson_interval
 from .tokens import completion_text, count_tokens
 
 TOKEN_FIELDS = ("generated_tokens", "latent_tokens", "text_tokens", "thought_tokens")
@@ -83,6 +84,7 @@ def summarize(rows: Sequence[dict], seconds: float, greedy_seconds: float | None
         "n": len(rows),
         "solved": solved,
         "accuracy": solved / len(rows) if rows else None,
+        "accuracy_interval": list(wilson_interval(solved, len(rows))) if rows else None,  # 95 %
         **token_means(counted),
         "seconds": seconds,
         "examples_per_s": len(rows) / seconds if seconds > 0 else None,

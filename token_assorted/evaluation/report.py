@@ -6,24 +6,30 @@ summary.md (the tables), summary.json (the numbers) and accuracy_vs_tokens.png (
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..config import POOLED_LABEL
+from ..errors import ConfigError
 from ..io import atomic_path, write_json, write_text
-from .results import eval_root
+from ..tasks import get_task
+from .results import PREDICTIONS, eval_dir, eval_root
+from .stats import mcnemar_exact, paired_counts
 
 SUMMARY_FIELDS = (
-    "accuracy", "generated_tokens", "latent_tokens", "text_tokens", "thought_tokens", "seconds_per_solved",
-    "examples_per_s", "n", "parameters", "training_tokens", "seed", "samples_per_example", "greedy_feasible",
-    "greedy_optimal", "code_choice", "grounded_steps",
+    "accuracy", "accuracy_interval", "majority_rate", "generated_tokens", "latent_tokens", "text_tokens",
+    "thought_tokens", "seconds_per_solved", "examples_per_s", "n", "parameters", "training_tokens", "seed",
+    "samples_per_example", "greedy_feasible", "greedy_optimal", "code_choice", "grounded_steps",
 )
 MISSING = "–"
 BASELINE = "cot"  # the method the paper's token savings are measured against
+MAJORITY = "majority answer"  # the row of what an answer that ignores the question scores
 
 
-def summary(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+def summary(results: dict[str, dict[str, dict]], paired: dict | None = None) -> dict[str, dict[str, dict]]:
     """The headline numbers of each run (fields a run lacks, like the maze's greedy rates elsewhere, are left out),
-    with `tokens_vs_cot`, its generated tokens over cot's on that task, where the task has a cot run."""
+    with `tokens_vs_cot`, its generated tokens over cot's on that task, where the task has a cot run, and `vs_cot`,
+    the paired test against cot on the same items (paired_tests), where both runs' predictions are there."""
     numbers = {}
     for task, runs in results.items():
         numbers[task] = {}
@@ -31,7 +37,36 @@ def summary(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
             numbers[task][mode] = {k: run[k] for k in SUMMARY_FIELDS if k in run}
             if (share := tokens_vs_baseline(runs, mode)) is not None:
                 numbers[task][mode]["tokens_vs_cot"] = share
+            if (test := (paired or {}).get(task, {}).get(mode)) is not None:
+                numbers[task][mode]["vs_cot"] = test
     return numbers
+
+
+def solved_items(out_dir, task: str, mode: str) -> list[tuple[str, bool]] | None:
+    """(question, solved) of each item a run evaluated, in order; None where its predictions are not there."""
+    path = eval_dir(out_dir, task, mode) / PREDICTIONS
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["question"], bool(row["solved"])) for row in rows]
+
+
+def paired_tests(results: dict[str, dict[str, dict]], out_dir) -> dict[str, dict[str, dict]]:
+    """Each method against cot on the same test items: how many only it solved, how many only cot solved, and
+    McNemar's exact p-value, the chance of a split that uneven were neither method the better. Left out where the
+    two runs' predictions are not of the same items."""
+    tests: dict[str, dict[str, dict]] = {}
+    for task, runs in results.items():
+        baseline = solved_items(out_dir, task, BASELINE) if BASELINE in runs else None
+        for mode in runs:
+            items = solved_items(out_dir, task, mode) if baseline and mode != BASELINE else None
+            if not items or [q for q, _ in items] != [q for q, _ in baseline]:
+                continue
+            only_mode, only_cot = paired_counts([s for _, s in items], [s for _, s in baseline])
+            tests.setdefault(task, {})[mode] = {
+                "only_this": only_mode, "only_cot": only_cot, "mcnemar_p": mcnemar_exact(only_mode, only_cot),
+            }
+    return tests
 
 
 def tokens_vs_baseline(runs: dict[str, dict], mode: str) -> float | None:
@@ -47,9 +82,25 @@ def methods(results: dict[str, dict[str, dict]]) -> list[str]:
 
 
 def task_title(task: str, runs: dict[str, dict]) -> str:
-    """The task's name, with the accuracy's definition where runs drew samples (the maze's 1-Feasible-k)."""
+    """The task's name with the difficulty its test split was made at ("prontoqa, 3 hops"), and the accuracy's
+    definition where runs drew samples (the maze's 1-Feasible-k)."""
     ks = sorted({run["samples_per_example"] for run in runs.values() if "samples_per_example" in run})
-    return f"{task} (1-Feasible-{'/'.join(map(str, ks))})" if ks else task
+    levels = list(dict.fromkeys(filter(None, (difficulty(task, run) for run in runs.values()))))
+    title = f"{task}, {' / '.join(levels)}" if levels else task
+    return f"{title} (1-Feasible-{'/'.join(map(str, ks))})" if ks else title
+
+
+def difficulty(task: str, run: dict) -> str | None:
+    """The difficulty of the generated test split a run was evaluated on (None for data.test_file, or a task
+    without knobs)."""
+    config = run.get("config", {})
+    if config.get("data", {}).get("test_file"):
+        return None
+    try:
+        module = get_task(task)
+        return module.difficulty(module.Params(**config["task"]["params"])) if hasattr(module, "difficulty") else None
+    except (KeyError, TypeError, ConfigError):
+        return None
 
 
 def _number(value, digits: int = 1, scale: float = 1.0) -> str:
@@ -57,7 +108,8 @@ def _number(value, digits: int = 1, scale: float = 1.0) -> str:
 
 
 def accuracy_table(results: dict[str, dict[str, dict]]) -> str:
-    """Method rows, task columns; each cell 'accuracy % (mean generated tokens)', as in the paper."""
+    """Method rows, task columns; each cell 'accuracy % [95 % interval] (mean generated tokens)', as in the paper
+    with the interval added; a last row with the majority answer's accuracy, where a task's answers allow one."""
     tasks = list(results)
     titles = [task_title(task, results[task]) for task in tasks]
     lines = ["| method | " + " | ".join(titles) + " |", "|---" * (len(tasks) + 1) + "|"]
@@ -67,15 +119,32 @@ def accuracy_table(results: dict[str, dict[str, dict]]) -> str:
             run = results[task].get(method)
             cells.append(
                 MISSING if run is None
-                else f"{_number(run.get('accuracy'), scale=100)} ({_number(run.get('generated_tokens'))})"
+                else f"{accuracy_text(run)} ({_number(run.get('generated_tokens'))})"
             )
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    majority = [majority_rate(results[task]) for task in tasks]
+    if any(rate is not None for rate in majority):
+        lines.append(f"| {MAJORITY} | " + " | ".join(_number(rate, scale=100) for rate in majority) + " |")
     return "\n".join(lines) + "\n"
 
 
-def baseline_table(results: dict[str, dict[str, dict]]) -> str:
-    """Every other method against cot, task by task: accuracy in points above cot's, and generated tokens as a share
-    of cot's (the paper's claim: as accurate, with fewer tokens). Empty where no task has a cot run."""
+def accuracy_text(run: dict) -> str:
+    """'93.2 [90.4, 95.2]': the accuracy in % with its 95 % interval, where the run has one."""
+    interval = run.get("accuracy_interval")
+    bounds = f" [{_number(interval[0], scale=100)}, {_number(interval[1], scale=100)}]" if interval else ""
+    return _number(run.get("accuracy"), scale=100) + bounds
+
+
+def majority_rate(runs: dict[str, dict]) -> float | None:
+    """The majority answer's accuracy on a task's test items, where every run that has it agrees (one test split)."""
+    rates = {run["majority_rate"] for run in runs.values() if run.get("majority_rate") is not None}
+    return rates.pop() if len(rates) == 1 else None
+
+
+def baseline_table(results: dict[str, dict[str, dict]], paired: dict | None = None) -> str:
+    """Every other method against cot, task by task: accuracy in points above cot's, generated tokens as a share
+    of cot's (the paper's claim: as accurate, with fewer tokens) and the paired test's p-value. Empty where no task
+    has a cot run."""
     tasks = [task for task in results if BASELINE in results[task]]
     others = [method for method in methods({task: results[task] for task in tasks}) if method != BASELINE]
     if not others:
@@ -83,17 +152,20 @@ def baseline_table(results: dict[str, dict[str, dict]]) -> str:
     lines = ["| method | " + " | ".join(task_title(task, results[task]) for task in tasks) + " |",
              "|---" * (len(tasks) + 1) + "|"]
     for method in others:
-        lines.append(f"| {method} | " + " | ".join(against_cell(results[task], method) for task in tasks) + " |")
+        cells = (against_cell(results[task], method, (paired or {}).get(task, {}).get(method)) for task in tasks)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def against_cell(runs: dict[str, dict], method: str) -> str:
-    """'+1.2 (40 %)': method's accuracy in points above cot's, its generated tokens as a share of cot's."""
+def against_cell(runs: dict[str, dict], method: str, test: dict | None = None) -> str:
+    """'+1.2 (40 %) p 0.63': method's accuracy in points above cot's, its generated tokens as a share of cot's and,
+    where the paired test was made, its p-value."""
     share = tokens_vs_baseline(runs, method)
     accuracy, baseline = runs.get(method, {}).get("accuracy"), runs[BASELINE].get("accuracy")
     if share is None or accuracy is None or baseline is None:
         return MISSING
-    return f"{100 * (accuracy - baseline):+.1f} ({100 * share:.0f} %)"
+    p_value = f" p {test['mcnemar_p']:.2g}" if test else ""
+    return f"{100 * (accuracy - baseline):+.1f} ({100 * share:.0f} %){p_value}"
 
 
 def _count(value) -> str:
@@ -137,7 +209,10 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
             size = 220 - 190 * i / max(len(names) - 1, 1)
             ax.scatter([x], [y], marker=markers[i % len(markers)], s=size, facecolors="none",
                        edgecolors=f"C{i % 10}", linewidths=1.8, label=method)
-        ax.set_title(task_title(task, runs))
+        if (rate := majority_rate(runs)) is not None:
+            ax.axhline(100 * rate, color="grey", linestyle="--", linewidth=1, label=MAJORITY)
+        ns = sorted({run["n"] for run in runs.values() if "n" in run})
+        ax.set_title(task_title(task, runs) + (f"\nn = {'/'.join(map(str, ns))}" if ns else ""), fontsize=9)
         ax.set_xlabel("mean generated tokens")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(-5, 110)
@@ -155,14 +230,16 @@ def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dic
     root = eval_root(out_dir)
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
-    caption = "Accuracy % (mean generated tokens).\n\n"
+    paired = paired_tests(results, out_dir)
+    caption = "Accuracy % [95 % interval] (mean generated tokens).\n\n"
     if any(run.get("code_choice") == "pooled" for runs in results.values() for run in runs.values()):
-        caption = f"Accuracy % (mean generated tokens); {POOLED_LABEL}.\n\n"
-    if against := baseline_table(results):
-        table += (f"\nAgainst {BASELINE}: accuracy in points above {BASELINE}'s "
-                  f"(generated tokens as % of {BASELINE}'s).\n\n{against}")
+        caption = f"Accuracy % [95 % interval] (mean generated tokens); {POOLED_LABEL}.\n\n"
+    if against := baseline_table(results, paired):
+        table += (f"\nAgainst {BASELINE}: accuracy in points above {BASELINE}'s (generated tokens as % of "
+                  f"{BASELINE}'s); p: McNemar's exact test on the same items, below 0.05 a difference unlikely by "
+                  f"chance.\n\n{against}")
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
-    write_json(paths["summary"], summary(results))
+    write_json(paths["summary"], summary(results, paired))
     plot(results, paths["plot"])
     return caption + table, paths
 

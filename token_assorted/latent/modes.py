@@ -34,6 +34,7 @@ MODES = (
 )
 RELATED_METHODS = ("pause", "icot", "coconut", "softcot")
 CODE_FREE_MODES = ("sol-only", "cot", *RELATED_METHODS)  # these never show a latent code, so they need no VQ-VAE
+PROMPTED_MODES = ("pause", "coconut", "softcot")  # evaluation feeds these something after the prompt (thoughts/)
 # Names that stand for several modes in pipeline.methods: `all` the methods compared (the paper's table plus the
 # related methods), `ablations` Token Assorted's ways of choosing what to replace; `all,ablations` is every mode.
 METHOD_GROUPS = {

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..attention import lm_attention_name
 from ..config import ARCHS, DTYPES, check_choice, check_model_path
 from ..errors import ConfigError
+from .init import mimetic_init
 
 
 def finetune_dir(cfg) -> Path:
@@ -105,6 +106,8 @@ def build_model(model_cfg, tokenizer):
                 raise  # not ours to name: only a chosen attention is checked here
             first_line = str(err).splitlines()[0]
             raise ConfigError(f"model.attention '{model_cfg.attention}' cannot be used: {first_line}") from None
+        if model_cfg.mimetic_init:
+            mimetic_init(model, model_cfg.mimetic_init)
     return model if model_cfg.attention else with_lifted_attention(model)
 
 

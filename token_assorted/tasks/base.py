@@ -3,18 +3,23 @@
 A task module defines
     NAME, SPLITS (default split sizes), Params (a dataclass of generator knobs),
     sample(rng, params) -> record, key(record) -> hashable (items with equal keys never repeat),
-    generate(params, sizes, seed, progress) -> {split: records} (generate_splits below, given sample and key),
+    generate(params, sizes, seed, progress, train_mix) -> {split: records} (generate_splits below, given sample and
+    key; train_mix: knob -> values the training records draw from, where the training split mixes difficulties),
     score(record, completion) -> dict with at least "correct" (bool),
 and, where a chain is a series of stated facts (ProntoQA, ProsQA), facts(record) -> the sentences a faithful
 chain may write, for the evaluation's grounded_steps; where score reads more than the answer off a record (the
-maze), check(record) raising ValueError for one it could not score, run before any generation.
+maze), check(record) raising ValueError for one it could not score, run before any generation; and where the
+answers come from a small set, majority_rate(records) -> the accuracy of an answer that ignores the question;
+where Params sets a difficulty, difficulty(params) -> a few words that name it ("3 hops").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
-from typing import Callable, Hashable
+from collections import Counter
+from typing import Any, Callable, Hashable
 
 from tqdm.auto import tqdm
 
@@ -28,23 +33,27 @@ MAX_MISSES_IN_A_ROW = 100_000
 
 
 def generate_splits(
-    sample: Callable[[random.Random], dict],
+    sample: Callable[[random.Random, Any], dict],
     key: Callable[[dict], Hashable],
+    params,
     sizes: dict[str, int],
     seed: int,
+    train_mix: dict[str, list] | None = None,
     desc: str = "generating",
     progress: bool = True,
 ) -> dict[str, list[dict]]:
-    """Fill each split in turn from one seeded stream, never repeating a key across or within splits."""
+    """Fill each split in turn from one seeded stream, never repeating a key across or within splits. Records are
+    drawn under `params`; a training record draws each knob named in `train_mix` uniformly from its values first."""
     rng = random.Random(seed)
     seen: set = set()
     splits: dict[str, list[dict]] = {}
     with tqdm(total=sum(sizes.values()), desc=desc, disable=not progress, unit="item") as bar:
         for split, size in sizes.items():
+            mix = train_mix if split == "train" else None
             items: list[dict] = []
             misses = 0  # draws in a row that repeated a key
             while len(items) < size:
-                record = sample(rng)
+                record = sample(rng, mixed(rng, params, mix) if mix else params)
                 k = key(record)
                 if k in seen:
                     misses += 1
@@ -63,6 +72,11 @@ def generate_splits(
     return splits
 
 
+def mixed(rng: random.Random, params, mix: dict[str, list]):
+    """`params` with each knob named in `mix` drawn uniformly from its values."""
+    return dataclasses.replace(params, **{knob: rng.choice(values) for knob, values in sorted(mix.items())})
+
+
 def extract_answer(completion: str) -> str:
     """The answer is the text after the last '#', stripped (Coconut's rule)."""
     return completion.split("#")[-1].strip()
@@ -70,6 +84,11 @@ def extract_answer(completion: str) -> str:
 
 def exact_match(record: dict, completion: str) -> dict:
     return {"correct": extract_answer(completion) == record["answer"].strip()}
+
+
+def commonest_share(values: list) -> float:
+    """The share of the commonest value: the accuracy of always giving it."""
+    return Counter(values).most_common(1)[0][1] / len(values)
 
 
 def sentences(text: str) -> list[str]:

@@ -374,10 +374,17 @@ def key(record: dict) -> Hashable:
     return record["question"]
 
 
-def generate(params: Params, sizes: dict[str, int], seed: int, progress: bool = True) -> dict[str, list[dict]]:
+def generate(
+    params: Params, sizes: dict[str, int], seed: int, progress: bool = True, train_mix: dict[str, list] | None = None
+) -> dict[str, list[dict]]:
     return base.generate_splits(
-        lambda rng: sample(rng, params), key, sizes, seed, desc=f"generating {NAME}", progress=progress
+        sample, key, params, sizes, seed, train_mix, desc=f"generating {NAME}", progress=progress
     )
+
+
+def difficulty(params: Params) -> str:
+    doors = f"{params.doors} door" + ("s" if params.doors > 1 else "")
+    return f"{params.rooms}x{params.rooms} rooms of {params.room_size}x{params.room_size}, {doors}"
 
 
 def check(record: dict) -> None:

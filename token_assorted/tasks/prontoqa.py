@@ -1,6 +1,6 @@
 """ProntoQA (Saparov & He, 2023) as Coconut uses it: 5-hop true/false questions over a fictional ontology.
 
-Every item has the same shape as the original generator's output for Coconut's command
+With the default Params every item has the same shape as the original generator's output for Coconut's command
 (`--ontology fictional --min-hops 5 --max-hops 5 --ordering random`):
 
 - a chain of concepts C0 <- C1 <- ... <- C5; the entity is a C5, and the question asks about C1's property;
@@ -13,6 +13,13 @@ Every item has the same shape as the original generator's output for Coconut's c
 The 23 rule sentences are shuffled, then "E is a C5." and "E is a Q." follow in random order, then
 "True or false: E is [not] p.", the conclusion itself (answer True) or its negation (False), half and half.
 The chain of thought is the 11-sentence proof paired into 6 steps, the rule sentences copied from the context.
+
+Params.hops (1-5) sets the chain's length, C0 <- ... <- Ch, with as many rules and steps fewer per hop left out;
+Params.distractors=False leaves out the distractor parents (and their rules and properties), so every concept of
+the chain has one parent and the proof never has to choose. Params.set_aside (0-3) is the number of set-aside
+concepts: with two or more, the rules that name the asked property mostly state the wrong polarity, so a model that
+finds C1's rule by its property word rather than by its subject is wrong more often than not (the default preset
+trains on a mix of 1-3 hops and 1-3 set-aside concepts: docs/learning.md).
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import random
 from dataclasses import dataclass
 from typing import Hashable
 
-from .base import exact_match, generate_splits, stated_facts
+from ..errors import ConfigError
+from .base import commonest_share, exact_match, generate_splits, stated_facts
 
 NAME = "prontoqa"
 SPLITS = {"train": 9000, "valid": 200, "test": 800}
-HOPS = 5
+MAX_SET_ASIDE = 3
+MAX_HOPS = 5  # Coconut's ProntoQA; the hardest setting, not a bound of the generator's names alone
 
 CONCEPTS = [
     "wumpus", "yumpus", "zumpus", "dumpus", "rompus", "numpus", "tumpus", "vumpus", "impus",
@@ -66,7 +75,15 @@ NEGATED_CONCLUSION = _negated_after_selection(0.3 / 1.3, 0.7 / 1.7)  # C1: 91/19
 
 @dataclass
 class Params:
-    """ProntoQA as Coconut uses it has no knobs: 5 hops use exactly the 13 property families."""
+    hops: int = 5  # rules the proof uses: h - 1 "is a" rules up the chain, then C1's property
+    distractors: bool = True  # a second parent for every concept of the chain, a dead end for the proof
+    set_aside: int = 1  # concepts outside the ontology with the asked property at the other polarity
+
+    def __post_init__(self):
+        if type(self.hops) is not int or not 1 <= self.hops <= MAX_HOPS:
+            raise ConfigError(f"prontoqa hops must be a whole number from 1 to {MAX_HOPS}, got {self.hops!r}")
+        if type(self.set_aside) is not int or not 0 <= self.set_aside <= MAX_SET_ASIDE:
+            raise ConfigError(f"prontoqa set_aside must be a whole number from 0 to {MAX_SET_ASIDE}, got {self.set_aside!r}")
 
 
 def _article(noun: str) -> str:
@@ -99,15 +116,19 @@ def _property_rule(rng: random.Random, concept: str, prop: str, negated: bool) -
 
 
 def sample(rng: random.Random, params: Params) -> dict:
-    """One 5-hop item: 23 shuffled rules, two premises, a query, a 6-step proof and the answer."""
-    names = rng.sample(CONCEPTS, 2 * HOPS + 4)
-    set_aside, q, r = names[:3]
-    chain = names[3:HOPS + 4]  # chain[0] is the root C0, chain[i] is Ci
-    distractors = names[HOPS + 4:]  # distractors[i - 1] is Ci's second parent
+    """One item; at the default 5 hops with distractors: 23 shuffled rules, two premises, a query, a 6-step proof
+    and the answer."""
+    hops = params.hops
+    ontology = (2 if params.distractors else 1) * hops + 4
+    names = rng.sample(CONCEPTS, ontology + max(0, params.set_aside - 1))
+    first_set_aside, q, r = names[:3]
+    chain = names[3:hops + 4]  # chain[0] is the root C0, chain[i] is Ci
+    distractors = names[hops + 4:ontology]  # distractors[i - 1] is Ci's second parent; none without them
+    set_aside = ([first_set_aside] + names[ontology:])[:params.set_aside]
     entity = rng.choice(ENTITIES)
 
     with_property = chain[1:] + distractors + [q]
-    negation_rates = [NEGATED_CONCLUSION] + [NEGATED_ON_PATH] * (HOPS - 1) + [NEGATED] * (HOPS + 1)
+    negation_rates = [NEGATED_CONCLUSION] + [NEGATED_ON_PATH] * (hops - 1) + [NEGATED] * (len(distractors) + 1)
     families = rng.sample(PROPERTY_FAMILIES, len(with_property))
     properties = {
         concept: (rng.choice(family), rng.random() < rate)
@@ -115,25 +136,25 @@ def sample(rng: random.Random, params: Params) -> dict:
     }
 
     # the proof climbs C5 -> C4 -> ... -> C1 and ends with C1's property
-    path_rules = [_isa_rule(rng, chain[i], chain[i - 1]) for i in range(HOPS, 1, -1)]
+    path_rules = [_isa_rule(rng, chain[i], chain[i - 1]) for i in range(hops, 1, -1)]
     conclusion_prop, conclusion_negated = properties[chain[1]]
     path_rules.append(_property_rule(rng, chain[1], conclusion_prop, conclusion_negated))
 
     rules = path_rules + [_isa_rule(rng, chain[1], chain[0])]
-    rules += [_isa_rule(rng, chain[i], distractors[i - 1]) for i in range(1, HOPS + 1)]
+    rules += [_isa_rule(rng, chain[i], distractor) for i, distractor in enumerate(distractors, start=1)]
     rules.append(_isa_rule(rng, q, r))
     rules += [_property_rule(rng, c, *properties[c]) for c in with_property if c != chain[1]]
-    rules.append(_property_rule(rng, set_aside, conclusion_prop, not conclusion_negated))
+    rules += [_property_rule(rng, concept, conclusion_prop, not conclusion_negated) for concept in set_aside]
     rng.shuffle(rules)
 
-    premises = [f"{entity} is {_article(c)} {c}." for c in (chain[HOPS], q)]
+    premises = [f"{entity} is {_article(c)} {c}." for c in (chain[hops], q)]
     rng.shuffle(premises)
 
     answer = rng.random() < 0.5
     query_negated = conclusion_negated if answer else not conclusion_negated
     query = f"True or false: {entity} is {_property_text(conclusion_prop, query_negated)}."
 
-    facts = [f"{entity} is {_article(c)} {c}." for c in chain[HOPS:0:-1]]
+    facts = [f"{entity} is {_article(c)} {c}." for c in chain[hops:0:-1]]
     steps = [f"{fact} {rule}" for fact, rule in zip(facts, path_rules)]
     steps.append(f"{entity} is {_property_text(conclusion_prop, conclusion_negated)}.")
     return {"question": " ".join(rules + premises + [query]), "steps": steps, "answer": str(answer)}
@@ -143,10 +164,21 @@ def key(record: dict) -> Hashable:
     return record["question"]
 
 
-def generate(params: Params, sizes: dict[str, int], seed: int, progress: bool = True) -> dict[str, list[dict]]:
+def generate(
+    params: Params, sizes: dict[str, int], seed: int, progress: bool = True, train_mix: dict[str, list] | None = None
+) -> dict[str, list[dict]]:
     return generate_splits(
-        lambda rng: sample(rng, params), key, sizes, seed, desc=f"generating {NAME}", progress=progress
+        sample, key, params, sizes, seed, train_mix, desc=f"generating {NAME}", progress=progress
     )
+
+
+def difficulty(params: Params) -> str:
+    return f"{params.hops} hops" + ("" if params.distractors else ", no distractor parents")
+
+
+def majority_rate(records: list[dict]) -> float:
+    """Answering True (or False) to everything: about half, as the generator draws the query's polarity."""
+    return commonest_share([record["answer"].strip() for record in records])
 
 
 score = exact_match

@@ -1,0 +1,137 @@
+"""The recipe for models trained from scratch: mimetic attention init, the base model's config, learning curves."""
+
+import csv
+import random
+
+import pytest
+import torch
+
+from token_assorted.data.format import sequence_text
+from token_assorted.data.tokenizer import build_word_tokenizer
+from token_assorted.errors import ConfigError
+from token_assorted.lm.base import base_config, base_dir, starting_config
+from token_assorted.lm.model import build_model
+from token_assorted.tasks import prontoqa
+
+from conftest import make_config
+
+WIDTH = 64
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    records = [prontoqa.sample(random.Random(i), prontoqa.Params(hops=2)) for i in range(50)]
+    return build_word_tokenizer(sequence_text(r) for r in records)
+
+
+def model_cfg(*overrides):
+    size = [f"model.hidden_size={WIDTH}", "model.num_layers=2", "model.num_heads=4", "model.intermediate_size=128"]
+    return make_config(*size, *overrides).model
+
+
+def products(layer):
+    """W_q^T W_k and W_v^T W_o^T of one attention layer (hidden x hidden)."""
+    attention = layer.self_attn
+    with torch.no_grad():
+        return (attention.q_proj.weight.T @ attention.k_proj.weight,
+                attention.v_proj.weight.T @ attention.o_proj.weight.T)
+
+
+def test_mimetic_init_makes_tokens_attend_to_their_like(tokenizer):
+    torch.manual_seed(0)
+    model = build_model(model_cfg("model.mimetic_init=0.3"), tokenizer)
+    for layer in model.model.layers:
+        qk, vo = products(layer)
+        off_diagonal = ~torch.eye(WIDTH, dtype=torch.bool)
+        # s (I + Z): the diagonal at s, the rest around 0; the value-output product at -s on its diagonal
+        assert qk.diagonal().mean() == pytest.approx(0.3, abs=0.05) and qk[off_diagonal].mean().abs() < 0.01
+        assert vo.diagonal().mean() == pytest.approx(-0.3, abs=0.05) and vo[off_diagonal].mean().abs() < 0.01
+    torch.manual_seed(0)
+    plain = build_model(model_cfg("model.mimetic_init=0"), tokenizer)
+    assert products(plain.model.layers[0])[0].diagonal().mean().abs() < 0.01  # transformers' own: no such pattern
+
+
+def test_mimetic_init_is_deterministic_and_saves_as_a_plain_model(tokenizer, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    def built():
+        torch.manual_seed(3)
+        return build_model(model_cfg("model.mimetic_init=0.3"), tokenizer)
+
+    model = built()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), built().state_dict().values()))
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path)  # stock transformers, no code of ours
+    prompt = tokenizer("Fae is a wumpus.\n", return_tensors="pt")
+    out = loaded.generate(**prompt, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    assert out.shape[1] == prompt["input_ids"].shape[1] + 5
+    assert torch.equal(loaded.model.layers[1].self_attn.q_proj.weight, model.model.layers[1].self_attn.q_proj.weight)
+
+
+def test_mimetic_init_refuses_attention_without_separate_projections(tokenizer):
+    with pytest.raises(ConfigError, match="mimetic_init"):
+        build_model(model_cfg("model.arch=gpt2", "model.mimetic_init=0.3"), tokenizer)
+
+
+def test_factor_pair_reproduces_the_product():
+    from token_assorted.lm.init import factor_pair
+
+    product = torch.randn(8, 8)
+    a, b = factor_pair(product, 8)
+    assert torch.allclose(a.T @ b, product, atol=1e-5)
+    a, b = factor_pair(product, 3)  # the best rank-3 approximation, as narrower heads allow
+    assert a.shape == b.shape == (3, 8) and torch.linalg.matrix_rank(a.T @ b) == 3
+
+
+def test_the_base_model_is_the_cot_model_of_its_own_out_dir():
+    cfg = make_config("task=prontoqa", "mode=random-replace", "base.use=true", "base.train.max_steps=77",
+                      "finetune.max_steps=5", "out_dir=/tmp/runs")
+    base = base_config(cfg)
+    assert base.mode.name == "cot" and base.finetune.max_steps == 77 and not base.base.use
+    assert str(base_dir(cfg)) == "/tmp/runs/base/finetune/prontoqa/cot"
+    assert cfg.mode.name == "random-replace" and cfg.finetune.max_steps == 5  # the method's own config untouched
+    with pytest.raises(ConfigError, match=r"no base model at /tmp/runs/base/finetune/prontoqa/cot \(base.use\)"):
+        starting_config(cfg)
+    assert starting_config(make_config("task=prontoqa", "base.use=false")).model.path is None
+
+
+def test_a_learning_curve_is_written_every_n_steps(tmp_path):
+    from token_assorted import finetune, generate_data
+    from token_assorted.evaluation.curve import CURVE, plot_curves, read_curve
+
+    run = ["task=prontoqa", "mode=cot", f"data.dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'out'}",
+           "task.params.hops=1", "task.sizes.train=64", "task.sizes.valid=8", "task.sizes.test=8",
+           "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+           "finetune.max_steps=5", "finetune.batch_size=8", "base.use=false", "curve.every=2", "curve.records=4",
+           "task.max_new_tokens=8"]
+    generate_data.run(make_config(*run), progress=False)
+    directory = finetune.run(make_config(*run), progress=False)
+    with open(directory / CURVE) as file:
+        rows = list(csv.DictReader(file))
+    assert [int(row["step"]) for row in rows] == [2, 4, 5]  # every 2 steps, and the last
+    assert [int(row["samples"]) for row in rows] == [16, 32, 40]
+    assert all(0 <= float(row["accuracy"]) <= 1 for row in rows)
+    plot_curves({"tiny": read_curve(directory / CURVE)}, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    # a run under other settings starts its curve afresh, even where the last one left its rows behind
+    (directory.parent / f"{directory.name}.partial").mkdir()
+    (directory.parent / f"{directory.name}.partial" / CURVE).write_text(open(directory / CURVE).read())
+    again = finetune.run(make_config(*run, "finetune.lr=2e-3"), progress=False)
+    assert [row["step"] for row in read_curve(again / CURVE)] == [2, 4, 5]
+
+
+def test_a_negative_mimetic_scale_is_refused():
+    from token_assorted.config import check_settings
+
+    with pytest.raises(ConfigError, match="model.mimetic_init is -0.1"):
+        check_settings(make_config("model.mimetic_init=-0.1"))
+
+
+def test_plotting_a_curve_that_is_not_there_is_one_clear_error(tmp_path, capsys):
+    from token_assorted.evaluation.curve import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([f"run={tmp_path}", "--out", str(tmp_path / "curves.png")])
+    assert exit_.value.code == 2 and f"no curve.csv at {tmp_path}/curve.csv" in capsys.readouterr().err
+    assert not (tmp_path / "curves.png").exists()
