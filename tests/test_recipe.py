@@ -135,3 +135,36 @@ def test_plotting_a_curve_that_is_not_there_is_one_clear_error(tmp_path, capsys)
         main([f"run={tmp_path}", "--out", str(tmp_path / "curves.png")])
     assert exit_.value.code == 2 and f"no curve.csv at {tmp_path}/curve.csv" in capsys.readouterr().err
     assert not (tmp_path / "curves.png").exists()
+
+
+def test_the_paper_preset_fine_tunes_the_pretrained_model_model_path_names(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from token_assorted import finetune, generate_data
+    from token_assorted.lm.stand_in import save_stand_in
+
+    paper = make_config("task=prontoqa", "preset=paper")
+    assert (paper.model.path, paper.finetune.epochs, paper.finetune.batch_size, paper.finetune.lr) == ("gpt2", 50, 128, 1e-4)
+    assert paper.task.params.hops == 5 and not paper.base.use  # Coconut's ProntoQA, no base model of our own
+    records = [prontoqa.sample(random.Random(i), prontoqa.Params()) for i in range(40)]
+    stand_in = save_stand_in(tmp_path / "pretrained", [sequence_text(r) for r in records])  # GPT-2's place
+    run = ["task=prontoqa", "preset=paper", "mode=cot", f"model.path={stand_in}", f"data.dir={tmp_path / 'data'}",
+           f"out_dir={tmp_path / 'out'}", "task.sizes.train=16", "task.sizes.valid=4", "task.sizes.test=4",
+           "finetune.epochs=1", "finetune.batch_size=8"]
+    generate_data.run(make_config(*run), progress=False)
+    directory = finetune.run(make_config(*run), progress=False)
+    tuned, start = (AutoModelForCausalLM.from_pretrained(d) for d in (directory, stand_in))
+    assert tuned.config.hidden_size == start.config.hidden_size == 32  # the stand-in's weights, fine-tuned
+    assert not torch.equal(tuned.model.layers[0].mlp.up_proj.weight, start.model.layers[0].mlp.up_proj.weight)
+
+
+def test_a_hub_name_that_is_neither_cached_nor_reachable_stops_at_once(monkeypatch):
+    import huggingface_hub
+
+    from token_assorted.config import check_model_path
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *args, **kwargs: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=r"model.path 'gpt2' is no folder here and the hub cannot be reached .*"
+                                          r"huggingface-cli download gpt2 --local-dir DIR"):
+        check_model_path("gpt2", "tokenizer_config.json")
