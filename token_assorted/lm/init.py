@@ -1,8 +1,8 @@
 """Mimetic initialisation of self-attention (Trockman & Kolter, 2023, "Mimetic Initialization of Self-Attention
 Layers"): each layer starts with W_q^T W_k ≈ s (I + Z) and W_v^T W_o^T ≈ s (Z - I), Z a random matrix of unit
-scale, the pattern trained attention layers have. A token then attends to others like it from the first step: the
-in-context lookups these tasks need are learnt from far fewer samples (docs/learning.md). Only the starting weights
-change: the model is a plain transformers model, saved and loaded as any other.
+scale, the pattern trained attention layers have. A token then attends to others like it from the first step, the
+start of the in-context lookups these tasks need (what it did on ProntoQA: docs/learning.md). Only the starting
+weights change: the model is a plain transformers model, saved and loaded as any other.
 """
 
 from __future__ import annotations
