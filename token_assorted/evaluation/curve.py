@@ -48,7 +48,7 @@ class AccuracyCurve(L.Callback):
         with torch.random.fork_rng(), torch.inference_mode():  # training's random stream is left as it was
             summary, _ = evaluate_records(
                 model, self.tokenizer, self.task, self.records, max_new_tokens=self.max_new_tokens,
-                batch_size=self.batch_size, progress=False, sampled=False,
+                batch_size=self.batch_size, progress=False, draw_samples=False,
             )
         model.train()
         row = {"step": step, "samples": step * self.samples_per_step, "accuracy": summary["accuracy"],

@@ -120,10 +120,10 @@ def evaluate_records(
     code_choice: str = "token",
     prompting: Prompting | None = None,
     max_positions: int | None = None,
-    sampled: bool = True,
+    draw_samples: bool = True,
 ) -> tuple[dict, list[dict]]:
     """(summary, one prediction row per record). `file` names the records' file in error messages.
-    `sampled`: False leaves out the maze's top-k samples, so its accuracy is the greedy plan's feasibility.
+    `draw_samples`: False leaves out the maze's top-k samples, so its accuracy is the greedy plan's feasibility.
     `max_positions`: the most positions a prompt and its generation may take (Checkpoint.max_positions);
     None: the model's own limit.
 
@@ -153,7 +153,7 @@ def evaluate_records(
         for index, (record, generations) in enumerate(zip(records, greedy))
     ]
     seconds, greedy_seconds = time.perf_counter() - started, None
-    if sampled and task_name in SAMPLED_TASKS:
+    if draw_samples and task_name in SAMPLED_TASKS:
         started = time.perf_counter()
         decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)

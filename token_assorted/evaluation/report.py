@@ -6,12 +6,12 @@ summary.md (the tables), summary.json (the numbers) and accuracy_vs_tokens.png (
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..config import POOLED_LABEL
 from ..errors import ConfigError
 from ..io import atomic_path, write_json, write_text
+from ..records import parse_json_rows
 from ..tasks import get_task
 from .results import PREDICTIONS, eval_dir, eval_root
 from .stats import mcnemar_exact, paired_counts
@@ -47,7 +47,7 @@ def solved_items(out_dir, task: str, mode: str) -> list[tuple[str, bool]] | None
     path = eval_dir(out_dir, task, mode) / PREDICTIONS
     if not path.is_file():
         return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = parse_json_rows(path.read_text(encoding="utf-8"), path)
     return [(row["question"], bool(row["solved"])) for row in rows]
 
 
