@@ -121,7 +121,7 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (generate_data, ["eval.code_choice=Pooled"], "error: unknown eval.code_choice 'Pooled'"),
         (finetune, ["finetune.schedule=step"], "error: unknown finetune.schedule 'step'; choose one of: cosine, linear"),
         (train_vqvae, ["vqvae.train.schedule=Cosine"], "error: unknown vqvae.train.schedule 'Cosine'"),
-        (finetune, ["model.arch=gpt3"], "error: unknown model.arch 'gpt3'; choose one of: llama, gpt2"),
+        (finetune, ["model.arch=gpt3"], "error: unknown model.arch 'gpt3'; choose one of: llama, qwen3, gpt2"),
         (finetune, ["model.latent_init=random"], "error: unknown model.latent_init 'random'; choose one of: mean,"),
         (evaluate, ["model.dtype=fp16"], "error: unknown model.dtype 'fp16'; choose one of: float32, bfloat16"),
         (train_vqvae, ["vqvae.quantizer=lfq"], "error: unknown vqvae.quantizer 'lfq'; choose one of: vq, fsq, rvq"),

@@ -69,6 +69,22 @@ def test_mimetic_init_is_deterministic_and_saves_as_a_plain_model(tokenizer, tmp
     assert torch.equal(loaded.model.layers[1].self_attn.q_proj.weight, model.model.layers[1].self_attn.q_proj.weight)
 
 
+def test_the_qk_norm_architecture_is_a_stock_qwen3_model_that_reloads_and_generates(tokenizer, tmp_path):
+    from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    model = build_model(model_cfg("model.arch=qwen3", "model.mimetic_init=0.3"), tokenizer)
+    attention = model.model.layers[0].self_attn
+    assert isinstance(model, Qwen3ForCausalLM) and attention.q_norm.weight.shape == (WIDTH // 4,)  # per head
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    prompt = tokenizer("Fae is a wumpus.\n", return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**prompt).logits, model.eval()(**prompt).logits)
+    out = loaded.generate(**prompt, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    assert out.shape[1] == prompt["input_ids"].shape[1] + 5
+
+
 def test_mimetic_init_refuses_attention_without_separate_projections(tokenizer):
     with pytest.raises(ConfigError, match="mimetic_init"):
         build_model(model_cfg("model.arch=gpt2", "model.mimetic_init=0.3"), tokenizer)

@@ -17,7 +17,7 @@ from .errors import ConfigError
 # The settings that name one of a few choices (check_settings), each with the code that reads it
 CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
 SCHEDULES = ("cosine", "linear")  # finetune.schedule, vqvae.train.schedule: schedule.py
-ARCHS = ("llama", "gpt2")  # model.arch: lm/model.py
+ARCHS = ("llama", "qwen3", "gpt2")  # model.arch: lm/model.py
 DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
 LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
 QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
@@ -102,7 +102,7 @@ class LoraConfig:
 class ModelConfig:
     name: str = "tiny"
     path: Optional[str] = None  # a local pretrained causal LM (or hub name); None builds one from this config
-    arch: str = "llama"  # llama | gpt2, for models built from this config
+    arch: str = "llama"  # llama | qwen3 (llama with QK-norm) | gpt2, for models built from this config
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4

@@ -24,7 +24,7 @@ def finetune_dir(cfg) -> Path:
 
 def model_config(model_cfg, tokenizer):
     """A transformers config for `model_cfg.arch`, sized by cfg.model and matched to the tokenizer's ids."""
-    from transformers import GPT2Config, LlamaConfig
+    from transformers import GPT2Config, LlamaConfig, Qwen3Config
 
     check_choice("model.arch", model_cfg.arch, ARCHS)
     if model_cfg.hidden_size % model_cfg.num_heads:
@@ -37,17 +37,22 @@ def model_config(model_cfg, tokenizer):
         "eos_token_id": tokenizer.eos_token_id,
         "bos_token_id": tokenizer.bos_token_id,
     }
+    decoder = {
+        "hidden_size": model_cfg.hidden_size,
+        "intermediate_size": model_cfg.intermediate_size,
+        "num_hidden_layers": model_cfg.num_layers,
+        "num_attention_heads": model_cfg.num_heads,
+        "num_key_value_heads": model_cfg.num_heads,
+        "max_position_embeddings": model_cfg.max_positions,
+        "attention_dropout": model_cfg.dropout,
+        "tie_word_embeddings": False,
+    }
     if model_cfg.arch == "llama":
-        return LlamaConfig(
-            hidden_size=model_cfg.hidden_size,
-            intermediate_size=model_cfg.intermediate_size,
-            num_hidden_layers=model_cfg.num_layers,
-            num_attention_heads=model_cfg.num_heads,
-            num_key_value_heads=model_cfg.num_heads,
-            max_position_embeddings=model_cfg.max_positions,
-            attention_dropout=model_cfg.dropout,
-            tie_word_embeddings=False,
-            **ids,
+        return LlamaConfig(**decoder, **ids)
+    if model_cfg.arch == "qwen3":  # Llama with RMS-normed queries and keys per head (QK-norm); Llama's RoPE base
+        return Qwen3Config(
+            **decoder, head_dim=model_cfg.hidden_size // model_cfg.num_heads, rms_norm_eps=1e-5,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, **ids,
         )
     return GPT2Config(
         n_embd=model_cfg.hidden_size,
