@@ -8,10 +8,10 @@ PRESET ?= default
 comma := ,
 TASKS ?= maze,prontoqa,prosqa
 # METHODS=all: every method (these three, pause, icot, coconut, softcot); ablations: the replacement modes;
-# all,ablations: every mode in conf/mode/.
+# all,ablations: every method in token_assorted/methods/.
 METHODS ?= sol-only,cot,random-replace
 
-# `make bench` trains the models it lacks on this preset (quick: 13-16 min on a 2-core CPU); BENCH_PRESET=default
+# `make bench` trains the models it lacks on this preset (quick; run times: docs/benchmarks.md); BENCH_PRESET=default
 # reuses the models `make eval` trained.
 BENCH_PRESET ?= quick
 

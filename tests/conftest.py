@@ -4,6 +4,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import token_assorted.config  # noqa: F401  (registers the schema)
+import token_assorted.methods  # noqa: F401  (registers each method's settings)
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -40,6 +41,14 @@ def write_reference_splits(root: Path, train: int, valid: int, test: int) -> Pat
         write_records(directory / f"{split}.json", rows)
     write_meta(directory, config={}, seed=0, inputs={s: sha256(directory / f"{s}.json") for s in splits})
     return root
+
+
+def method(name: str, **settings):
+    """A method with its settings, as `mode=<name> mode.<key>=<value> ...` would give it."""
+    from token_assorted.methods import method_class
+
+    cls = method_class(name)
+    return cls(cls.Settings(name=name, **settings))
 
 
 def make_config(*overrides: str):

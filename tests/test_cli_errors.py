@@ -135,7 +135,8 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["finetune.lr=-1"], "error: finetune.lr is -1.0; a learning rate must be above 0"),
         (finetune, ["trainer.checkpoint_every_n_steps=0"], "error: trainer.checkpoint_every_n_steps is 0; it counts"),
         (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too
-        (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # `+` adds only what the schema has
+        # `+` adds only what the schema has
+        (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),
         (generate_data, ["task=maze", "task.params.rooms=abc"],
          "error: task.params.rooms for 'maze' must be int, got 'abc'"),
         (generate_data, ["task.sizes.train=-5"], "error: task.sizes.train is -5; a split needs records: at least 1"),
@@ -181,14 +182,15 @@ def test_a_hint_to_run_a_stage_first_carries_the_runs_overrides(tmp_path, monkey
 
 def test_a_hint_leaves_out_the_mode_keys_its_commands_mode_ignores(monkeypatch):
     from token_assorted import commands
+    from token_assorted.errors import remedy
 
     monkeypatch.setattr(commands, "run_overrides", lambda: ["mode=softcot", "mode.soft_thoughts=2", "preset=quick",
                                                             "bench.tasks=[prosqa]", "finetune.lr=1e-3"])
     cfg = SimpleNamespace(task=SimpleNamespace(name="prosqa"), mode=SimpleNamespace(name="softcot"), preset="quick")
     # SoftCoT's frozen cot model: `finetune mode=cot mode.soft_thoughts=2` would be refused
-    assert commands.stage_command("finetune", cfg, "mode=cot") == (
+    assert commands.stage_command(remedy("finetune", cfg, "mode=cot")) == (
         "python -m token_assorted.finetune task=prosqa mode=cot preset=quick 'bench.tasks=[prosqa]' finetune.lr=1e-3")
-    assert commands.stage_command("generate_data", cfg).startswith(
+    assert commands.stage_command(remedy("generate_data", cfg)).startswith(
         "python -m token_assorted.generate_data task=prosqa mode=softcot mode.soft_thoughts=2 preset=quick")
 
 

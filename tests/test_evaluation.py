@@ -442,7 +442,7 @@ def test_the_report_names_the_test_splits_difficulty():
 
 
 def test_generation_runs_in_float32_on_a_cpu_whatever_the_training_precision():
-    from token_assorted.evaluation.harness import generation_autocast
+    from token_assorted.precision import generation_autocast
 
     for precision in ("bf16-mixed", "16-mixed", "32"):
         with generation_autocast(torch.device("cpu"), precision):

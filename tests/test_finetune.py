@@ -8,9 +8,10 @@ import sys
 
 import pytest
 import torch
-from conftest import make_config, write_reference_splits
+from conftest import make_config, method, write_reference_splits
 
 from token_assorted import finetune
+from token_assorted.lm import setup as lm_setup
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import DataError, DivergedError
 from token_assorted.io import write_meta
@@ -40,13 +41,13 @@ def hand_made_codes(cfg):
     tokenizer = get_tokenizer(cfg, progress=False)
     per_chunk = CHUNK // COMPRESSION
     splits = {}
-    for split in finetune.SPLITS:
+    for split in lm_setup.SPLITS:
         splits[split] = []
         for trace in load_dataset(cfg, split, tokenizer)["reasoning_ids"]:
             chunks = [trace[i : i + CHUNK] for i in range(0, len(trace), CHUNK)]
             splits[split].append([(sum(c) * (slot + 1)) % CODEBOOK for c in chunks for slot in range(per_chunk)])
     codebook = torch.randn(CODEBOOK, 4, generator=torch.Generator().manual_seed(0))
-    return finetune.LatentCodes(CHUNK, COMPRESSION, per_chunk, CODEBOOK, codebook, splits, checksum="hand-made")
+    return lm_setup.LatentCodes(CHUNK, COMPRESSION, per_chunk, CODEBOOK, codebook, splits, checksum="hand-made")
 
 
 def no_vqvae(cfg):
@@ -54,7 +55,7 @@ def no_vqvae(cfg):
 
 
 def train(monkeypatch, data_dir, out, *overrides, codes=no_vqvae):
-    monkeypatch.setattr(finetune, "load_latent_codes", codes)
+    monkeypatch.setattr(lm_setup, "load_latent_codes", codes)
     cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={out}", *overrides)
     return finetune.run(cfg, progress=False)
 
@@ -238,7 +239,6 @@ def test_under_a_step_budget_the_curriculum_follows_the_steps(data_dir, tmp_path
 def test_a_new_stage_resets_the_optimizer_where_the_mode_asks():
     from types import SimpleNamespace
 
-    from token_assorted.config import ModeConfig
     from token_assorted.lm import EpochDraws
 
     def run_epochs(reset: bool, resumed_stage: int | None = None) -> list[int]:
@@ -246,8 +246,8 @@ def test_a_new_stage_resets_the_optimizer_where_the_mode_asks():
         optimizer = torch.optim.AdamW([weight])
         trainer = SimpleNamespace(current_epoch=0, global_step=0, estimated_stepping_batches=8, optimizers=[optimizer])
         collator = SimpleNamespace(epoch=0, stage=0)
-        mode = ModeConfig(name="curriculum-replace", stage_caps=[0, 8], reset_optimizer=reset)
-        draws = EpochDraws(mode, 2, collator, SimpleNamespace(stage=0))
+        curriculum = method("curriculum-replace", stage_caps=[0, 8], reset_optimizer=reset)
+        draws = EpochDraws(curriculum, 2, collator, SimpleNamespace(stage=0))
         states = []
         if resumed_stage is not None:  # a run resumed in its second epoch: stage and moments from the checkpoint
             draws.load_state_dict({"stage": resumed_stage})
@@ -272,11 +272,10 @@ def test_draws_follow_the_pass_over_the_data_and_the_stage_follows_the_schedule(
     # the sampler groups each pass's samples by the lengths that pass's draws give them
     from types import SimpleNamespace
 
-    from token_assorted.config import ModeConfig
     from token_assorted.lm import EpochDraws
 
     train, valid = SimpleNamespace(epoch=0, stage=0), SimpleNamespace(epoch=0, stage=0)
-    draws = EpochDraws(ModeConfig(name="curriculum-replace", stage_caps=[0, 8]), 4, train, valid)
+    draws = EpochDraws(method("curriculum-replace", stage_caps=[0, 8]), 4, train, valid)
     trainer = SimpleNamespace(current_epoch=0, global_step=0, estimated_stepping_batches=40, optimizers=[])
     draws.on_train_epoch_start(trainer, None)
     trainer.global_step = 25  # a step budget of 40 standing for 4 epochs, still in the first pass over the data
@@ -288,9 +287,9 @@ def test_draws_follow_the_pass_over_the_data_and_the_stage_follows_the_schedule(
 
 
 def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
-    from token_assorted.config import ModeConfig
     from token_assorted.latent import LatentVocab
     from token_assorted.lm import MixingCollator
+    from token_assorted.methods import LatentLayout
 
     vocab = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
     rows = [
@@ -298,8 +297,8 @@ def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
         for i in range(12)
     ]
     codes = [[c % 4 for c in range(len(r["reasoning_ids"]) // 4)] for r in rows]
-    collate = MixingCollator(ModeConfig(name="random-replace"), vocab, codes, chunk_size=4, per_chunk=1,
-                             pad_id=0, max_length=64, seed=0)
+    collate = MixingCollator(method("random-replace"), LatentLayout(vocab, 4, 1), codes, pad_id=0, max_length=64,
+                             seed=0)
     batch = collate(rows)
     lengths = batch["attention_mask"].sum(1)
     assert batch["input_ids"].shape[1] == int(lengths.max())
@@ -336,7 +335,7 @@ def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(da
 def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, capsys):
     from omegaconf import OmegaConf
 
-    made = make_config("mode=fixed", "mode.m=8", "mode.m_choices=[0,8]")  # m_choices: random-replace's, not fixed's
+    made = make_config("mode=fixed", "mode.m=8")
     write_meta(tmp_path, config=OmegaConf.to_container(made, resolve=True), seed=0)
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "mode.m=8"))
     assert capsys.readouterr().out == ""
@@ -346,11 +345,9 @@ def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, cap
 
 
 def test_a_curriculum_that_ends_before_its_last_stage_says_so(capsys):
-    from token_assorted.config import ModeConfig
-
-    curriculum = ModeConfig(name="curriculum-replace", stage_caps=[0, 16, 32])
+    curriculum = method("curriculum-replace", stage_caps=[0, 16, 32])
     finetune.note_unreached_stages(curriculum, epochs=3)  # a stage an epoch: all three
-    finetune.note_unreached_stages(ModeConfig(name="icot"), epochs=1)  # its stages are the epochs
+    finetune.note_unreached_stages(method("icot"), epochs=1)  # its stages are the epochs
     assert capsys.readouterr().out == ""
     finetune.note_unreached_stages(curriculum, epochs=1)  # preset=quick: cot in all but name
     assert capsys.readouterr().out.startswith("note: curriculum-replace ends in stage 0 of stages 0-2 with "
@@ -405,18 +402,18 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
     data = {"train": [{"index": i, **row} for i in range(4)], "valid": [{"index": 0, **row}]}
     collators = {"train": RowsCollator(), "valid": RowsCollator()}
     if allowed:
-        finetune.check_loader_workers(cfg)
-        loaders, _ = finetune.make_loaders(data, collators, cfg, world_size=1)
+        finetune.check_loader_workers(cfg, method(mode))
+        loaders, _ = finetune.make_loaders(data, collators, cfg, method(mode), world_size=1)
         assert loaders[0].num_workers == 1
     else:
         with pytest.raises(ConfigError, match=rf"trainer.num_workers=1: mode {mode} draws"):
-            finetune.check_loader_workers(cfg)
+            finetune.check_loader_workers(cfg, method(mode))
 
 
 def test_training_batches_hold_samples_of_similar_length_as_drawn():
-    from token_assorted.config import ModeConfig
     from token_assorted.latent import LatentVocab
     from token_assorted.lm import MixingCollator
+    from token_assorted.methods import LatentLayout
 
     # padding is computed like any token: maze cot batches were 35 % padding before grouping, 1.3 % after; grouped by
     # the whole record's length, random-replace's were still 32 %, since the draw shortens some traces and not others
@@ -427,12 +424,12 @@ def test_training_batches_hold_samples_of_similar_length_as_drawn():
     data = {"train": rows, "valid": rows[:40]}
     vocab = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
     codes = [[1] * int(t) for t in traces]
-    collators = {split: MixingCollator(ModeConfig(name="random-replace"), vocab, codes, chunk_size=4, per_chunk=1,
-                                       pad_id=0, max_length=1024, seed=0) for split in data}
+    collators = {split: MixingCollator(method("random-replace"), LatentLayout(vocab, 4, 1), codes, pad_id=0,
+                                       max_length=1024, seed=0) for split in data}
 
     def padding_share(window: int, epoch: int = 0) -> tuple[float, list]:
         cfg = make_config("mode=random-replace", "finetune.batch_size=16", f"finetune.length_window={window}")
-        (train, valid), order = finetune.make_loaders(data, collators, cfg, world_size=1)
+        (train, valid), order = finetune.make_loaders(data, collators, cfg, method("random-replace"), world_size=1)
         order.set_epoch(epoch)
         collators["train"].epoch = epoch  # as EpochDraws sets it
         batches = [batch["attention_mask"] for batch in train]
@@ -453,7 +450,7 @@ def test_training_batches_hold_samples_of_similar_length_as_drawn():
 
 def test_bf16_autocast_by_default_only_where_the_hardware_has_bf16_arithmetic(monkeypatch):
     # without bf16 arithmetic every bf16 product is converted in software: 13.6x slower on an AVX2-only CPU
-    from token_assorted.config import bf16_where_fast
+    from token_assorted.precision import bf16_where_fast
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for capabilities, expected in [({"amx_bf16": True}, "bf16-mixed"), ({"avx512_bf16": True}, "bf16-mixed"),

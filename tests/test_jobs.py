@@ -98,18 +98,17 @@ if __name__ == "__main__":
 
 
 def test_job_costs_grow_with_the_text_a_method_trains_on_and_generates():
-    from token_assorted import evaluate, finetune, train_vqvae
     from token_assorted.job_costs import TaskShape, stage_cost
 
     shape = TaskShape(prompt=100.0, trace=40.0, answer=2.0, records=1000)
 
-    def cost(run, *overrides):
-        return stage_cost(Stage("", run, make_config("finetune.max_steps=50", *overrides)), shape)
+    def cost(kind, *overrides):
+        return stage_cost(Stage("", None, make_config("finetune.max_steps=50", *overrides), kind), shape)
 
-    tuning = {mode: cost(finetune.run, f"mode={mode}") for mode in ("sol-only", "random-replace", "cot")}
+    tuning = {mode: cost("finetune", f"mode={mode}") for mode in ("sol-only", "random-replace", "cot")}
     assert tuning["sol-only"] < tuning["random-replace"] < tuning["cot"]
-    assert cost(finetune.run, "mode=cot", "finetune.max_steps=100") == 2 * tuning["cot"]
-    assert cost(finetune.run, "mode=cot", "finetune.max_steps=null", "finetune.epochs=1") > tuning["cot"]
-    greedy = cost(evaluate.run, "task=prosqa", "mode=cot", "task.sizes.test=10")
-    assert cost(evaluate.run, "task=maze", "mode=cot", "task.sizes.test=10", "eval.num_samples=10") == 11 * greedy
-    assert cost(train_vqvae.run, "vqvae.train.max_steps=10") < cost(train_vqvae.run, "vqvae.train.max_steps=20")
+    assert cost("finetune", "mode=cot", "finetune.max_steps=100") == 2 * tuning["cot"]
+    assert cost("finetune", "mode=cot", "finetune.max_steps=null", "finetune.epochs=1") > tuning["cot"]
+    greedy = cost("evaluate", "task=prosqa", "mode=cot", "task.sizes.test=10")
+    assert cost("evaluate", "task=maze", "mode=cot", "task.sizes.test=10", "eval.num_samples=10") == 11 * greedy
+    assert cost("vqvae", "vqvae.train.max_steps=10") < cost("vqvae", "vqvae.train.max_steps=20")

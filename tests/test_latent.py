@@ -1,14 +1,13 @@
 """The latent vocabulary, every replacement mode's X̃, and the start values of the latent embeddings."""
 
-import dataclasses
 import random
 
 import pytest
 import torch
-import yaml
-from conftest import ROOT
+from conftest import make_config
+from conftest import method as mode
 
-from token_assorted.config import MODE_KEYS, ModeConfig, keys_read
+from token_assorted.methods import METHODS, LatentLayout
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.latent import (
@@ -17,18 +16,14 @@ from token_assorted.latent import (
     IGNORE,
     LatentVocab,
     add_latent_embeddings,
-    build_example,
-    check_mode,
     code_tokens,
     extend_tokenizer,
     latent_token,
     latent_vocab,
     mix_reasoning,
-    replaced_chunks,
     sample_rng,
-    stage_for_epoch,
 )
-from token_assorted.latent.modes import MODES, curriculum_stage, stage_count, poisson_replace, random_replace
+from token_assorted.latent.chunks import curriculum_stage, poisson_replace, random_replace
 
 VOCAB = LatentVocab(first_code_id=100, codebook_size=8, begin_id=90, end_id=91)
 L, C = 4, 2  # chunk size and codes per chunk (L/r with r = 2)
@@ -38,8 +33,7 @@ CODES = [0, 1, 2, 3, 4, 5]  # 3 chunks × 2 codes
 ROW = {"index": 0, "prompt_ids": PROMPT, "reasoning_ids": TRACE, "solution_ids": SOLUTION}
 
 
-def mode(name, **fields):
-    return ModeConfig(name=name, **fields)
+LAYOUT = LatentLayout(VOCAB, L, C)
 
 
 def ids(*codes):
@@ -47,7 +41,7 @@ def ids(*codes):
 
 
 def example(m, stage=0, rng=None):
-    return build_example(ROW, CODES, m, rng or random.Random(0), VOCAB, L, C, stage)
+    return m.example(ROW, CODES, rng or random.Random(0), stage, LAYOUT)
 
 
 def chunks_of(tokens):
@@ -119,7 +113,7 @@ def test_codes_that_do_not_match_the_trace_are_refused():
 def test_random_replace_default_draws_every_chunk_count_from_none_to_the_whole_trace():
     drawn = set()
     for index in range(200):
-        e = build_example(ROW, CODES, mode("random-replace"), sample_rng(0, 0, index), VOCAB, L, C)
+        e = mode("random-replace").example(ROW, CODES, sample_rng(0, 0, index), 0, LAYOUT)
         blocks = chunks_of(e.input_ids)
         assert len(blocks) <= 1
         codes = blocks[0] if blocks else []
@@ -135,7 +129,7 @@ def test_random_replace_choices_round_down_and_cover_the_set():
 
 def test_draws_are_reproducible_per_sample_and_fresh_per_epoch():
     def draw(epoch, index):
-        return replaced_chunks(mode("random-replace"), sample_rng(7, epoch, index), 40, L)
+        return mode("random-replace").picked(sample_rng(7, epoch, index), 40, L, 0)
 
     assert [draw(0, i) for i in range(20)] == [draw(0, i) for i in range(20)]
     assert [draw(0, i) for i in range(20)] != [draw(1, i) for i in range(20)]
@@ -170,35 +164,41 @@ def test_curriculum_stages_advance_with_the_epochs():
     assert [curriculum_stage(e, 3, 4) for e in range(3)] == [0, 1, 2]
     assert [curriculum_stage(e, 9, 3, epochs_per_stage=2) for e in range(9)] == [0, 0, 1, 1, 2, 2, 2, 2, 2]
     cur = mode("curriculum-replace", stage_caps=[0, 16])
-    assert [stage_for_epoch(cur, e, 4) for e in range(4)] == [0, 0, 1, 1]
-    assert stage_for_epoch(mode("random-replace"), 3, 4) == 0
-    assert [stage_count(m) for m in (cur, mode("coconut", max_stage=3), mode("icot"), mode("cot"))] == [2, 4, None, None]
+    assert [cur.stage_for_epoch(e, 4) for e in range(4)] == [0, 0, 1, 1]
+    assert mode("random-replace").stage_for_epoch(3, 4) == 0
+    assert [m.stage_count() for m in (cur, mode("coconut", max_stage=3), mode("icot"), mode("cot"))] == [2, 4, None, None]
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "name, settings",
     [
-        mode("latent-everything"),
-        mode("fixed", m=-1),
-        mode("random-replace", m_choices=[]),
-        mode("curriculum-replace", stage_caps=[]),
-        mode("curriculum-replace", stage_caps=[32, 16]),
-        mode("poisson-replace", latent_rate=1.5),
+        ("latent-everything", {}),
+        ("fixed", {"m": -1}),
+        ("random-replace", {"m_choices": []}),
+        ("curriculum-replace", {"stage_caps": []}),
+        ("curriculum-replace", {"stage_caps": [32, 16]}),
+        ("poisson-replace", {"latent_rate": 1.5}),
     ],
 )
-def test_impossible_modes_are_refused(bad):
+def test_impossible_modes_are_refused(name, settings):
     with pytest.raises(ConfigError):
-        check_mode(bad)
+        mode(name, **settings)
 
 
-def test_the_table_of_mode_keys_matches_the_schema_and_the_mode_configs():
-    # MODE_KEYS decides what a model depends on and which mode.* overrides are refused: a key it misses would be
-    # refused for the mode that reads it, and a change to it would not retrain that mode's models
-    fields = {field.name for field in dataclasses.fields(ModeConfig)} - {"name"}
-    assert {key for keys in MODE_KEYS.values() for key in keys} == fields and set(MODE_KEYS) <= set(MODES)
-    for path in (ROOT / "conf" / "mode").glob("*.yaml"):
-        written = set(yaml.safe_load(path.read_text()))
-        assert written == set(keys_read(path.stem)), path.name  # each key it reads, documented there
+def test_each_method_reads_the_keys_of_its_own_settings_and_no_other():
+    # a method's settings are its mode section: a key of another method's is refused by the schema itself
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf
+
+    from token_assorted.methods import keys_read
+
+    for name, cls in METHODS.items():
+        section = make_config(f"mode={name}").mode
+        assert set(OmegaConf.to_container(section)) == set(keys_read(name)) and section.name == name
+        assert isinstance(OmegaConf.to_object(section), cls.Settings)
+    assert make_config("mode=fixed", "mode.m=3").mode.m == 3
+    with pytest.raises(ConfigCompositionException, match="mode.m"):
+        make_config("mode=cot", "mode.m=3")
 
 
 # --- vocabulary ------------------------------------------------------------------------------------

@@ -10,20 +10,21 @@ from functools import partial
 
 import pytest
 import torch
-from conftest import ROOT, make_config, write_reference_splits
+from conftest import ROOT, make_config, method, write_reference_splits
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.attention import LM_ATTENTION
-from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, ModeConfig, settings
+from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, settings
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
-from token_assorted.latent import IGNORE, LatentVocab, MODES, build_example, check_mode, sample_rng, stage_for_epoch
+from token_assorted.latent import IGNORE, LatentVocab, sample_rng
 from token_assorted.latent.icot import icot_example, removal_per_epoch, removed_tokens, smoothing_offset
 from token_assorted.lm import MixingCollator
+from token_assorted.methods import METHODS, LatentLayout, expand
 from token_assorted.thoughts.batches import left_padded, positions, thought_batch
 from token_assorted.thoughts.coconut import (
     CoconutCollator, CoconutIds, coconut_embedder, coconut_example, coconut_logits, coconut_loss,
@@ -36,8 +37,11 @@ VOCAB = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
 IDS = CoconutIds(begin=40, end=41, thought=42)
 
 
-def example(mode, stage=0, pause_id=None, epoch=0):
-    return build_example(ROW, (), mode, sample_rng(0, epoch, 0), VOCAB, 4, 1, stage, pause_id)
+LAYOUT = LatentLayout(VOCAB, 4, 1)
+
+
+def example(m, stage=0, epoch=0):
+    return m.example(ROW, (), sample_rng(0, epoch, 0), stage, LAYOUT)
 
 
 def tiny_gpt2(vocab_size=64, hidden=32, seed=0):
@@ -61,7 +65,9 @@ def tiny_llama(vocab_size=64, hidden=32, seed=0):
 
 
 def test_pause_sample_puts_pauses_between_question_and_answer_and_skips_them_in_the_loss():
-    e = example(ModeConfig(name="pause", pause_tokens=3), pause_id=99)
+    pause = method("pause", pause_tokens=3)
+    pause.pause_id = 99  # as prepare() sets it, adding <pause> to the tokenizer
+    e = example(pause)
     assert e.input_ids == [5, 6, 99, 99, 99, 7, 2]
     assert e.labels == [IGNORE] * 5 + [7, 2]
 
@@ -70,8 +76,8 @@ def test_icot_removes_tokens_from_the_left_epoch_by_epoch_until_it_answers_direc
     assert removal_per_epoch(None, longest_trace=10, epochs=3) == 5  # all gone by the last epoch (epoch 2)
     assert removal_per_epoch(None, longest_trace=10, epochs=1) == 10
     assert removal_per_epoch(2, longest_trace=10, epochs=3) == 2
-    mode = ModeConfig(name="icot", removed_per_epoch=2)
-    stages = [stage_for_epoch(mode, epoch, 4) for epoch in range(4)]
+    mode = method("icot", removed_per_epoch=2)
+    stages = [mode.stage_for_epoch(epoch, 4) for epoch in range(4)]
     assert stages == [0, 1, 2, 3]
     samples = [example(mode, stage=s).input_ids for s in stages]
     assert samples == [[5, 6, 10, 11, 12, 13, 14, 7, 2], [5, 6, 12, 13, 14, 7, 2], [5, 6, 14, 7, 2], [5, 6, 7, 2]]
@@ -92,8 +98,9 @@ def test_icot_removal_smoothing_draws_a_few_extra_tokens_with_exponentially_fall
 
 
 def test_coconut_stage_k_replaces_k_steps_with_k_times_c_thoughts_in_aligned_columns():
-    mode = ModeConfig(name="coconut", thoughts_per_step=2, max_stage=3, epochs_per_stage=1)
-    assert [stage_for_epoch(mode, e, 6) for e in range(6)] == [0, 1, 2, 3, 3, 3]
+    coconut = method("coconut", thoughts_per_step=2, max_stage=3, epochs_per_stage=1)
+    mode = coconut.settings
+    assert [coconut.stage_for_epoch(e, 6) for e in range(6)] == [0, 1, 2, 3, 3, 3]
     e0, e1, e3 = (coconut_example(ROW, k, IDS) for k in (0, 1, 3))
     assert (e0.prefix, e0.suffix) == ([5, 6, 40], [41, 10, 11, 12, 13, 14, 7, 2])
     assert e0.suffix_labels == [IGNORE, 10, 11, 12, 13, 14, 7, 2]
@@ -125,27 +132,29 @@ def test_thought_batch_pads_prefixes_left_and_suffixes_right():
 
 
 def test_mode_checks_and_all_methods():
-    for bad in (ModeConfig(name="pause", pause_tokens=0), ModeConfig(name="coconut", thoughts_per_step=0),
-                ModeConfig(name="softcot", soft_thoughts=0), ModeConfig(name="icot", removed_per_epoch=0),
-                ModeConfig(name="icot", removal_smoothing=0.0), ModeConfig(name="cot", reset_optimizer=True)):
+    for name, bad in (("pause", {"pause_tokens": 0}), ("coconut", {"thoughts_per_step": 0}),
+                      ("softcot", {"soft_thoughts": 0}), ("icot", {"removed_per_epoch": 0}),
+                      ("icot", {"removal_smoothing": 0.0})):
         with pytest.raises(ConfigError):
-            check_mode(bad)
-    assert {"pause", "icot", "coconut", "softcot"} <= set(MODES)
-    methods = pipeline.expand_methods(["all"])
+            method(name, **bad)
+    with pytest.raises(TypeError):  # a key cot's settings do not have
+        method("cot", reset_optimizer=True)
+    assert {"pause", "icot", "coconut", "softcot"} <= set(METHODS)
+    methods = expand(["all"])
     assert methods == ["sol-only", "cot", "random-replace", "pause", "icot", "coconut", "softcot"]
-    assert sorted(pipeline.expand_methods(["all", "ablations"])) == sorted(MODES)  # each mode once
-    assert pipeline.expand_methods(["fixed", "all"]) == ["fixed", *methods]
+    assert sorted(expand(["all", "ablations"])) == sorted(METHODS)  # each method once
+    assert expand(["fixed", "all"]) == ["fixed", *methods]
     assert count_tokens([3, 4, 2], frozenset(), thoughts=5).as_dict() == {
         "generated_tokens": 8, "latent_tokens": 0, "text_tokens": 3, "thought_tokens": 5}
 
 
 def test_mixing_collator_builds_pause_and_icot_batches():
     rows = [ROW, {**ROW, "index": 1}]
-    pause = MixingCollator(ModeConfig(name="pause", pause_tokens=2), VOCAB, None, chunk_size=4, per_chunk=1,
-                           pad_id=0, max_length=64, seed=0, pause_id=99)
+    pausing = method("pause", pause_tokens=2)
+    pausing.pause_id = 99
+    pause = MixingCollator(pausing, LAYOUT, None, pad_id=0, max_length=64, seed=0)
     assert pause(rows)["input_ids"][0].tolist() == [5, 6, 99, 99, 7, 2]
-    icot = MixingCollator(ModeConfig(name="icot", removed_per_epoch=3), VOCAB, None, chunk_size=4, per_chunk=1,
-                          pad_id=0, max_length=64, seed=0)
+    icot = MixingCollator(method("icot", removed_per_epoch=3), LAYOUT, None, pad_id=0, max_length=64, seed=0)
     icot.stage = 1
     assert icot(rows)["input_ids"][0].tolist() == [5, 6, 13, 14, 7, 2]
     pause.max_length, pause.file = 5, "valid.json"
@@ -168,7 +177,7 @@ def naive_thoughts(model, prefix: list[int], count: int) -> torch.Tensor:
 @pytest.mark.parametrize("build", [tiny_llama, tiny_gpt2], ids=["llama", "gpt2"])
 def test_coconut_batched_cached_forward_matches_naive_recomputation(build):
     model = build()
-    mode = ModeConfig(name="coconut", thoughts_per_step=2)
+    mode = method("coconut", thoughts_per_step=2).settings
     rows = [ROW, {**ROW, "index": 1, "prompt_ids": [8, 9, 3, 4, 5], "step_lengths": [1, 4]}]
     collate = CoconutCollator(mode, IDS, pad_id=0, max_length=64)
     collate.stage = 1
@@ -391,15 +400,12 @@ def test_the_sampling_seed_follows_the_seed_and_alone_changes_only_the_evaluatio
     assert finetune(precisions[0]) != finetune(precisions[1])
 
 
-def test_a_run_recorded_before_the_new_mode_settings_is_still_current():
+def test_a_recorded_run_depends_on_its_own_method_settings_alone():
     cfg = make_config("mode=cot")
     recorded = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("pause_tokens", "removed_per_epoch", "soft_thoughts", "main"):
-        del recorded["mode"][key]
+    assert recorded["mode"] == {"name": "cot"}  # cot reads no other key: no other method's setting is part of it
     assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
-    recorded["mode"]["m"] = 5  # fixed's: cot does not read it (config.py MODE_KEYS) ...
-    assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
-    fixed = make_config("mode=fixed")  # ... fixed does
-    assert settings({**recorded, "mode": {**recorded["mode"], "name": "fixed"}}, ["mode"]) != settings(fixed, ["mode"])
+    fixed = OmegaConf.to_container(make_config("mode=fixed"), resolve=True)
+    assert settings(fixed, ["mode"]) != settings(make_config("mode=fixed", "mode.m=8"), ["mode"])
     recorded["finetune"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
     assert settings(recorded, ["finetune"])["finetune"]["no_such_setting"] == 1

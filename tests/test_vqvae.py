@@ -203,10 +203,10 @@ def test_the_bottleneck_opens_after_the_continuous_steps_and_k_means_builds_the_
         return forward(batch, quantize)
 
     model.forward = recording
-    module = VQVAEModule(
-        model, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="cosine", final_lr_ratio=0.1,
-        continuous_steps=continuous_steps,
-    )
+    from token_assorted.config import OptimConfig
+
+    optim = OptimConfig(lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="cosine", final_lr_ratio=0.1)
+    module = VQVAEModule(model, optim, continuous_steps=continuous_steps)
     trainer = L.Trainer(
         max_steps=16, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False,

@@ -12,13 +12,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from . import config  # noqa: F401  (registers the typed schema that conf/config.yaml builds on)
-from .errors import reports_errors
+from . import config, methods  # registers the typed schema conf/config.yaml builds on, and each method's settings
+from .commands import with_run_overrides
+from .errors import ToolkitError, reports_errors
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
-def override_problem(overrides: list[str]) -> str | None:
+def override_problem(overrides: list[str], config_name: str = "config") -> str | None:
     """Why `overrides` do not compose into a valid config, in one line (an unknown name, a misspelled key, a
     value of the wrong type); None if they do."""
     from hydra import compose, initialize_config_dir
@@ -27,24 +28,33 @@ def override_problem(overrides: list[str]) -> str | None:
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
     # inside a running app (the pipeline checking its tasks and methods) Hydra is already set up
-    setup = contextlib.nullcontext() if GlobalHydra.instance().is_initialized() else initialize_config_dir(
-        config_dir=CONF_DIR, version_base=None)
+    def setup():
+        return contextlib.nullcontext() if GlobalHydra.instance().is_initialized() else initialize_config_dir(
+            config_dir=CONF_DIR, version_base=None)
+
     try:
-        with setup:
-            composed = compose(config_name="config", overrides=overrides)
+        with setup():
+            composed = compose(config_name=config_name, overrides=overrides)
         if any(override.startswith("+") for override in overrides):
-            # `+key=value` may add any key; only those the schema has (or inside a free dict, task.params) count
-            OmegaConf.merge(OmegaConf.structured(config.Config), OmegaConf.to_container(composed))
+            # `+key=value` may add any key; only those the schema has (or inside a free dict, task.params) count.
+            # The mode section has its method's schema already
+            OmegaConf.merge(OmegaConf.structured(config.Config), {**OmegaConf.to_container(composed), "mode": {}})
     except MissingConfigException as err:
         group, _, name = str(err.missing_cfg_file).partition("/")
-        return f"unknown {group} '{name}'; choose one of: {', '.join(err.options or [])}"
+        options = [option for option in err.options or [] if (group, option) != ("mode", methods.EVERY)]
+        return f"unknown {group} '{name}'; choose one of: {', '.join(options)}"
     except OverrideParseException as err:
         return f"cannot parse the overrides: {str(err).splitlines()[0]}"
     except (HydraException, OmegaConfBaseException) as err:
         # Hydra wraps OmegaConf's error; the schema merge above raises it bare
         cause = next((e for e in (err.__cause__, err) if isinstance(e, OmegaConfBaseException)), None)
         if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
-            return f"unknown setting '{cause.full_key}' (see `--cfg job` for the settings there are)"
+            key = cause.full_key
+            if key.startswith("mode.") and (readers := methods.readers(key.removeprefix("mode."))):
+                with setup():  # the mode the run chose, composed without the mode keys
+                    chosen = compose(config_name=config_name, overrides=[o for o in overrides if not methods.mode_key(o)])
+                return f"{key} is not read by mode={chosen.mode.name}; only by mode {', '.join(readers)}"
+            return f"unknown setting '{key}' (see `--cfg job` for the settings there are)"
         headline = str(err).splitlines()[0]
         return f"{headline} ({str(cause.msg).splitlines()[0]})" if cause is not None else headline
     return None
@@ -56,7 +66,7 @@ def command_help(run) -> str:
     return f"python -m {module.__spec__.name.removesuffix('.__main__')}\n\n{inspect.cleandoc(module.__doc__ or '')}"
 
 
-def hydra_main(run, modes=lambda cfg: [cfg.mode.name]):
+def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config"):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
@@ -64,12 +74,15 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name]):
     `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given.
     """
 
-    @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
+    @hydra.main(version_base=None, config_path=CONF_DIR, config_name=config_name)
     @reports_errors
     def main(cfg) -> None:
         config.check_settings(cfg)
-        config.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
-        run(cfg)
+        methods.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
+        try:
+            run(cfg)
+        except ToolkitError as err:
+            raise with_run_overrides(err) from None
 
     @functools.wraps(main)
     def checked() -> None:
@@ -79,7 +92,8 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name]):
         if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
             # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
             overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
-            problem = override_problem([arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")])
+            problem = override_problem([arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")],
+                                       config_name)
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 sys.exit(2)

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, OmegaConf
 
 from .errors import ConfigError
+from .precision import bf16_where_fast
 
 # The settings that name one of a few choices (check_settings), each with the code that reads it
 CODE_CHOICES = ("token", "pooled")  # eval.code_choice: evaluation/pooled_codes.py
@@ -57,20 +58,6 @@ TRAINED_UNDER = tuple(key for key in FINETUNE_SETTINGS if key not in NOT_IN_THE_
 SAME_MODEL_UNDER = ("model.attention", "model.gradient_checkpointing")  # how it computes, not what it learns
 # Where a loaded task's rows come from: generate_data alone reads them, and the splits' checksums stand for them
 DATA_ORIGIN = ("task.params.source", "task.params.test_source")
-# The mode.* keys each mode reads besides its name (a mode not listed reads none). The others are ignored by that
-# mode, so they are no part of what its models depend on, and setting one on the command line is refused.
-MODE_KEYS = {
-    "random-replace": ("m_choices",),
-    "fixed": ("m",),
-    "curriculum-replace": ("stage_caps", "epochs_per_stage", "reset_optimizer"),
-    "poisson-replace": ("latent_rate",),
-    "pause": ("pause_tokens",),
-    "icot": ("removed_per_epoch", "removal_smoothing", "reset_optimizer"),
-    "coconut": ("thoughts_per_step", "max_stage", "epochs_per_stage", "reset_optimizer"),
-    "softcot": ("soft_thoughts", "main", "assistant", "assistant_model"),
-}
-
-
 @dataclass
 class TaskConfig:
     name: str = MISSING
@@ -120,7 +107,7 @@ class ModelConfig:
     # float32 | bfloat16: the weights of a model.path model as loaded, to fine-tune and to evaluate (autocast is
     # trainer.precision)
     dtype: str = "float32"
-    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30 % slower
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 
@@ -172,26 +159,11 @@ class BaseConfig:
 
 
 @dataclass
-class ModeConfig:
-    # sol-only | cot | random-replace | all-replace | curriculum-replace | poisson-replace | fixed, and the
-    # related methods pause | icot | coconut | softcot
+class MethodSettings:
+    """The mode section every method's own settings extend: `mode=<name>` selects a method's Settings
+    (token_assorted/methods/), so a key that method does not read is refused."""
+
     name: str = MISSING
-    m_choices: Optional[List[int]] = None  # random-replace: the m drawn uniformly; None = 0, L, 2L, ... up to the trace
-    m: int = 0  # fixed: the number of leading reasoning tokens replaced
-    stage_caps: List[int] = field(default_factory=list)  # curriculum-replace: m in each stage (whole trace once m reaches it)
-    epochs_per_stage: Optional[int] = None  # curriculum-replace, coconut: None = epochs // stages, at least 1
-    latent_rate: float = 0.5  # poisson-replace: expected share of chunks replaced, at random positions
-    reset_optimizer: bool = False  # staged modes: fresh optimizer moments at each new stage (Coconut does)
-    # The related methods (conf/mode/{pause,icot,coconut,softcot}.yaml say more).
-    pause_tokens: int = 10  # pause: <pause> tokens between question and answer, in training and evaluation
-    removed_per_epoch: Optional[int] = None  # icot: tokens removed from the left per epoch; None = all by the last epoch
-    removal_smoothing: Optional[float] = None  # icot: lambda; o more removed, P(o) ~ exp(-lambda o); None = off
-    thoughts_per_step: int = 1  # coconut: c continuous thoughts per replaced reasoning step
-    max_stage: int = 6  # coconut: the last curriculum stage (k steps replaced at stage k); epochs_per_stage as above
-    soft_thoughts: int = 4  # softcot: N soft thoughts, in training and evaluation
-    main: Optional[str] = None  # softcot: the frozen main LM; None = <out_dir>/finetune/<task>/cot
-    assistant: Optional[str] = None  # softcot: the frozen assistant LM; None = <out_dir>/assistant/finetune/<task>/cot
-    assistant_model: str = "tiny-assistant"  # softcot: conf/model/ entry the pipeline trains the default assistant with
 
 
 @dataclass
@@ -235,7 +207,7 @@ class EvalConfig:
 @dataclass
 class PipelineConfig:
     tasks: List[str] = field(default_factory=lambda: ["maze", "prontoqa", "prosqa"])
-    # modes, or groups of them (latent/modes.py METHOD_GROUPS): "all" every method, "ablations" the replacement modes
+    # methods, or groups of them (methods.GROUPS): "all" every method, "ablations" the replacement modes
     methods: List[str] = field(default_factory=lambda: ["sol-only", "cot", "random-replace"])
     workers: int = 2  # jobs run at once, each in its own process with cpu_count // workers threads; 1 = in this process
 
@@ -250,7 +222,7 @@ class BenchConfig:
     repeats: int = 3
     problems: Optional[int] = 20  # test problems per inference run (a task may set its own); None = all
     train_steps: int = 8  # timed optimizer steps per training-throughput run
-    # bf16 autocast's steps of the preset's model on a CPU without bf16 arithmetic, where each takes ~15 s (its
+    # bf16 autocast's steps of the preset's model on a CPU without bf16 arithmetic, where each is slow (its
     # speedup is against fp32 on the same batches); elsewhere bf16 runs all train_steps
     slow_bf16_steps: int = 2
     # fp32 / bf16 speed also on this conf/model/ entry, in small batches (a GPT-2 small step takes seconds on a
@@ -272,7 +244,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     vqvae: VQVAEConfig = field(default_factory=VQVAEConfig)
-    mode: ModeConfig = field(default_factory=ModeConfig)
+    mode: MethodSettings = field(default_factory=MethodSettings)
     base: BaseConfig = field(default_factory=BaseConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     finetune: OptimConfig = field(default_factory=OptimConfig)
@@ -283,35 +255,6 @@ class Config:
     preset: str = "default"
     out_dir: str = "outputs"
     seed: int = 0
-
-
-def device_for(accelerator: str):
-    """The GPU when the trainer config allows one and there is one, else the CPU."""
-    import torch
-
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def cpu_bf16_units() -> list[str]:
-    """This CPU's bf16 arithmetic, as torch names it (none on one with AVX2 alone)."""
-    import torch
-
-    capabilities = torch.cpu.get_capabilities()
-    return [name for name in ("amx_bf16", "avx512_bf16") if capabilities.get(name)]
-
-
-def bf16_where_fast(accelerator: str) -> str:
-    """The default trainer.precision: bf16 autocast on a GPU that has bf16 and on a CPU with bf16 arithmetic (AMX
-    or AVX512-BF16), fp32 elsewhere. Without it every bf16 product is converted in software: fine-tuning the
-    tiny model ran 13.6x slower under bf16 autocast on a CPU with AVX2 alone (519 against 7,076 tokens/s), where
-    on one with AMX it ran 1.2x faster."""
-    import torch
-
-    if device_for(accelerator).type == "cuda":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
-    return "bf16-mixed" if cpu_bf16_units() else "32-true"
 
 
 OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)
@@ -330,15 +273,14 @@ def with_defaults(recorded: dict) -> dict:
 
 
 def settings(cfg, keys) -> dict:
-    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one; the mode section
-    as its mode reads it."""
+    """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
     config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
 
     def value(key: str):
         node = config
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        return read_by_mode(node) if key == "mode" and isinstance(node, dict) else node
+        return node
 
     return {key: value(key) for key in keys}
 
@@ -359,38 +301,6 @@ def differences(before: dict, now: dict, ignore=()) -> list[str]:
     before, now = leaves(before), leaves(now)
     return [f"{key}={before.get(key)} (now {now.get(key)})" for key in sorted(before.keys() | now.keys())
             if before.get(key) != now.get(key) and key not in ignore]
-
-
-def keys_read(mode_name: str) -> tuple[str, ...]:
-    return ("name", *MODE_KEYS.get(mode_name, ()))
-
-
-def read_by_mode(mode: dict) -> dict:
-    """A mode section as its mode reads it: the name and that mode's MODE_KEYS."""
-    return {key: mode.get(key) for key in keys_read(mode.get("name"))}
-
-
-def mode_key(override: str) -> str | None:
-    """The key that a `mode.<key>=value` override sets; None for any other override (`mode=cot` included)."""
-    path = override.lstrip("+~").split("=", 1)[0]
-    return path.removeprefix("mode.") if path.startswith("mode.") else None
-
-
-def for_mode(overrides: list[str], mode_name: str) -> list[str]:
-    """`overrides` without the mode.* keys that `mode_name` does not read (set for another mode of the run)."""
-    return [o for o in overrides if (key := mode_key(o)) is None or key in keys_read(mode_name)]
-
-
-def check_mode_overrides(overrides: list[str], mode_names: list[str]) -> None:
-    """Refuse a mode.* override that none of the run's modes reads: it would change nothing, silently."""
-    for override in overrides:
-        key = mode_key(override)
-        if key is None or any(key in keys_read(name) for name in mode_names):
-            continue
-        readers = [name for name, keys in MODE_KEYS.items() if key in keys]
-        run = f"mode={mode_names[0]}" if len(mode_names) == 1 else f"any mode of this run ({', '.join(mode_names)})"
-        only = f"; only by mode {', '.join(readers)}" if readers else ""
-        raise ConfigError(f"mode.{key} is not read by {run}{only}")
 
 
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

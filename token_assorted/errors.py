@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """The stage command that makes a missing or stale input. Library code names it; the command line
+    (commands.py) adds the run's own overrides, so that the command writes where the run reads."""
+
+    module: str
+    task: str
+    mode: str
+    preset: str
+    settings: tuple[str, ...] = ()
+
+    def given(self) -> list[str]:
+        return [f"task={self.task}", *self.settings]
+
+    def command(self, others: list[str] = ()) -> str:
+        preset = [] if self.preset == "default" or any(o.startswith("preset=") for o in others) else [
+            f"preset={self.preset}"]
+        words = [*self.given(), *preset, *others]
+        return " ".join([f"python -m token_assorted.{self.module}", *map(shlex.quote, words)])  # as typed in a shell
+
+
+def remedy(module: str, cfg, *settings: str) -> Remedy:
+    """`python -m token_assorted.<module> task=<task> <settings>` for the run of `cfg`."""
+    return Remedy(module, cfg.task.name, cfg.mode.name, cfg.preset, settings)
 
 
 class ToolkitError(Exception):
-    """A problem with the user's input or configuration: reported in one line, no traceback."""
+    """A problem with the user's input or configuration: reported in one line, no traceback. A message that names
+    a `remedy` says `{command}` where its command goes."""
+
+    def __init__(self, message: str = "", remedy: Remedy | None = None):
+        super().__init__(message)
+        self.message, self.remedy = message, remedy
+        self.command = remedy.command() if remedy else None  # the command line may set it again, with its overrides
+
+    def __str__(self) -> str:
+        return self.message.replace("{command}", self.command) if self.command else self.message
 
 
 class DataError(ToolkitError):

@@ -3,7 +3,7 @@
     python -m token_assorted.evaluate task=prosqa mode=random-replace
     python -m token_assorted.evaluate task=prosqa eval.checkpoint=DIR data.test_file=PATH
 
-Greedy decoding; for the maze also top-k samples, whose 1-Feasible-k rate is the accuracy (README, "The stages").
+Greedy decoding; for the maze also top-k samples, whose 1-Feasible-k rate is the accuracy (docs/method.md).
 Writes <out_dir>/eval/<task>/<mode>/, replacing the evaluation there: `make eval` redoes its own where the one
 there was made under other settings (another test file or checkpoint included).
 """
@@ -12,22 +12,22 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
 from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
 from .evaluation.harness import evaluate_checkpoint, evaluation_file
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
-from .thoughts.prompting import load_prompting
 from .lock import holding_lock
+from .methods import prompting_for
+from .precision import device_for
 
 
 @holding_lock(lambda cfg: eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name))
 def run(cfg, progress: bool = True) -> dict:
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
-    prompting = load_prompting(checkpoint, device)
+    prompting = prompting_for(checkpoint, device)
     records = load_split(cfg, "test")[: cfg.eval.limit]
     metrics, predictions = evaluate_checkpoint(
         cfg, checkpoint, records, prompting=prompting, force_latents=cfg.eval.force_latents, progress=progress)

@@ -112,8 +112,9 @@ def read_meta(directory) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def check_input(meta: dict, name: str, checksum: str, *, where, remedy: str) -> None:
-    """Refuse to use outputs made from another version of input `name`."""
+def check_input(meta: dict, name: str, checksum: str, *, where, fix: str, remedy=None) -> None:
+    """Refuse to use outputs made from another version of input `name`; `fix` says what to do (with `{command}`
+    for the `remedy`'s command, errors.Remedy)."""
     recorded = meta.get("inputs", {}).get(name)
     if recorded != checksum:
-        raise StaleInputError(f"{where} was made from another {name} than the one here now; {remedy}")
+        raise StaleInputError(f"{where} was made from another {name} than the one here now; {fix}", remedy)

@@ -9,18 +9,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import evaluate, finetune, train_vqvae
 from .data.format import prompt_text, reasoning_text, solution_text
 from .data.splits import load_split
 from .data.tokenizer import split_words
 from .evaluation import SAMPLED_TASKS
 from .jobs import Stage
+from .methods import method_class
 
-# The cost of a token in VQ-VAE training and of a generated token, against one in LM fine-tuning, as measured
-# on the 2-core CPU (make eval, 2026-11-22: 13 k, 7 k and about 1 k tokens/s per worker).
+# The cost of a token in VQ-VAE training and of a generated token, against one in LM fine-tuning, from the
+# throughputs of make eval on the 2-core CPU (docs/measurements.md).
 VQVAE_TOKEN, GENERATED_TOKEN = 0.5, 6.0
 SAMPLE = 1000
-TRACE_SHARE = {"sol-only": 0.0, "cot": 1.0}  # the share of the trace a method reads and writes as text; others ~half
 
 
 @dataclass(frozen=True)
@@ -59,13 +58,13 @@ def optimizer_steps(optim, records: int) -> int:
 
 def stage_cost(stage: Stage, shape: TaskShape) -> float:
     cfg = stage.cfg
-    if stage.run is train_vqvae.run:
+    if stage.kind == "vqvae":
         optim = cfg.vqvae.train
         return optimizer_steps(optim, shape.records) * optim.batch_size * (shape.prompt + shape.trace) * VQVAE_TOKEN
-    written = shape.answer + TRACE_SHARE.get(cfg.mode.name, 0.5) * shape.trace
-    if stage.run is finetune.run:
+    written = shape.answer + method_class(cfg.mode.name).trace_share * shape.trace
+    if stage.kind == "finetune":
         return optimizer_steps(cfg.finetune, shape.records) * cfg.finetune.batch_size * (shape.prompt + written)
-    if stage.run is evaluate.run:
+    if stage.kind == "evaluate":
         problems = cfg.eval.limit or cfg.task.sizes.get("test", 0)
         generations = 1 + (cfg.eval.num_samples if cfg.task.name in SAMPLED_TASKS else 0)
         return problems * generations * written * GENERATED_TOKEN

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from .commands import with_run_overrides
 from .errors import ToolkitError
 
 
@@ -27,6 +28,7 @@ class Stage:
     label: str  # "prosqa/cot: fine-tune"
     run: Callable  # run(cfg, progress=...) of an entry point
     cfg: object
+    kind: str = ""  # data | vqvae | finetune | evaluate: what job_costs.py estimates it by
 
 
 @dataclass
@@ -64,7 +66,7 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
         try:
             run_stages(job, progress=False, say=partial(print, file=terminal))
         except ToolkitError as error:
-            errors.send(f"{job.name}: {error}")
+            errors.send(f"{job.name}: {with_run_overrides(error)}")
             sys.exit(1)
         except BaseException as error:
             traceback.print_exc()

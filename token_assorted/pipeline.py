@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
 from .data.splits import split_file, splits_are_current
-from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, for_mode, settings
+from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
@@ -33,16 +33,17 @@ from .evaluation.results import RESULTS, eval_dir, eval_root
 from .io import checkpoint_checksum, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
-from .latent import METHOD_GROUPS
+from .layout import Layout
 from .lm import finetune_dir
 from .lm.base import base_config, base_dir
+from .methods import GROUPS, expand, for_mode, method_class, mode_key
 
 
 def stage_config(overrides: list[str], **groups: str):
     """The config a stage command would see: the user's overrides plus this stage's task and mode."""
     chosen = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in groups]
-    if "mode" in groups:
-        chosen = for_mode(chosen, groups["mode"])  # a key of another method's, which this one ignores
+    # a key of another method's, which this one ignores; a stage of no method (data, VQ-VAE) reads none
+    chosen = for_mode(chosen, groups["mode"]) if "mode" in groups else [o for o in chosen if mode_key(o) is None]
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
 
 
@@ -67,26 +68,19 @@ def vqvae_is_current(cfg) -> bool:
     return made == settings(cfg, [key for key in VQVAE_SETTINGS if key != "vqvae"])  # vqvae.*: checked_meta
 
 
-def expand_methods(methods) -> list[str]:
-    """The modes to run, a group name (`all`, `ablations`) standing for its modes, in order, each once."""
-    expanded = [name for method in methods for name in METHOD_GROUPS.get(method, [method])]
-    return list(dict.fromkeys(expanded))
-
-
 def finetune_is_current(cfg) -> bool:
     meta = recorded(finetune_dir(cfg))
     if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
         return False
     if meta["inputs"].get("train") != sha256(split_file(cfg, "train")):
         return False
-    if cfg.mode.name == "softcot":
-        from .thoughts.softcot import softcot_inputs
-
-        return all(meta["inputs"].get(name) == checksum for name, checksum in softcot_inputs(cfg).items())
+    method = method_class(cfg.mode.name)
+    if not method.trains_lm:  # its models are given, not built here: their checksums are its inputs
+        return all(meta["inputs"].get(name) == checksum for name, checksum in method.inputs(cfg).items())
     if cfg.base.use and meta["inputs"].get("base") != (checkpoint_checksum(base_dir(cfg)) if base_dir(cfg).is_dir()
                                                         else None):
         return False
-    if finetune.uses_vqvae(cfg):
+    if method.uses_vqvae(cfg):
         from .vqvae.checkpoint import model_dir
 
         return model_dir(cfg).is_dir() and meta["inputs"].get("vqvae") == sha256(model_dir(cfg))
@@ -112,9 +106,10 @@ def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> N
 
     for key, group, names in (("pipeline.tasks", "task", tasks), ("pipeline.methods", "mode", methods)):
         for name in names:
-            problem = override_problem([*overrides, f"{group}={name}"])
+            given = for_mode(overrides, name) if group == "mode" else [o for o in overrides if mode_key(o) is None]
+            problem = override_problem([*given, f"{group}={name}"])
             if problem:
-                groups = f"; or a group of them: {', '.join(METHOD_GROUPS)}" if group == "mode" else ""
+                groups = f"; or a group of them: {', '.join(GROUPS)}" if group == "mode" else ""
                 raise ConfigError(f"{key}: {problem}{groups}")
 
 
@@ -124,33 +119,19 @@ def prepare_task(overrides: list[str], task: str) -> None:
 
     cfg = stage_config(overrides, task=task)
     if not splits_are_current(cfg):
-        run_stages(Job(task, [Stage(f"{task}: generate data", generate_data.run, cfg)]), progress=True)
+        run_stages(Job(task, [Stage(f"{task}: generate data", generate_data.run, cfg, "data")]), progress=True)
     get_tokenizer(cfg, progress=False)
 
 
-def softcot_stages(overrides: list[str], task: str, stage, planned: list[Job]) -> tuple[list[Stage], str | None]:
-    """SoftCoT's frozen models where they are this toolkit's: the cot main LM (or the planned cot job to wait
-    for) and the smaller assistant LM, each trained only where it is not current."""
-    from .thoughts.softcot import assistant_out_dir
-
-    if stage.model.latent_init == "codebook" and not (stage.mode.main and stage.mode.assistant):
-        raise ConfigError(
-            "model.latent_init=codebook with mode=softcot: its frozen cot LMs, trained here, would start from a "
-            "VQ-VAE codebook that the assistant's out_dir lacks; give mode.main and mode.assistant, or leave "
-            "model.latent_init at mean"
-        )
+def prerequisite_stages(overrides: list[str], task: str, stage, planned: list[Job]) -> tuple[list[Stage], tuple]:
+    """The models a method needs made before its fine-tune (methods' `prerequisites`: SoftCoT's frozen LMs), each
+    trained only where it is not current, or the planned job of this run that makes it to wait for."""
     stages, after = [], ()
-    if not stage.mode.main:
-        if f"{task}/cot" in {job.name for job in planned}:
-            after = (f"{task}/cot",)
-        elif not finetune_is_current(main := stage_config(overrides, task=task, mode="cot")):
-            stages.append(Stage(f"{task}/cot (SoftCoT main LM): fine-tune", finetune.run, main))
-    if not stage.mode.assistant:
-        # a smaller model of its own, not the base model's
-        helper = stage_config(overrides, task=task, mode="cot", model=stage.mode.assistant_model,
-                              out_dir=str(assistant_out_dir(stage)), **{"base.use": "false"})
-        if not finetune_is_current(helper):
-            stages.append(Stage(f"{task}/cot (SoftCoT assistant LM): fine-tune", finetune.run, helper))
+    for needed in method_class(stage.mode.name).prerequisites(stage):
+        if needed.job in {job.name for job in planned}:
+            after += (needed.job,)
+        elif not finetune_is_current(made := stage_config(overrides, task=task, **needed.groups)):
+            stages.append(Stage(f"{task}/{made.mode.name} ({needed.label}): fine-tune", finetune.run, made, "finetune"))
     return stages, after
 
 
@@ -163,22 +144,21 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     stages_of = {method: stage_config(overrides, task=task, mode=method) for method in methods}
     trains_vqvae = any(map(finetune.uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
     if trains_vqvae:
-        jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg)]))
+        jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg, "vqvae")]))
     base = base_config(cfg)
     trains_base = any(stage.base.use for stage in stages_of.values()) and not finetune_is_current(base)
     if trains_base:
-        jobs.append(Job(base_job, [Stage(f"{task}: train base model", finetune.run, base)]))
+        jobs.append(Job(base_job, [Stage(f"{task}: train base model", finetune.run, base, "finetune")]))
     for method, stage in stages_of.items():
         after = (vqvae_job,) if trains_vqvae and finetune.uses_vqvae(stage) else ()
-        stages = []
-        if method == "softcot":
-            stages, after = softcot_stages(overrides, task, stage, jobs)
+        stages, waits = prerequisite_stages(overrides, task, stage, jobs)
+        after += waits
         if trains_base and stage.base.use:
             after += (base_job,)
         if stages or after or not finetune_is_current(stage):
-            stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage))
+            stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage, "finetune"))
         if evaluation and (stages or not evaluation_is_current(stage)):
-            stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage))
+            stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage, "evaluate"))
         if stages:
             jobs.append(Job(f"{task}/{method}", stages, after=after))
     if jobs:  # only then is the split read to estimate what each job costs
@@ -211,7 +191,7 @@ def with_other_current_evaluations(results: dict, overrides: list[str], out_dir)
             continue  # a folder that names no task or mode
         if evaluation_is_current(cfg):
             merged.setdefault(task, {})[method] = json.loads(path.read_text(encoding="utf-8"))
-    order = expand_methods(["all", "ablations"])
+    order = expand(["all", "ablations"])
 
     def place(item) -> int:
         return order.index(item[0]) if item[0] in order else len(order)
@@ -224,12 +204,12 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     if overrides is None:
         overrides = list(HydraConfig.get().overrides.task)
     start = time.perf_counter()
-    tasks, methods = list(cfg.pipeline.tasks), expand_methods(cfg.pipeline.methods)
+    tasks, methods = list(cfg.pipeline.tasks), expand(cfg.pipeline.methods)
     check_names(overrides, tasks, methods)
     for task in tasks:
         prepare_task(overrides, task)
     jobs = [job for task in tasks for job in plan_task(overrides, task, methods)]
-    run_jobs(jobs, cfg.pipeline.workers, Path(cfg.out_dir) / "logs")
+    run_jobs(jobs, cfg.pipeline.workers, Layout(Path(cfg.out_dir), "").logs())
     results = {task: {} for task in tasks}
     for task in tasks:
         for method in methods:
@@ -242,7 +222,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: expand_methods(cfg.pipeline.methods))
+main = hydra_main(run, modes=lambda cfg: expand(cfg.pipeline.methods), config_name="every_method")
 
 
 if __name__ == "__main__":

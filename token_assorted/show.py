@@ -6,18 +6,18 @@ and what each latent block stands for, decoded to text by the task's VQ-VAE when
 
 from __future__ import annotations
 
-from .config import device_for
 from .cli import hydra_main
 from .data.splits import load_split
 from .errors import ConfigError, StaleInputError, ToolkitError
 from .evaluation.checkpoint import load_checkpoint
 from .evaluation.generation import generate
-from .evaluation.harness import encode_prompts, evaluation_file, generation_autocast, generation_budget
+from .evaluation.harness import encode_prompts, evaluation_file, generation_budget
 from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import BEGIN_LATENT, latent_token
+from .methods import prompting_for
+from .precision import device_for, generation_autocast
 from .tasks import get_task
-from .thoughts.prompting import load_prompting
 
 
 def find_vqvae(cfg):
@@ -63,7 +63,7 @@ def run(cfg) -> dict:
     checkpoint = load_checkpoint(cfg, device)
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
 
-    prompting = load_prompting(checkpoint, device)  # pauses or thoughts fed after the prompt, as in evaluate
+    prompting = prompting_for(checkpoint, device)  # pauses or thoughts fed after the prompt, as in evaluate
     prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0] + list(prompting.suffix_ids)
     extra = prompting.thought_tokens - len(prompting.suffix_ids)
     budget = generation_budget(checkpoint.max_positions, [prompt], cfg.task.max_new_tokens,

@@ -18,14 +18,15 @@ from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 
 from .cli import hydra_main
-from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, device_for, settings
+from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, settings
 from .data import get_tokenizer
 from .data.shards import check_divisible
 from .divergence import StopOnDivergence
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
+from .precision import device_for
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
-from .trainer_settings import checked_trainer_settings
+from .trainer_settings import make_trainer
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
@@ -42,29 +43,18 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     """Fit the model; returns the trained module and the seconds spent training."""
     directory, optim = run_dir(cfg), cfg.vqvae.train
     model = build_vqvae(cfg, tokenizer)
-    module = VQVAEModule(
-        model, lr=optim.lr, weight_decay=optim.weight_decay, warmup_ratio=optim.warmup_ratio,
-        schedule=optim.schedule, final_lr_ratio=optim.final_lr_ratio, continuous_steps=cfg.vqvae.continuous_steps,
-    )
+    module = VQVAEModule(model, optim, continuous_steps=cfg.vqvae.continuous_steps)
     checkpoints = directory / "checkpoints"
     resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
     timer, resume_state = Timer(), ResumeState()
-    with checked_trainer_settings():
-        trainer = L.Trainer(
-            accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
-            num_nodes=cfg.trainer.num_nodes, precision=cfg.trainer.precision, max_epochs=optim.epochs,
-            max_steps=-1 if optim.max_steps is None else optim.max_steps,
-            gradient_clip_val=optim.grad_clip, log_every_n_steps=cfg.trainer.log_every_n_steps,
-            limit_train_batches=cfg.trainer.limit_train_batches, limit_val_batches=cfg.trainer.limit_val_batches,
-            logger=CSVLogger(directory, name="logs"),
-            callbacks=[
-                resume_state, timer, StopOnDivergence(f"vqvae.train.lr={optim.lr}"),
-                LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps),
-            ],
-            num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
-            use_distributed_sampler=False,  # the length-grouped batches are sharded by rank themselves
-            enable_progress_bar=progress, enable_model_summary=progress,
-        )
+    trainer = make_trainer(
+        cfg.trainer, optim, progress=progress, logger=CSVLogger(directory, name="logs"),
+        callbacks=[
+            resume_state, timer, StopOnDivergence(f"vqvae.train.lr={optim.lr}"),
+            LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps),
+        ],
+        num_sanity_val_steps=0,  # k-means initialises the codebook on the first batch it sees: a training batch
+    )
     check_divisible(optim.batch_size, trainer.world_size, "vqvae.train.batch_size")
     batches = dict(
         batch_size=optim.batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id,

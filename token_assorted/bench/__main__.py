@@ -17,8 +17,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 
 from ..cli import hydra_main
-from ..config import bf16_where_fast, cpu_bf16_units
+from ..layout import Layout
 from ..pipeline import stage_config, train_task
+from ..precision import bf16_where_fast, cpu_bf16_units
 from . import report
 from .growth import growth
 from .inference import compare, latency_accuracy
@@ -62,7 +63,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         results["inference"][task] = timed(f"{task} inference", compare, stages[task], b.repeats, problems)
     first = b.tasks[0]
     base, method = stages[first][b.baseline], stages[first][b.method]
-    # Without bf16 arithmetic (an AVX2 CPU) a bf16 step runs 10-14x slower: the preset's model shows that cost on
+    # Without bf16 arithmetic (an AVX2 CPU) a bf16 step runs many times slower: the preset's model shows that cost on
     # a few batches, and the VQ-VAE and the large model, whose bf16 steps would then take most of the bench's time,
     # run in fp32 alone.
     fast_bf16 = bf16_where_fast(cfg.trainer.accelerator).startswith("bf16")
@@ -87,13 +88,13 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         results["curve"][task] = timed(f"{task} latency-accuracy", latency_accuracy, method_cfg,
                                        b.repeats, method_cfg.bench.problems, b.curve_points)
     results["seconds"] = round(time.perf_counter() - start, 1)
-    text, paths = report.write(results, Path(cfg.out_dir) / "bench")
+    text, paths = report.write(results, Layout(Path(cfg.out_dir), "").bench())
     print("\n" + text)
     print(f"wrote {', '.join(str(p) for p in paths.values())} in {results['seconds']:.0f} s")
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method])
+main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method], config_name="every_method")
 
 if __name__ == "__main__":
     main()

@@ -6,10 +6,10 @@ over the sizes (1 = linear).
 
 from __future__ import annotations
 
-from ..config import device_for
 from ..data import get_tokenizer
 from ..data.dataset import encode_batch
 from ..data.splits import task_params
+from ..precision import device_for
 from ..tasks import get_task
 from ..vqvae import load_vqvae
 from ..vqvae.codes import trained_precision

@@ -7,11 +7,11 @@ same way; they are evaluated with the evaluation protocol (evaluation/harness.py
 
 from __future__ import annotations
 
-from ..config import device_for
 from ..data.splits import load_split
 from ..evaluation.checkpoint import load_checkpoint
 from ..evaluation.harness import evaluate_checkpoint
-from ..thoughts.prompting import load_prompting
+from ..methods import method_for, prompting_for
+from ..precision import device_for
 from .measure import measured, ratio, spread
 
 FIGURES = ("accuracy", "generated_tokens", "latent_tokens", "seconds_per_problem", "seconds_per_solved", "peak_mb")
@@ -39,7 +39,7 @@ def one_run(cfg, model: tuple, records, device, force_latents: int | None = None
 def loaded(cfg, device) -> tuple:
     """The model of a stage as `evaluate` loads it: (checkpoint, prompting)."""
     checkpoint = load_checkpoint(cfg, device)
-    return checkpoint, load_prompting(checkpoint, device)
+    return checkpoint, prompting_for(checkpoint, device)
 
 
 def compare(stages: dict, repeats: int, problems: int | None) -> dict:
@@ -63,13 +63,13 @@ def compare(stages: dict, repeats: int, problems: int | None) -> dict:
 
 
 def most_codes_in_training(cfg) -> int:
-    """The most latent codes a training sample of the method held: a whole trace's codes, or mode.m_choices' cap."""
+    """The most latent codes a training sample of the method held: a whole trace's codes, or the method's cap."""
     from ..vqvae import load_codes, load_vqvae
 
     codes = max(len(row) for row in load_codes(cfg, "train"))
-    if cfg.mode.name == "random-replace" and cfg.mode.m_choices:
+    if (cap := method_for(cfg.mode).replaced_cap()) is not None:
         vqvae = load_vqvae(cfg)
-        codes = min(codes, max(cfg.mode.m_choices) // vqvae.chunk_size * vqvae.codes_per_chunk)
+        codes = min(codes, cap // vqvae.chunk_size * vqvae.codes_per_chunk)
     return codes
 
 

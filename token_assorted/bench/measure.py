@@ -55,7 +55,7 @@ def measured(device: torch.device):
     (CUDA: allocated tensors; CPU: resident memory, sampled) above what was in use when it began."""
     figures: dict[str, float] = {}
     # The objects alive before the block (models, splits) stay out of its garbage collections, as in a process of
-    # its own: a collection through the bench's heap added up to 0.3 s to generating 512 ProsQA records (0.18 s).
+    # its own: a collection through the bench's heap could double the time of a short measured block.
     gc.collect()
     gc.freeze()
     if device.type == "cuda":

@@ -12,9 +12,7 @@ import contextlib
 import time
 
 import torch
-from omegaconf import OmegaConf
 
-from ..config import device_for
 from ..data import get_tokenizer, load_split
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
@@ -22,6 +20,8 @@ from ..finetune import epoch_lengths
 from ..latent import extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..lm.model import planned_config
+from ..methods import LatentLayout, method_for
+from ..precision import device_for
 from ..resume import LengthGroupedBatches
 from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae
 from ..vqvae.chunks import loader
@@ -45,15 +45,14 @@ def lm_setup(cfg):
         return build_model(cfg.model, tokenizer)
 
     limit = max_positions(planned_config(cfg.model, tokenizer), cfg.model)  # as fine-tuning: what the model takes
-    collator = MixingCollator(
-        OmegaConf.to_object(cfg.mode), vocab, None, chunk_size=cfg.vqvae.chunk_size,
-        per_chunk=codes_per_chunk(cfg.vqvae), pad_id=tokenizer.pad_token_id, max_length=limit, seed=cfg.seed,
-    )
+    method = method_for(cfg.mode)
+    layout = LatentLayout(vocab, cfg.vqvae.chunk_size, codes_per_chunk(cfg.vqvae))
+    collator = MixingCollator(method, layout, None, pad_id=tokenizer.pad_token_id, max_length=limit, seed=cfg.seed)
     size = cfg.finetune.batch_size
 
     def collate(rows: list[dict]) -> list[dict]:
         rows = [{**row, "index": index} for index, row in enumerate(rows)]
-        order = LengthGroupedBatches(len(rows), epoch_lengths(rows, collator, cfg), size, cfg.seed,
+        order = LengthGroupedBatches(len(rows), epoch_lengths(rows, collator, cfg, method), size, cfg.seed,
                                      cfg.finetune.length_window)
         return [collator([rows[i] for i in batch]) for batch in order.batches()]
 

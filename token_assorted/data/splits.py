@@ -8,9 +8,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..commands import stage_command
 from ..config import DATA_ORIGIN, differences
-from ..errors import ConfigError, StaleInputError
+from ..errors import ConfigError, StaleInputError, remedy
+from ..layout import Layout
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
 from ..tasks.base import SPLIT_NAMES
@@ -18,7 +18,7 @@ from ..records import load_records, write_records
 
 
 def task_dir(cfg) -> Path:
-    return Path(cfg.data.dir) / cfg.task.name
+    return Layout.of(cfg).data()
 
 
 def task_params(cfg):
@@ -132,9 +132,8 @@ def splits_meta(cfg) -> dict:
     try:
         return read_meta(task_dir(cfg))
     except StaleInputError:
-        raise ConfigError(
-            f"no generated data in {task_dir(cfg)}: run `{stage_command('generate_data', cfg)}` first"
-        ) from None
+        raise ConfigError(f"no generated data in {task_dir(cfg)}: run `{{command}}` first",
+                          remedy("generate_data", cfg)) from None
 
 
 def split_file(cfg, split: str) -> Path:
@@ -150,7 +149,7 @@ def load_split(cfg, split: str) -> list[dict]:
     if split == "test" and cfg.data.test_file:
         return load_records(path)
     if not path.exists():
-        raise ConfigError(f"{path} does not exist: run `{stage_command('generate_data', cfg)}` first")
+        raise ConfigError(f"{path} does not exist: run `{{command}}` first", remedy("generate_data", cfg))
     check_unchanged(cfg, path, split)
     return load_records(path)
 
@@ -177,11 +176,11 @@ def check_unchanged(cfg, path: Path, split: str) -> None:
             raise ConfigError(
                 f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): give the settings it was "
                 f"made with to use it, or make splits under these beside it with "
-                f"`{stage_command('generate_data', cfg, 'data.dir=DIR')}` and give data.dir=DIR to every stage"
+                "`{command}` and give data.dir=DIR to every stage", remedy("generate_data", cfg, "data.dir=DIR"),
             )
     made = meta.get("inputs", {}).get(split)
     if made is not None and made != (now := sha256(path)):
         raise StaleInputError(
             f"{path} has changed since it was generated (checksum {now[:12]}, meta.json says {made[:12]}): "
-            f"run `{stage_command('generate_data', cfg)}` to make it again"
+            "run `{command}` to make it again", remedy("generate_data", cfg),
         )

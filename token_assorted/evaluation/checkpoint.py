@@ -10,10 +10,10 @@ from pathlib import Path
 from ..config import DATA_ORIGIN, SAME_MODEL_UNDER, TRAINED_UNDER, changed_settings
 from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
-from ..errors import ConfigError
+from ..errors import ConfigError, remedy
 from ..io import META, check_input, checkpoint_checksum, sha256
-from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count, weights_dtype
-from ..thoughts.softcot import finetune_command
+from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
+from ..precision import weights_dtype
 from .harness import evaluation_file
 
 
@@ -63,7 +63,8 @@ def check_training_data(cfg, meta: dict, path: Path) -> None:
     """A checkpoint fine-tuned on another train split than the one here now may have seen today's test items."""
     train = split_file(cfg, "train")
     if "train" in meta.get("inputs", {}) and train.is_file():
-        check_input(meta, "train", sha256(train), where=path, remedy=f"run `{finetune_command(cfg)}` again")
+        check_input(meta, "train", sha256(train), where=path, fix="run `{command}` again",
+                    remedy=remedy("finetune", cfg, f"mode={cfg.mode.name}"))
 
 
 def check_trained_under(cfg, recorded: dict, path: Path) -> None:
@@ -73,7 +74,8 @@ def check_trained_under(cfg, recorded: dict, path: Path) -> None:
         raise ConfigError(
             f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; give those to "
             f"evaluate it, or eval.checkpoint={shlex.quote(str(path))} to evaluate it as it is, or train one under "
-            f"these with `{finetune_command(cfg)}` (which replaces it; out_dir=DIR keeps both)"
+            "these with `{command}` (which replaces it; out_dir=DIR keeps both)",
+            remedy("finetune", cfg, f"mode={cfg.mode.name}"),
         )
 
 
@@ -85,7 +87,8 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     if not (path / "config.json").is_file():
         if cfg.eval.checkpoint:
             raise ConfigError(f"no model checkpoint at {path} (eval.checkpoint): expected a save_pretrained directory")
-        raise ConfigError(f"no model checkpoint at {path}: run `{finetune_command(cfg)}` first")
+        raise ConfigError(f"no model checkpoint at {path}: run `{{command}}` first",
+                          remedy("finetune", cfg, f"mode={cfg.mode.name}"))
     meta = json.loads((path / META).read_text(encoding="utf-8")) if (path / META).is_file() else {}
     trained_on = meta.get("config", {}).get("task", {}).get("name")
     if trained_on not in (None, cfg.task.name):

@@ -39,7 +39,7 @@ class Decoding:
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
             # A KV cache allocated once: the default one grows by concatenation, copying itself at every token
-            # (on a CPU 63 % of the maze's sampling time). Never compiled, so the same on every device.
+            # (most of the maze's sampling time on a CPU). Never compiled, so the same on every device.
             cache_implementation="static",
             disable_compile=True,
             **sampling,

@@ -7,12 +7,9 @@ are those of the pass that decides the accuracy (the maze's samples), the greedy
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
-
-import torch
 
 from ..data.dataset import encode_batch
 from ..data.format import prompt_text
@@ -21,7 +18,7 @@ from ..data.tokenizer import check_known_words
 from ..errors import DataError
 from ..lm.model import own_positions
 from ..tasks import get_task
-from ..vqvae.module import inference_autocast
+from ..precision import generation_autocast
 from .generation import Decoding, generate
 from .metrics import one_feasible, score_generation, summarize
 from .tokens import latent_token_ids
@@ -35,16 +32,6 @@ SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k sample
 def evaluation_file(cfg) -> Path:
     """The file the test records come from: `data.test_file`, or the task's generated test split."""
     return split_file(cfg, "test")
-
-
-def generation_autocast(device: torch.device, precision: str):
-    """On a GPU, generate under the autocast the model was trained with ("bf16-mixed", "16-mixed"; "32" for none).
-    On a CPU, with no autocast (the weights' own dtype): there bf16 autocast made generation slower, 1.29x on
-    ProsQA and 1.26x on the maze with the tiny model, as one token at a time gives matrix products too small for
-    AMX to repay the casts."""
-    if device.type == "cpu":
-        return contextlib.nullcontext()
-    return inference_autocast(precision, device)
 
 
 def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[list[int]]:

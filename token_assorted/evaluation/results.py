@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 
 from ..io import atomic_dir, write_meta
+from ..layout import Layout
 
 RESULTS = "results.json"
 PREDICTIONS = "predictions.jsonl"
 
 
 def eval_root(out_dir) -> Path:
-    return Path(out_dir) / "eval"
+    return Layout(Path(out_dir), "").evaluations()
 
 
 def eval_dir(out_dir, task: str, mode: str) -> Path:
-    return eval_root(out_dir) / task / mode
+    return Layout(Path(out_dir), task).evaluation(mode)
 
 
 def write_results(directory, results: dict, predictions: list[dict], *, inputs: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ import torch
 
 from ..config import LATENT_INITS, check_choice
 from ..errors import ConfigError
-from .modes import chunk_count
+from .chunks import chunk_count
 from .special import add_mean_rows, embedding_weights
 from .vocab import LatentVocab
 

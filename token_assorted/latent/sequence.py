@@ -13,13 +13,11 @@ import random
 from typing import Sequence
 
 from ..errors import DataError
+from .chunks import chunk_count
 from .example import IGNORE, Example, with_prompt_masked
-from .icot import icot_example, removed_tokens
-from .modes import chunk_count, replaced_chunks
-from .pause import pause_example
 from .vocab import LatentVocab
 
-__all__ = ["IGNORE", "Example", "build_example", "mix_reasoning", "sample_rng", "with_prompt_masked"]
+__all__ = ["IGNORE", "Example", "mix_reasoning", "sample_rng", "with_prompt_masked"]
 
 
 def mix_reasoning(
@@ -49,35 +47,6 @@ def mix_reasoning(
         if chunk + 1 not in picked:
             out.append(vocab.end_id)
     return out
-
-
-def build_example(
-    row: dict,
-    codes: Sequence[int],
-    mode,
-    rng: random.Random,
-    vocab: LatentVocab,
-    chunk_size: int,
-    per_chunk: int,
-    stage: int = 0,
-    pause_id: int | None = None,
-) -> Example:
-    """X̃ for one encoded record (prompt_ids, reasoning_ids, solution_ids) under `mode` (a ModeConfig).
-
-    pause needs the <pause> id; icot needs mode.removed_per_epoch resolved (icot.removal_per_epoch), and
-    its stage is the epoch.
-    """
-    if mode.name == "sol-only":
-        return with_prompt_masked(row["prompt_ids"], row["solution_ids"])
-    if mode.name == "pause":
-        return pause_example(row, pause_id, mode.pause_tokens)
-    if mode.name == "icot":
-        removed = removed_tokens(len(row["reasoning_ids"]), stage, mode.removed_per_epoch, rng, mode.removal_smoothing)
-        return icot_example(row, removed)
-    reasoning = row["reasoning_ids"]
-    replaced = replaced_chunks(mode, rng, len(reasoning), chunk_size, stage)
-    middle = mix_reasoning(reasoning, codes, replaced, vocab, chunk_size, per_chunk)
-    return with_prompt_masked(row["prompt_ids"], middle + list(row["solution_ids"]))
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> random.Random:

@@ -2,9 +2,9 @@
 
 from .batches import EpochDraws, MixingCollator
 from .model import build_model, finetune_dir, max_positions, model_config, parameter_count, set_generation_ids
-from .module import CausalLMModule, lr_factor
+from .module import CausalLMModule
 
 __all__ = [
-    "CausalLMModule", "EpochDraws", "MixingCollator", "build_model", "finetune_dir", "lr_factor", "max_positions",
+    "CausalLMModule", "EpochDraws", "MixingCollator", "build_model", "finetune_dir", "max_positions",
     "model_config", "parameter_count", "set_generation_ids",
 ]

@@ -12,27 +12,27 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..commands import stage_command
-from ..config import ModeConfig
-from ..errors import ConfigError
+from ..config import MethodSettings
+from ..errors import ConfigError, remedy
+from ..layout import Layout
 
 BASE_DIR = "base"
 
 
 def base_out_dir(cfg) -> Path:
-    return Path(cfg.out_dir) / BASE_DIR
+    return Layout.of(cfg).inside(BASE_DIR).out_dir
 
 
 def base_dir(cfg) -> Path:
     """Where the task's base model is: the cot model of <out_dir>/base."""
-    return base_out_dir(cfg) / "finetune" / cfg.task.name / "cot"
+    return Layout.of(cfg).inside(BASE_DIR).finetune("cot")
 
 
 def base_config(cfg):
     """The config the base model trains under: cfg as a cot fine-tune of <out_dir>/base, under base.train, from the
     model cfg.model describes."""
     base = copy.deepcopy(cfg)
-    base.mode = OmegaConf.structured(ModeConfig(name="cot"))
+    base.mode = OmegaConf.structured(MethodSettings(name="cot"))  # cot reads no other key
     base.finetune = cfg.base.train
     base.base.use = False
     base.model.latent_init = "mean"  # cot writes no latent token; each method starts those rows afresh
@@ -46,8 +46,8 @@ def starting_config(cfg):
         return cfg
     directory = base_dir(cfg)
     if not (directory / "config.json").is_file():
-        raise ConfigError(f"no base model at {directory} (base.use): run `{stage_command('train_base', cfg, 'mode=cot')}` "
-                          "first")
+        raise ConfigError(f"no base model at {directory} (base.use): run `{{command}}` first",
+                          remedy("train_base", cfg, "mode=cot"))
     start = copy.deepcopy(cfg)
     start.model.path = str(directory)
     return start

@@ -15,32 +15,18 @@ import torch
 
 from ..data.padding import padded
 from ..errors import DataError
-from ..latent import IGNORE, LatentVocab, build_example, sample_rng, stage_for_epoch
-from ..latent.modes import has_stages
+from ..latent import IGNORE, sample_rng
 
 
 class MixingCollator:
-    """Encoded records (dicts with index, prompt_ids, reasoning_ids, solution_ids) -> a padded batch of X̃."""
+    """Encoded records (dicts with index, prompt_ids, reasoning_ids, solution_ids) -> a padded batch of X̃, each
+    sample as `method.example` draws it (methods/)."""
 
-    def __init__(
-        self,
-        mode,
-        vocab: LatentVocab,
-        codes: Sequence[Sequence[int]] | None,
-        *,
-        chunk_size: int,
-        per_chunk: int,
-        pad_id: int,
-        max_length: int,
-        seed: int,
-        file=None,
-        pause_id: int | None = None,
-    ):
-        self.mode, self.vocab, self.codes = mode, vocab, codes
-        self.chunk_size, self.per_chunk = chunk_size, per_chunk
+    def __init__(self, method, layout, codes: Sequence[Sequence[int]] | None, *, pad_id: int, max_length: int,
+                 seed: int, file=None):
+        self.method, self.layout, self.codes = method, layout, codes  # layout: methods.LatentLayout
         self.pad_id, self.max_length, self.seed = pad_id, max_length, seed
         self.file = file  # the records' file, for errors
-        self.pause_id = pause_id  # the <pause> id, for mode pause
         self.epoch = 0
         self.stage = 0
 
@@ -48,10 +34,7 @@ class MixingCollator:
         """The record's sample as the draws of `epoch` make it at curriculum stage `stage`."""
         index = row["index"]
         codes = self.codes[index] if self.codes is not None else ()
-        return build_example(
-            row, codes, self.mode, sample_rng(self.seed, epoch, index), self.vocab, self.chunk_size, self.per_chunk,
-            stage, self.pause_id,
-        )
+        return self.method.example(row, codes, sample_rng(self.seed, epoch, index), stage, self.layout)
 
     def sample_length(self, row: dict, epoch: int, stage: int) -> int:
         return len(self.draw(row, epoch, stage).input_ids)
@@ -61,7 +44,7 @@ class MixingCollator:
         index = row["index"]
         if len(example.input_ids) > self.max_length:
             raise DataError(
-                f"the {self.mode.name} sample has {len(example.input_ids)} tokens, more than the model's "
+                f"the {self.method.name} sample has {len(example.input_ids)} tokens, more than the model's "
                 f"limit of {self.max_length}", file=self.file, record=index,
             )
         return example
@@ -80,8 +63,8 @@ class EpochDraws(L.Callback):
     Validation keeps the draws of epoch 0, so its loss is comparable from epoch to epoch.
     """
 
-    def __init__(self, mode, epochs: int, train, valid):
-        self.mode, self.epochs, self.train, self.valid = mode, epochs, train, valid
+    def __init__(self, method, epochs: int, train, valid):
+        self.method, self.epochs, self.train, self.valid = method, epochs, train, valid
         self.stage = 0
         self.epoch = 0  # the schedule's
 
@@ -97,7 +80,7 @@ class EpochDraws(L.Callback):
             self.advance(trainer, epoch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if has_stages(self.mode.name):  # logged per batch, so an epoch resumed midway logs it too
+        if self.method.staged:  # logged per batch, so an epoch resumed midway logs it too
             pl_module.log("stage", float(self.stage), on_step=False, on_epoch=True)
 
     def schedule_epoch(self, trainer) -> int:
@@ -109,10 +92,10 @@ class EpochDraws(L.Callback):
     def advance(self, trainer, epoch: int) -> None:
         stage = self.stage  # a resumed run restored it with the optimizer state of that stage
         self.epoch = epoch
-        self.stage = stage_for_epoch(self.mode, epoch, self.epochs)
+        self.stage = self.method.stage_for_epoch(epoch, self.epochs)
         self.train.epoch = trainer.current_epoch  # the pass over the data: the draws the sampler grouped
         self.train.stage = self.valid.stage = self.stage
-        if self.stage != stage and self.mode.reset_optimizer:
+        if self.stage != stage and self.method.reset_optimizer:
             for optimizer in trainer.optimizers:
                 optimizer.state.clear()  # AdamW starts its moments afresh on the next step
 

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from ..attention import lm_attention_name
 from ..config import ARCHS, DTYPES, check_choice, check_model_path
+from ..layout import Layout
+from ..precision import weights_dtype
 from ..errors import ConfigError
 from .init import mimetic_init
 
 
 def finetune_dir(cfg) -> Path:
     """Where `finetune` saves the model for cfg's task and mode, and where `evaluate` looks for it."""
-    return Path(cfg.out_dir) / "finetune" / cfg.task.name / cfg.mode.name
+    return Layout.of(cfg).finetune(cfg.mode.name)
 
 
 def model_config(model_cfg, tokenizer):
@@ -70,14 +72,6 @@ def model_config(model_cfg, tokenizer):
 def attention_choice(model_cfg) -> dict:
     """from_config / from_pretrained's attn_implementation, where cfg.model.attention names one."""
     return {"attn_implementation": model_cfg.attention} if model_cfg.attention else {}
-
-
-def weights_dtype(model_cfg):
-    """The dtype a model's weights load in, to fine-tune and to evaluate alike: model.dtype for a model.path model
-    (bfloat16: memory for the 8B), float32 for one built here."""
-    import torch
-
-    return getattr(torch, model_cfg.dtype) if model_cfg.path else torch.float32
 
 
 def with_lifted_attention(model):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import lightning as L
 import torch
 
 from ..config import SCHEDULES, check_choice
 from ..latent.example import IGNORE
-from ..schedule import lr_factor
+from ..schedule import adamw_with_schedule
 
 
 def labelled_tokens(labels: torch.Tensor) -> int:
@@ -53,19 +51,7 @@ class CausalLMModule(L.LightningModule):
             self.validated_at_step = self.trainer.global_step
 
     def configure_optimizers(self):
-        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.optim.lr,
-        )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        schedule = partial(
-            lr_factor, total=total, warmup_ratio=self.optim.warmup_ratio, schedule=self.optim.schedule,
-            floor=self.optim.final_lr_ratio,
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_with_schedule(self.parameters(), self.optim, int(self.trainer.estimated_stepping_batches))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["tokens_seen"] = self.tokens_seen

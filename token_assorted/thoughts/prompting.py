@@ -1,4 +1,5 @@
-"""How a method feeds a test prompt to the model beyond its text, read from the checkpoint's thoughts.json.
+"""How a method feeds a test prompt to the model beyond its text, read from the checkpoint's thoughts.json
+(each method's `prompting`, methods/):
 
     pause     N <pause> tokens appended to the prompt
     coconut   <bot> appended; then the stored number of continuous thoughts and <eot>, as embeddings
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError
 from ..io import write_json
 
 THOUGHTS_FILE = "thoughts.json"
@@ -40,32 +40,3 @@ def write_thoughts(directory: Path, mode: str, thoughts: int, **fields) -> None:
 def read_thoughts(directory: Path) -> dict | None:
     path = Path(directory) / THOUGHTS_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def load_prompting(checkpoint, device) -> Prompting:
-    """The Prompting of a loaded evaluation Checkpoint (path, model, tokenizer)."""
-    spec = read_thoughts(checkpoint.path)
-    mode = checkpoint.meta.get("mode")
-    if spec is None:
-        if mode in ("pause", "coconut", "softcot"):
-            raise ConfigError(f"the {mode} checkpoint at {checkpoint.path} has no {THOUGHTS_FILE}")
-        return TEXT
-    count = spec["thoughts"]
-    if spec["mode"] == "pause":
-        return Prompting(suffix_ids=(spec["pause_id"],) * count, thought_tokens=count)
-    if spec["mode"] == "coconut":
-        from .coconut import CoconutIds, coconut_embedder
-
-        ids = CoconutIds(spec["begin_id"], spec["end_id"], spec["thought_id"])
-        return Prompting(suffix_ids=(ids.begin,), embed=coconut_embedder(checkpoint.model, ids, count),
-                         thought_tokens=count + 2)
-    if spec["mode"] == "softcot":
-        from .softcot import load_softcot, softcot_embedder
-
-        assistant, assistant_tokenizer, projection = load_softcot(checkpoint.path, checkpoint.model, device)
-        embed = softcot_embedder(
-            checkpoint.model, checkpoint.tokenizer, assistant, assistant_tokenizer, projection, count
-        )
-        extra = sum(p.numel() for p in assistant.parameters()) + sum(p.numel() for p in projection.parameters())
-        return Prompting(embed=embed, thought_tokens=count, parameters=extra)
-    raise ConfigError(f"{checkpoint.path / THOUGHTS_FILE}: unknown mode '{spec['mode']}'")

@@ -19,12 +19,13 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..commands import stage_command
 from ..data.dataset import encode_batch
-from ..errors import ConfigError
+from ..errors import ConfigError, remedy
 from ..io import checkpoint_checksum
+from ..layout import Layout
 from ..latent import IGNORE
-from ..lm.model import weights_dtype, with_lifted_attention
+from ..lm.model import with_lifted_attention
+from ..precision import weights_dtype
 from .batches import ThoughtExample, check_length, left_padded, positions, thought_batch
 
 ASSISTANT_DIR = "assistant"
@@ -35,28 +36,23 @@ def main_dir(cfg) -> Path:
     """The frozen main LM: mode.main, or the task's cot model as `finetune` writes it."""
     if cfg.mode.main:
         return Path(cfg.mode.main)
-    return Path(cfg.out_dir) / "finetune" / cfg.task.name / "cot"
+    return Layout.of(cfg).finetune("cot")
 
 
 def assistant_out_dir(cfg) -> Path:
     """Where the pipeline trains the default assistant: a whole out_dir of its own."""
-    return Path(cfg.out_dir) / ASSISTANT_DIR
+    return Layout.of(cfg).inside(ASSISTANT_DIR).out_dir
 
 
 def assistant_dir(cfg) -> Path:
     """The frozen assistant LM: mode.assistant, or the cot model trained with model=mode.assistant_model."""
     if cfg.mode.assistant:
         return Path(cfg.mode.assistant)
-    return assistant_out_dir(cfg) / "finetune" / cfg.task.name / "cot"
+    return Layout.of(cfg).inside(ASSISTANT_DIR).finetune("cot")
 
 
-def finetune_command(cfg, *extra: str, mode: str | None = None) -> str:
-    """The command that fine-tunes `mode` (cfg's by default) for this task and run, with `extra` overrides."""
-    return stage_command("finetune", cfg, f"mode={mode or cfg.mode.name}", *extra)
-
-
-def assistant_command(cfg) -> str:
-    return finetune_command(cfg, f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}", mode="cot")
+def assistant_remedy(cfg):
+    return remedy("finetune", cfg, "mode=cot", f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}")
 
 
 def softcot_inputs(cfg) -> dict[str, str]:
@@ -65,14 +61,15 @@ def softcot_inputs(cfg) -> dict[str, str]:
             for role, path in (("main", main_dir(cfg)), ("assistant", assistant_dir(cfg)))}
 
 
-def load_frozen(directory: Path, role: str, remedy: str, dtype=torch.float32):
-    """(model, tokenizer) from a save_pretrained directory, frozen and in eval mode, its weights in `dtype`."""
+def load_frozen(directory: Path, role: str, made_by, dtype=torch.float32):
+    """(model, tokenizer) from a save_pretrained directory, frozen and in eval mode, its weights in `dtype`;
+    `made_by`: the errors.Remedy that makes a missing one."""
     from transformers import AutoModelForCausalLM
 
     from ..data.tokenizer import load_tokenizer
 
     if not (directory / "config.json").is_file():
-        raise ConfigError(f"no {role} LM at {directory}: {remedy}")
+        raise ConfigError(f"no {role} LM at {directory}: run `{{command}}` first (or set mode.{role})", made_by)
     model = with_lifted_attention(AutoModelForCausalLM.from_pretrained(str(directory), dtype=dtype).eval())
     model.requires_grad_(False)
     return model, load_tokenizer(directory)
@@ -80,12 +77,10 @@ def load_frozen(directory: Path, role: str, remedy: str, dtype=torch.float32):
 
 def load_models(cfg):
     """(main, main tokenizer, assistant, assistant tokenizer) for fine-tuning the projection."""
-    main_command = finetune_command(cfg, f"out_dir={cfg.out_dir}", mode="cot")
     # the main LM in the dtype evaluation loads it in (lm.model.weights_dtype); the assistant is built here
-    main, main_tokenizer = load_frozen(main_dir(cfg), "main", f"run `{main_command}` first (or set mode.main)",
+    main, main_tokenizer = load_frozen(main_dir(cfg), "main", remedy("finetune", cfg, "mode=cot", f"out_dir={cfg.out_dir}"),
                                        weights_dtype(cfg.model))
-    assistant, assistant_tokenizer = load_frozen(
-        assistant_dir(cfg), "assistant", f"run `{assistant_command(cfg)}` first (or set mode.assistant)")
+    assistant, assistant_tokenizer = load_frozen(assistant_dir(cfg), "assistant", assistant_remedy(cfg))
     return main, main_tokenizer, assistant, assistant_tokenizer
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..commands import stage_command
 from ..data.splits import split_file
 from ..data.tokenizer import tokenizer_checksum
-from ..errors import StaleInputError
+from ..errors import StaleInputError, remedy
+from ..layout import Layout
 from ..io import META, read_meta, sha256
 from .model import VQVAE
 
 
 def run_dir(cfg) -> Path:
-    return Path(cfg.out_dir) / "vqvae" / cfg.task.name
+    return Layout.of(cfg).vqvae()
 
 
 def model_dir(cfg) -> Path:
@@ -48,17 +48,14 @@ def current_inputs(cfg, tokenizer) -> dict[str, str]:
     return {"tokenizer": tokenizer_checksum(tokenizer), "train": sha256(split_file(cfg, "train"))}
 
 
-def retrain_hint(cfg) -> str:
-    return f"run `{stage_command('train_vqvae', cfg)}` to retrain it"
+RETRAIN = "run `{command}` to retrain it"
 
 
 def checked_meta(cfg, tokenizer) -> dict:
     """The checkpoint's meta.json, after checking it was made with this tokenizer, training data and vqvae config."""
     directory = run_dir(cfg)
     if not (directory / META).exists() or not model_dir(cfg).exists():
-        raise StaleInputError(
-            f"no trained VQ-VAE in {directory}: run `{stage_command('train_vqvae', cfg)}` first"
-        )
+        raise StaleInputError(f"no trained VQ-VAE in {directory}: run `{{command}}` first", remedy("train_vqvae", cfg))
     meta = read_meta(directory)
     now = current_inputs(cfg, tokenizer)
     made = meta.get("inputs", {})
@@ -76,7 +73,8 @@ def checked_meta(cfg, tokenizer) -> dict:
         if recorded.get(key) != wanted.get(key):
             differences.append(f"with vqvae.{key}={recorded.get(key)} (the config now says {wanted.get(key)})")
     if differences:
-        raise StaleInputError(f"the VQ-VAE in {directory} was made {'; '.join(differences)}; {retrain_hint(cfg)}")
+        raise StaleInputError(f"the VQ-VAE in {directory} was made {'; '.join(differences)}; {RETRAIN}",
+                              remedy("train_vqvae", cfg))
     return meta
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
-from ..config import device_for
 from ..data import get_tokenizer, load_dataset
 from ..data.splits import split_file
 from ..io import read_meta, sha256, write_json
+from ..precision import device_for
 from ..tasks.base import SPLIT_NAMES
 from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir
 from .metrics import encode_rows

@@ -12,9 +12,9 @@ from collections import Counter
 import torch
 from tqdm.auto import tqdm
 
+from ..precision import autocast
 from .chunks import IGNORE, sorted_batches
 from .model import VQVAE
-from .module import inference_autocast
 
 INFORMATIVE_DROP = 0.05  # a smaller drop in token accuracy under random codes means the codes say (almost) nothing
 
@@ -37,7 +37,7 @@ def _batches(model: VQVAE, rows, batch_size: int, precision: str, progress: bool
         rows, batch_size=batch_size, chunk_size=model.chunk_size, pad_id=model.pad_id, eos_id=model.eos_id
     )
     bar = tqdm(total=len(rows), desc=desc, disable=not progress, unit="trace")
-    with inference_autocast(precision, device), bar:
+    with autocast(precision, device), bar:
         for indices, batch in batches:
             yield indices, batch.to(device)
             bar.update(len(indices))

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import VQVAEConfig
 from ..data.padding import padded
 from ..errors import ConfigError, DataError
 from .chunks import IGNORE, Batch
@@ -52,6 +53,9 @@ def codes_per_chunk(v) -> int:
     return v["chunk_size"] // v["compression"] * stages
 
 
+DEFAULTS = VQVAEConfig()  # the one source of the VQ-VAE's defaults: config.py's schema
+
+
 class VQVAE(nn.Module):
     def __init__(
         self,
@@ -59,20 +63,20 @@ class VQVAE(nn.Module):
         vocab_size: int,
         pad_id: int,
         eos_id: int,
-        chunk_size: int = 16,
-        compression: int = 16,
-        codebook_size: int = 64,
-        quantizer: str = "vq",
-        fsq_levels: tuple[int, ...] = (8, 8),
-        rvq_quantizers: int = 2,
-        dim: int = 256,
-        heads: int = 4,
-        prompt_layers: int = 2,
-        encoder_layers: int = 2,
-        decoder_layers: int = 2,
-        commitment_weight: float = 0.25,
-        ema_decay: float = 0.8,
-        dead_code_threshold: float = 0.1,
+        chunk_size: int = DEFAULTS.chunk_size,
+        compression: int = DEFAULTS.compression,
+        codebook_size: int = DEFAULTS.codebook_size,
+        quantizer: str = DEFAULTS.quantizer,
+        fsq_levels: tuple[int, ...] = tuple(DEFAULTS.fsq_levels),
+        rvq_quantizers: int = DEFAULTS.rvq_quantizers,
+        dim: int = DEFAULTS.dim,
+        heads: int = DEFAULTS.heads,
+        prompt_layers: int = DEFAULTS.prompt_layers,
+        encoder_layers: int = DEFAULTS.encoder_layers,
+        decoder_layers: int = DEFAULTS.decoder_layers,
+        commitment_weight: float = DEFAULTS.commitment_weight,
+        ema_decay: float = DEFAULTS.ema_decay,
+        dead_code_threshold: float = DEFAULTS.dead_code_threshold,
     ):
         super().__init__()
         if chunk_size % compression:

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import lightning as L
 import torch
 
 from ..config import SCHEDULES, check_choice
-from ..schedule import lr_factor
+from ..schedule import adamw_with_schedule
 from .chunks import IGNORE, Batch
 from .model import VQVAE
 from .quantizer import make_quantizer
 
 
 class VQVAEModule(L.LightningModule):
-    def __init__(
-        self, model: VQVAE, *, lr: float, weight_decay: float, warmup_ratio: float, schedule: str,
-        final_lr_ratio: float, continuous_steps: int = 0,
-    ):
+    def __init__(self, model: VQVAE, optim, continuous_steps: int = 0):
+        """`optim`: how it trains (vqvae.train, an OptimConfig)."""
         super().__init__()
-        check_choice("vqvae.train.schedule", schedule, SCHEDULES)
-        self.model = model
+        check_choice("vqvae.train.schedule", optim.schedule, SCHEDULES)
+        self.model, self.optim = model, optim
         self.continuous_steps = continuous_steps  # capped at a quarter of training in configure_optimizers
-        self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
-        self.schedule, self.final_lr_ratio = schedule, final_lr_ratio
         self.val_code_counts = torch.zeros(model.codebook_size, dtype=torch.long)
 
     def setup(self, stage: str) -> None:
@@ -63,20 +57,6 @@ class VQVAEModule(L.LightningModule):
         self.val_code_counts.zero_()
 
     def configure_optimizers(self):
-        decayed = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
-        others = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
-        groups = [{"params": decayed, "weight_decay": self.weight_decay}, {"params": others, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW(groups, lr=self.lr)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        self.continuous_steps = min(self.continuous_steps, total // 4)
-        schedule = partial(
-            lr_factor, total=total, warmup_ratio=self.warmup_ratio, schedule=self.schedule, floor=self.final_lr_ratio
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def inference_autocast(precision: str, device: torch.device):
-    """The autocast the trainer used, for encoding and decoding outside it: the same codes as in training."""
-    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0])
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+        total = int(self.trainer.estimated_stepping_batches)
+        self.continuous_steps = min(self.continuous_steps, max(1, total) // 4)
+        return adamw_with_schedule(self.model.parameters(), self.optim, total)

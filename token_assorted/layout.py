@@ -1,0 +1,52 @@
+"""Where every stage reads and writes: the one home of the folder layout.
+
+    <data.dir>/<task>/                      the generated splits, their meta.json and the word-level tokenizer
+    <out_dir>/vqvae/<task>/                 the VQ-VAE (model/) and its code caches
+    <out_dir>/finetune/<task>/<mode>/       a fine-tuned model
+    <out_dir>/eval/<task>/<mode>/           its evaluation; the report in <out_dir>/eval/
+    <out_dir>/logs/, <out_dir>/bench/       the pipeline's job logs, make bench's report
+    <out_dir>/base/                         the base models: an out_dir of their own (lm/base.py)
+    <out_dir>/assistant/                    SoftCoT's assistant LMs: an out_dir of their own
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    out_dir: Path
+    task: str
+    data_dir: Path = Path("data")
+
+    @classmethod
+    def of(cls, cfg) -> "Layout":
+        return cls(Path(cfg.out_dir), cfg.task.name, Path(cfg.data.dir))
+
+    def data(self) -> Path:
+        return self.data_dir / self.task
+
+    def vqvae(self) -> Path:
+        return self.out_dir / "vqvae" / self.task
+
+    def finetune(self, mode: str) -> Path:
+        return self.out_dir / "finetune" / self.task / mode
+
+    def evaluations(self) -> Path:
+        return self.out_dir / "eval"
+
+    def evaluation(self, mode: str) -> Path:
+        return self.evaluations() / self.task / mode
+
+    def logs(self) -> Path:
+        """The pipeline's job logs."""
+        return self.out_dir / "logs"
+
+    def bench(self) -> Path:
+        return self.out_dir / "bench"
+
+    def inside(self, name: str) -> "Layout":
+        """An out_dir of its own inside this one (the base models', the SoftCoT assistants')."""
+        return replace(self, out_dir=self.out_dir / name)
