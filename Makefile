@@ -15,7 +15,7 @@ METHODS ?= sol-only,cot,random-replace
 # reuses the models `make eval` trained.
 BENCH_PRESET ?= quick
 
-.PHONY: install test eval bench data clean
+.PHONY: install test eval smoke bench data clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ test: install
 
 eval: install
 	$(PY) -m token_assorted.pipeline preset=$(PRESET) 'pipeline.tasks=[$(TASKS)]' 'pipeline.methods=[$(METHODS)]'
+
+# the whole pipeline on one task at the quick preset's sizes: checks the plumbing in minutes, not learning
+smoke: install
+	$(PY) -m token_assorted.pipeline preset=quick 'pipeline.tasks=[prontoqa]'
 
 bench: install
 	$(PY) -m token_assorted.bench preset=$(BENCH_PRESET)

@@ -108,7 +108,12 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
     "module, arguments, message",
     [
         (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"),
-        (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; choose one of: all-replace, coconut, cot,"),
+        (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; did you mean random-replace? choose one "
+                                            "of: all-replace, coconut, cot,"),
+        (finetune, ["--task", "prontoqa"], "error: settings are written key=value, without dashes: write task=prontoqa"),
+        (evaluate, ["--task=prontoqa"], "error: settings are written key=value, without dashes: write task=prontoqa"),
+        (finetune, ["finetun.lr=1e-3"], "error: unknown setting 'finetun' (did you mean 'finetune'?)"),
+        (pipeline, ["pipeline.tasks=prontoqa"], "error: pipeline.tasks is a list: write 'pipeline.tasks=[prontoqa]'"),
         (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, mini, tiny, tiny-assistant"),
         (finetune, ["finetune.epoch=3"], "error: unknown setting 'finetune.epoch'"),
         (generate_data, ["task.sizes.trian=3"], "error: unknown setting 'task.sizes.trian'"),  # sizes is a dict
@@ -136,16 +141,16 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (finetune, ["trainer.checkpoint_every_n_steps=0"], "error: trainer.checkpoint_every_n_steps is 0; it counts"),
         (evaluate, ["--cfg", "job", "finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),  # Hydra's flags too
         # `+` adds only what the schema has
-        (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr'"),
+        (evaluate, ["+finetune.lrr=1e-3"], "error: unknown setting 'finetune.lrr' (did you mean 'finetune.lr'?)"),
         (generate_data, ["task=maze", "task.params.rooms=abc"],
          "error: task.params.rooms for 'maze' must be int, got 'abc'"),
         (generate_data, ["task.sizes.train=-5"], "error: task.sizes.train is -5; a split needs records: at least 1"),
         # every task and method before the first task's data is made
-        (pipeline, ["pipeline.methods=[cot,cott]"], "error: pipeline.methods: unknown mode 'cott'; choose one of:"),
-        (pipeline, ["pipeline.methods=[cott]"], "error: pipeline.methods: unknown mode 'cott'; choose one of: all-replace, "
+        (pipeline, ["pipeline.methods=[cot,cott]"], "error: pipeline.methods: unknown mode 'cott'; did you mean cot? choose one of:"),
+        (pipeline, ["pipeline.methods=[cott]"], "error: pipeline.methods: unknown mode 'cott'; did you mean cot? choose one of: all-replace, "
          "coconut, cot, curriculum-replace, fixed, icot, pause, poisson-replace, random-replace, softcot, sol-only; "
          "or a group of them: all, ablations"),
-        (pipeline, ["pipeline.tasks=[prosqa,mazee]"], "error: pipeline.tasks: unknown task 'mazee'; choose one of:"),
+        (pipeline, ["pipeline.tasks=[prosqa,mazee]"], "error: pipeline.tasks: unknown task 'mazee'; did you mean maze? choose one of:"),
         # a mode.* key the run's modes ignore would change nothing
         (finetune, ["mode=random-replace", "mode.m=64"],
          "error: mode.m is not read by mode=random-replace; only by mode fixed"),

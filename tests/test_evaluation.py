@@ -241,14 +241,23 @@ def test_maze_protocol_scores_greedy_and_samples():
     assert scored["feasible"] and scored["optimal"] and scored["generated_tokens"] == len(right)
 
 
+def cfg_overrides(cfg) -> list[str]:
+    return [f"eval.checkpoint={cfg.eval.checkpoint}", f"data.test_file={cfg.data.test_file}", f"out_dir={cfg.out_dir}",
+            "task=prosqa", "mode=random-replace", "eval.batch_size=5"]
+
+
 def test_evaluate_a_coconut_file(trained, short_records, tmp_path):
     cfg = make_config(
         "task=prosqa", "mode=random-replace", f"eval.checkpoint={trained['dir']}",
         f"data.test_file={trained['test_file']}", f"out_dir={tmp_path}", "eval.batch_size=5",
     )
     results = evaluate.run(cfg, progress=False)
-    directory = tmp_path / "eval" / "prosqa" / "random-replace"
-    assert json.loads((directory / "results.json").read_text()) == results
+    # another file's evaluation goes to a place of its own, never over the benchmark's
+    name = f"{trained['test_file'].parent.name}-short-{trained['dir'].name}"
+    directory = tmp_path / "eval-files" / name / "prosqa" / "random-replace"
+    assert json.loads((directory / "results.json").read_text()) == results and not (tmp_path / "eval").exists()
+    named = evaluate.run(make_config(*cfg_overrides(cfg), "eval.name=mine", "eval.limit=2"), progress=False)
+    assert json.loads((tmp_path / "eval-files/mine/prosqa/random-replace/results.json").read_text()) == named
     rows = [json.loads(line) for line in (directory / "predictions.jsonl").read_text().splitlines()]
 
     assert results["n"] == len(rows) == len(short_records)
@@ -265,7 +274,7 @@ def test_evaluate_a_coconut_file(trained, short_records, tmp_path):
     assert results["examples_per_s"] > 0 and results["seconds_per_solved"] > 0
     assert results["config"]["eval"]["checkpoint"] == str(trained["dir"]) and results["code_choice"] == "token"
     assert (directory / "meta.json").exists()
-    assert load_results(tmp_path) == {"prosqa": {"random-replace": results}}
+    assert load_results(tmp_path) == {}  # the benchmark's results alone: this was another file
 
 
 def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):

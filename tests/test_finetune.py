@@ -466,3 +466,22 @@ def test_bf16_autocast_by_default_only_where_the_hardware_has_bf16_arithmetic(mo
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: gpu_has_bf16)
         assert bf16_where_fast("auto") == expected == make_config().trainer.precision
     assert bf16_where_fast("cpu") == "32-true"  # a CPU run on a GPU machine goes by the CPU (AVX2 alone here)
+
+
+def test_a_fine_tune_is_quiet_but_for_what_it_did(data_dir, tmp_path, monkeypatch, capfd, caplog):
+    # Lightning's start-up lines, its cloud-logging tip and the model summary are noise in every run
+    from token_assorted import cli
+
+    train(monkeypatch, data_dir, tmp_path / "out", "mode=cot", "finetune.epochs=1", "trainer.log_every_n_steps=50")
+    captured = capfd.readouterr()
+    text = captured.out + captured.err + caplog.text
+    assert "GPU available" not in text and "Tip" not in text and "Total params" not in text
+    assert "smaller than the logging interval" not in text
+    assert captured.out.strip().splitlines()[-1].startswith(f"wrote {tmp_path / 'out'}/finetune/prosqa/cot (cot: ")
+    # the training loss is logged in a run shorter than trainer.log_every_n_steps too
+    log = (tmp_path / "out/finetune/prosqa/cot/train_log.csv").read_text().splitlines()
+    assert "train_loss" in log[0] and any(row.split(",")[log[0].split(",").index("train_loss")] for row in log[1:])
+    # and a command's first line says what it is about to do
+    cfg = make_config(*TINY, "mode=cot")
+    line = cli.start_line(finetune.run, cfg)
+    assert line.startswith("token_assorted.finetune: task prosqa, mode cot, preset default, model tiny (qwen3), cpu ")

@@ -54,7 +54,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
         (["task=prontoqa", "task.params.hops=7"], "error: prontoqa hops must be a whole number from 1 to 5, got 7"),
         (["task=prontoqa", "task.train_mix.hops=[1,9]"], "error: prontoqa hops must be a whole number from 1 to 5, got 9"),
         (["task=prontoqa", "+task.train_mix.hop=[1]"], "error: task.train_mix for 'prontoqa' has unknown keys ['hop']"),
-        (["task=prontoqa", "task.train_mix.hops=2"], "int is not a ListConfig, list or tuple"),
+        (["task=prontoqa", "task.train_mix.hops=2"], "error: task.train_mix.hops is a list: write 'task.train_mix.hops=[2]'"),
         (["task=prosqa", "+task.train_mix.max_hops=[2,3]"], "error: prosqa needs whole numbers 1 <= min_hops <= max_hops"),
         (["task=gsm8k", "+task.train_mix.source=[a]"], "error: task.train_mix: 'gsm8k' is read from a data set"),
     ],

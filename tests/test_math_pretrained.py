@@ -84,8 +84,9 @@ def test_finetune_and_evaluate_on_gsm8k_records(setup, pipeline):
     assert results["n"] == 6 and results["test_file"].endswith("gsm8k/test.json")
     assert 0 <= results["accuracy"] <= 1 and results["generated_tokens"] > 0
     assert results["latent_tokens"] + results["text_tokens"] == pytest.approx(results["generated_tokens"])
-    rows = [json.loads(line) for line in (root / "out" / "eval" / "metamathqa" / "random-replace" /
-                                          "predictions.jsonl").read_text().splitlines()]
+    # another test file's evaluation: a place of its own, named after the file
+    rows = [json.loads(line) for line in (root / "out" / "eval-files" / "gsm8k-test" / "metamathqa" / "random-replace"
+                                          / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and all("predicted" in row and isinstance(row["correct"], bool) for row in rows)
 
 

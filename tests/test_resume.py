@@ -147,6 +147,30 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     assert steps == list(range(40))
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_with_a_checkpoint_and_says_how_to_resume(data_dir, whole, tmp_path, capsys, sig):
+    reference, _, expected = whole
+    shutil.copytree(reference / "vqvae", tmp_path / "vqvae")
+    overrides = [*FINETUNE, f"data.dir={data_dir}", f"out_dir={tmp_path}", "trainer.checkpoint_every_n_steps=1000"]
+    final = tmp_path / "finetune" / "prosqa" / "random-replace"
+    logs = final.with_name("random-replace.partial") / "logs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command("finetune", overrides), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while logged_steps(logs) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    step = int(err.split("interrupted at step ")[1].split(";")[0])
+    assert f"{sig.name}: interrupted at step {step}; run the same command to resume" in err
+    last = final.with_name("random-replace.partial") / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == step  # no checkpoint was due before: this is it
+    rerun(finetune, overrides, capsys)
+    assert same_weights(expected / "model.safetensors", final / "model.safetensors")
+
+
 def test_merged_logs_leave_out_a_row_cut_short_by_a_kill(tmp_path):
     first, second = tmp_path / "version_0.csv", tmp_path / "version_1.csv"
     # Lightning's columns, sorted; killed while writing step 12's row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import inspect
 import sys
@@ -17,6 +18,12 @@ from .commands import with_run_overrides
 from .errors import ToolkitError, reports_errors
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# Hydra's own command-line flags; any other --name is a setting written the argparse way
+HYDRA_FLAGS = {
+    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve", "--package", "-p", "--run", "-r",
+    "--multirun", "-m", "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+    "-cd", "--info", "-i", "--experimental-rerun",
+}
 
 
 def override_problem(overrides: list[str], config_name: str = "config") -> str | None:
@@ -42,22 +49,77 @@ def override_problem(overrides: list[str], config_name: str = "config") -> str |
     except MissingConfigException as err:
         group, _, name = str(err.missing_cfg_file).partition("/")
         options = [option for option in err.options or [] if (group, option) != ("mode", methods.EVERY)]
-        return f"unknown {group} '{name}'; choose one of: {', '.join(options)}"
+        guess = difflib.get_close_matches(name, options, n=1)
+        hint = f"did you mean {guess[0]}? " if guess else ""
+        return f"unknown {group} '{name}'; {hint}choose one of: {', '.join(options)}"
     except OverrideParseException as err:
         return f"cannot parse the overrides: {str(err).splitlines()[0]}"
     except (HydraException, OmegaConfBaseException) as err:
         # Hydra wraps OmegaConf's error; the schema merge above raises it bare
         cause = next((e for e in (err.__cause__, err) if isinstance(e, OmegaConfBaseException)), None)
+        if "is not a ListConfig" in f"{err} {cause}":
+            key, _, value = next((o for o in overrides if o.startswith(f"{err_key(err)}=")), "=").partition("=")
+            return f"{key} is a list: write '{key}=[{value}]' (quoted, for the shell)"
         if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
             key = cause.full_key
             if key.startswith("mode.") and (readers := methods.readers(key.removeprefix("mode."))):
+                others = [o for o in overrides if not methods.mode_key(o)]
                 with setup():  # the mode the run chose, composed without the mode keys
-                    chosen = compose(config_name=config_name, overrides=[o for o in overrides if not methods.mode_key(o)])
+                    chosen = compose(config_name=config_name, overrides=others)
                 return f"{key} is not read by mode={chosen.mode.name}; only by mode {', '.join(readers)}"
-            return f"unknown setting '{key}' (see `--cfg job` for the settings there are)"
+            with setup():
+                known = setting_names(compose(config_name=config_name))
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{guess[0]}'?" if guess else "see `--cfg job` for the settings there are"
+            return f"unknown setting '{key}' ({hint})"
         headline = str(err).splitlines()[0]
         return f"{headline} ({str(cause.msg).splitlines()[0]})" if cause is not None else headline
     return None
+
+
+def err_key(err) -> str:
+    """The key of the override that Hydra could not merge ("Error merging override key=value")."""
+    text = str(err)
+    return text.split("override ", 1)[1].split("=", 1)[0] if "override " in text else ""
+
+
+def setting_names(cfg, prefix: str = "") -> list[str]:
+    """Every dotted key of a composed config (its leaves and sections)."""
+    from omegaconf import DictConfig
+
+    names = []
+    for key in cfg.keys():
+        name = f"{prefix}{key}"
+        names.append(name)
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and not node._is_missing() and not node._is_none():
+            names.extend(setting_names(node, f"{name}."))
+    return names
+
+
+def dashed_setting(arguments: list[str]) -> str | None:
+    """`--task prosqa` or `--task=prosqa`, written the argparse way: the `task=prosqa` it stands for."""
+    for index, argument in enumerate(arguments):
+        name, _, value = argument.partition("=")
+        if argument.startswith("--") and name not in HYDRA_FLAGS:
+            value = value or (arguments[index + 1] if index + 1 < len(arguments) else "VALUE")
+            return f"{name.removeprefix('--')}={value}"
+    return None
+
+
+def start_line(run, cfg) -> str:
+    """What a command is about to do, in one line: its task and method, preset, model, device, precision, threads."""
+    import torch
+
+    from .precision import device_for
+
+    command = sys.modules[run.__module__].__spec__.name.removesuffix(".__main__")
+    mode = f", mode {cfg.mode.name}" if cfg.mode.name in methods.METHODS else ""
+    model = cfg.model.path or f"{cfg.model.name} ({cfg.model.arch})"
+    threads = torch.get_num_threads()
+    return (f"{command}: task {cfg.task.name}{mode}, preset {cfg.preset}, model {model}, "
+            f"{device_for(cfg.trainer.accelerator).type} {cfg.trainer.precision}, {threads} "
+            f"thread{'s' if threads > 1 else ''}, out_dir {cfg.out_dir}")
 
 
 def command_help(run) -> str:
@@ -79,6 +141,7 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     def main(cfg) -> None:
         config.check_settings(cfg)
         methods.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
+        print(start_line(run, cfg), flush=True)
         try:
             run(cfg)
         except ToolkitError as err:
@@ -87,6 +150,9 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     @functools.wraps(main)
     def checked() -> None:
         arguments = sys.argv[1:]
+        if setting := dashed_setting(arguments):
+            print(f"error: settings are written key=value, without dashes: write {setting}", file=sys.stderr)
+            sys.exit(2)
         if {"--help", "-h"} & set(arguments):
             print(command_help(run) + "\n")  # then Hydra's help: the commands, config groups and settings
         if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):

@@ -196,6 +196,9 @@ class EvalConfig:
     top_k: int = 10
     limit: Optional[int] = None  # evaluate only the first N test records
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
+    # where an evaluation of another test file (data.test_file) or checkpoint goes: <out_dir>/eval-files/<name>/, apart
+    # from the benchmark's; None = named after the file and the checkpoint
+    name: Optional[str] = None
     example: int = 0  # show: the test record to print
     seed: int = II("seed")  # sampling (the maze's top-k): a new draw of samples needs no retraining
     force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents

@@ -5,7 +5,8 @@
 
 Greedy decoding; for the maze also top-k samples, whose 1-Feasible-k rate is the accuracy (docs/method.md).
 Writes <out_dir>/eval/<task>/<mode>/, replacing the evaluation there: `make eval` redoes its own where the one
-there was made under other settings (another test file or checkpoint included).
+there was made under other settings. An evaluation of another test file or checkpoint goes to a place of its own,
+<out_dir>/eval-files/<name>/<task>/<mode>/ (eval.name=, else named after the file), never over the benchmark's.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from .data.splits import load_split
 from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
 from .evaluation.harness import evaluate_checkpoint, evaluation_file
 from .evaluation.report import describe
-from .evaluation.results import PREDICTIONS, RESULTS, eval_dir, write_results
+from .evaluation.results import PREDICTIONS, RESULTS, evaluation_dir, write_results
 from .lock import holding_lock
 from .methods import prompting_for
 from .precision import device_for
 
 
-@holding_lock(lambda cfg: eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name))
+@holding_lock(evaluation_dir)
 def run(cfg, progress: bool = True) -> dict:
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
@@ -45,7 +46,7 @@ def run(cfg, progress: bool = True) -> dict:
         "device": str(device),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    directory = eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name)
+    directory = evaluation_dir(cfg)
     write_results(directory, results, predictions, inputs=evaluation_inputs(cfg))
     print(describe(results))
     print(f"wrote {directory / RESULTS} and {PREDICTIONS}")

@@ -13,7 +13,6 @@ run again after a crash resumes from <mode>.partial/checkpoints/last.ckpt (resum
 from __future__ import annotations
 
 import shutil
-import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -36,7 +35,7 @@ from .errors import ConfigError
 from .io import META, atomic_dir, read_meta, sha256, write_meta
 from .lock import holding_lock
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
-from .trainer_settings import make_trainer as trainer_for
+from .trainer_settings import log_every, make_trainer as trainer_for
 from .latent import LatentVocab
 from .lm import EpochDraws, finetune_dir, parameter_count
 from .lm.adapters import for_saving, trainable_parameters
@@ -178,9 +177,6 @@ def run(cfg, progress: bool = True) -> Path:
     note_unreached_stages(method, cfg.finetune.epochs)
     check_loader_workers(cfg, method)  # before the data is tokenized and the model built
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
-    warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # SoftCoT's frozen models, on purpose
 
     setup = method.setup(cfg, progress)
     module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
@@ -197,6 +193,7 @@ def run(cfg, progress: bool = True) -> Path:
     callbacks = [draws, resume_state, timer, *learning_curve(cfg, method, tokenizer, work)]
     trainer = make_trainer(cfg, work, callbacks, progress)
     loaders, resume_state.sampler = make_loaders(setup.data, setup.collators, cfg, method, trainer.world_size)
+    log_every(trainer, len(loaders[0]))
     trainer.fit(module, *loaders, ckpt_path=resume_from)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if module.validated_at_step != trainer.global_step:

@@ -4,6 +4,7 @@
     <out_dir>/vqvae/<task>/                 the VQ-VAE (model/) and its code caches
     <out_dir>/finetune/<task>/<mode>/       a fine-tuned model
     <out_dir>/eval/<task>/<mode>/           its evaluation; the report in <out_dir>/eval/
+    <out_dir>/eval-files/<name>/<task>/<mode>/  an evaluation of another test file or checkpoint (eval.name)
     <out_dir>/logs/, <out_dir>/bench/       the pipeline's job logs, make bench's report
     <out_dir>/base/                         the base models: an out_dir of their own (lm/base.py)
     <out_dir>/assistant/                    SoftCoT's assistant LMs: an out_dir of their own
@@ -37,7 +38,10 @@ class Layout:
     def evaluations(self) -> Path:
         return self.out_dir / "eval"
 
-    def evaluation(self, mode: str) -> Path:
+    def evaluation(self, mode: str, name: str | None = None) -> Path:
+        """The benchmark's evaluation of `mode`, or (`name`) one of another test file or checkpoint."""
+        if name:
+            return self.out_dir / "eval-files" / name / self.task / mode
         return self.evaluations() / self.task / mode
 
     def logs(self) -> Path:

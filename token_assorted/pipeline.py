@@ -29,7 +29,7 @@ from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
 from .evaluation.report import write_report
-from .evaluation.results import RESULTS, eval_dir, eval_root
+from .evaluation.results import RESULTS, eval_root, evaluation_dir
 from .io import checkpoint_checksum, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
@@ -89,7 +89,7 @@ def finetune_is_current(cfg) -> bool:
 
 def evaluation_is_current(cfg) -> bool:
     """Results made under these settings, of the checkpoint and test file there now."""
-    directory = eval_dir(cfg.out_dir, cfg.task.name, cfg.mode.name)
+    directory = evaluation_dir(cfg)
     meta = recorded(directory)
     checkpoint, test = checkpoint_dir(cfg), evaluation_file(cfg)
     if meta is None or not (directory / RESULTS).exists() or not (checkpoint.is_dir() and test.is_file()):
@@ -213,7 +213,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     results = {task: {} for task in tasks}
     for task in tasks:
         for method in methods:
-            path = eval_dir(cfg.out_dir, task, method) / RESULTS
+            path = evaluation_dir(stage_config(overrides, task=task, mode=method)) / RESULTS
             results[task][method] = json.loads(path.read_text(encoding="utf-8"))
     table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir)
     print("\n" + table)

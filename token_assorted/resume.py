@@ -16,6 +16,9 @@ import io
 import json
 import random
 import shutil
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -150,8 +153,8 @@ def set_generator_states(states: dict) -> None:
 
 
 class LastCheckpoint(Checkpoint):
-    """Writes `directory`/last.ckpt (atomically, with Lightning's own save) every n optimizer steps, and one batch
-    before the end of every epoch, so that each epoch leaves one.
+    """Writes `directory`/last.ckpt (atomically, with Lightning's own save) every n optimizer steps, one batch
+    before the end of every epoch, so that each epoch leaves one, and when Ctrl-C or SIGTERM stops the run.
 
     Never at an epoch's last batch or its end: Lightning 2.6, resumed from a checkpoint taken there, ends the
     run without training the epochs left. A run killed after that point redoes the epoch's last batch.
@@ -159,11 +162,41 @@ class LastCheckpoint(Checkpoint):
 
     def __init__(self, directory: Path, every_n_steps: int):
         self.path, self.every = Path(directory) / LAST, every_n_steps
+        self.interrupted: str | None = None  # the signal asking the run to stop
+        self.handlers: dict = {}
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        """Ctrl-C or SIGTERM stop the run at the end of the batch in progress, with a checkpoint; a second Ctrl-C
+        stops it at once. Only in the main thread, where Python takes signal handlers."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.handlers[sig] = signal.signal(sig, self.request_stop)
+
+    def request_stop(self, signum, frame) -> None:
+        if self.interrupted and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.interrupted = signal.Signals(signum).name
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         remaining = trainer.num_training_batches - (batch_idx + 1)
-        if remaining >= 1 and (trainer.global_step % self.every == 0 or remaining == 1):
+        if remaining >= 1 and (trainer.global_step % self.every == 0 or remaining == 1 or self.interrupted):
             trainer.save_checkpoint(self.path, weights_only=False)
+        if self.interrupted:  # at an epoch's last batch the checkpoint one batch before stands: that batch is redone
+            if rank_zero_only.rank == 0:
+                print(f"\n{self.interrupted}: interrupted at step {trainer.global_step}; run the same command to "
+                      "resume", file=sys.stderr, flush=True)
+            raise SystemExit(130)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.restore_handlers()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.restore_handlers()
+
+    def restore_handlers(self) -> None:
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+        self.handlers = {}
 
 
 def merged_logs(files: list[Path]) -> str:

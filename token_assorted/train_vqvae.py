@@ -11,8 +11,6 @@ again after a crash resumes from checkpoints/last.ckpt (resume.py).
 
 from __future__ import annotations
 
-import warnings
-
 import lightning as L
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
@@ -26,7 +24,7 @@ from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .precision import device_for
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
-from .trainer_settings import make_trainer
+from .trainer_settings import log_every, make_trainer
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
@@ -62,6 +60,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     )
     train_loader = loader(rows["train"], seed=cfg.seed, window=optim.length_window, **batches)
     resume_state.sampler = train_loader.batch_sampler
+    log_every(trainer, len(train_loader))
     if trainer.is_global_zero:  # only now, the inputs read: a bad one leaves a finished VQ-VAE as it was
         (directory / META).unlink(missing_ok=True)
     trainer.fit(module, train_loader, loader(rows["valid"], **batches), ckpt_path=resume_from)
@@ -73,8 +72,6 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
 @holding_lock(run_dir)
 def run(cfg, progress: bool = True) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*dataloader is not resumable.*")  # ResumeState resumes it
     directory = run_dir(cfg)
     tokenizer = get_tokenizer(cfg, progress=progress)
     rows = {split: split_rows(cfg, split, tokenizer) for split in ("train", "valid")}

@@ -1,9 +1,11 @@
-"""The Lightning Trainer every training stage uses, and its complaints about the `trainer.*` settings as one-line
-ConfigErrors instead of tracebacks."""
+"""The Lightning Trainer every training stage uses, quiet but for its progress bar, and its complaints about the
+`trainer.*` settings as one-line ConfigErrors instead of tracebacks."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 
 from .errors import ConfigError
 
@@ -19,12 +21,34 @@ def checked_trainer_settings():
         raise ConfigError(f"the trainer settings (trainer.*) cannot be used: {str(err).splitlines()[0]}") from None
 
 
+# Lightning's messages that say nothing to act on here: the batches are sharded and resumed by our own sampler, and
+# SoftCoT keeps its frozen models in eval mode on purpose
+KNOWN_WARNINGS = (
+    ".*does not have many workers.*", ".*dataloader is not resumable.*", ".*module\\(s\\) in eval mode.*",
+    ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*", ".*smaller than the logging interval.*",
+)
+
+
+def quiet_lightning() -> None:
+    """Lightning's start-up lines (devices, a cloud-logging tip, "Trainer.fit stopped") and its known warnings off;
+    its progress bar and real warnings stay."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    for message in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message)
+
+
+def log_every(trainer, batches: int) -> None:
+    """Log training loss at least once an epoch, in short runs too (Lightning logs every trainer.log_every_n_steps)."""
+    trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, batches))
+
+
 def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **extra):
     """The Lightning Trainer of a training stage: `trainer` (trainer.*) says where and how it runs, `optim` (the
     stage's OptimConfig) how long it trains and its gradient clipping. Batches are sharded by rank by the stage's
     own sampler (data/shards.py), the same way on one process or several."""
     import lightning as L
 
+    quiet_lightning()
     with checked_trainer_settings():
         return L.Trainer(
             accelerator=trainer.accelerator,
@@ -42,6 +66,6 @@ def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **e
             logger=logger,
             use_distributed_sampler=False,
             enable_progress_bar=progress,
-            enable_model_summary=progress,
+            enable_model_summary=False,  # the parameter count is in the command's last line and meta.json
             **extra,
         )

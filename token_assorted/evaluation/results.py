@@ -20,6 +20,17 @@ def eval_dir(out_dir, task: str, mode: str) -> Path:
     return Layout(Path(out_dir), task).evaluation(mode)
 
 
+def evaluation_dir(cfg) -> Path:
+    """Where cfg's evaluation goes: the benchmark's place, or, for another test file or checkpoint, a place of its
+    own named by eval.name (else after the file and the checkpoint), so that it never replaces the benchmark's."""
+    file, checkpoint = cfg.data.test_file, cfg.eval.checkpoint
+    parts = [f"{Path(file).parent.name}-{Path(file).stem}".strip("-") if file else "",
+             Path(checkpoint).name if checkpoint else ""]
+    parts = [part for part in parts if part]
+    name = cfg.eval.name or "-".join(parts) or None
+    return Layout.of(cfg).evaluation(cfg.mode.name, name)
+
+
 def write_results(directory, results: dict, predictions: list[dict], *, inputs: dict[str, str]) -> None:
     """Write all three files at once: the directory is replaced only when every file is complete."""
     with atomic_dir(directory) as tmp:
