@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from ..config import MethodSettings
 from ..errors import ConfigError
-from ..latent.example import Example, with_prompt_masked
 from ..latent.chunks import curriculum_stage
+from ..latent.example import Example, with_prompt_masked
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,12 @@ class Method:
         return TEXT
 
     # -- pipeline ---------------------------------------------------------------------------------------------
+    @classmethod
+    def inputs(cls, cfg) -> dict[str, str]:
+        """For a method that trains no LM built here (trains_lm False): the checksums of the models it is given,
+        which its fine-tune records and the pipeline compares to reuse it."""
+        return {}
+
     @classmethod
     def prerequisites(cls, cfg) -> list[Prerequisite]:
         """Models to make before this method's fine-tune, besides the VQ-VAE and the base model."""
