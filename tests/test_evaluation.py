@@ -13,7 +13,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from token_assorted import evaluate, show
 from token_assorted.data import encode_record, load_records, sequence_text, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
-from token_assorted.errors import ConfigError, StaleInputError, reports_errors
+from token_assorted.errors import ConfigError, DataError, StaleInputError, reports_errors
 from token_assorted.evaluation import (
     Decoding, evaluate_records, generate, latent_blocks, latent_token_ids, load_results, one_feasible, summarize,
     write_report,
@@ -354,6 +354,15 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     with pytest.raises(ConfigError, match="out of range"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}",
                              f"data.test_file={trained['test_file']}", "eval.example=24"))
+
+    # a question of one's own: the same question asked in words gets the same generation, unscored
+    asked = make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", f"eval.question={record['question']}")
+    own = show.run(asked)
+    printed = capsys.readouterr().out
+    assert own["completion"] == shown["completion"] and "your question" in printed and "expected:" not in printed
+    with pytest.raises(DataError, match=r"^eval.question, record 0, field 'question': words missing from the "
+                                  r"tokenizer's vocabulary: \[' zebra'\]"):
+        show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=Is a zebra a wumpus?"))
 
 
 def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with(

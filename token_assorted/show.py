@@ -1,7 +1,12 @@
-"""Show what a model does with one test question: its whole greedy generation, latent tokens included,
-and what each latent block stands for, decoded to text by the task's VQ-VAE when one has been trained.
+"""Show what a model does with one question: its whole greedy generation, latent tokens included, and what each
+latent block stands for, decoded to text by the task's VQ-VAE when one has been trained.
 
     python -m token_assorted.show task=prosqa mode=random-replace eval.example=3
+    python -m token_assorted.show task=prontoqa mode=cot 'eval.question="Every wumpus is a yumpus. Max is a
+        wumpus. True or false: Max is a yumpus."'
+
+A question of one's own is quoted twice, for the shell and for Hydra (a comma would otherwise make it a list), and
+uses the words of the task's training split (the word-level tokenizer knows no others).
 """
 
 from __future__ import annotations
@@ -52,22 +57,28 @@ def decode_block(vqvae, tokenizer, prompt: list[int], codes: list[int]) -> str:
         return f"(cannot decode: {err})"
 
 
-def run(cfg) -> dict:
+def question_record(cfg) -> tuple[dict, str]:
+    """(the record to answer, where it comes from): eval.question, or test record eval.example."""
+    if cfg.eval.question:
+        return {"question": cfg.eval.question, "steps": [], "answer": ""}, "eval.question"
     records = load_split(cfg, "test")
     if not 0 <= cfg.eval.example < len(records):
         raise ConfigError(
             f"eval.example={cfg.eval.example} is out of range: {evaluation_file(cfg)} has {len(records)} records"
         )
-    record = records[cfg.eval.example]
+    return records[cfg.eval.example], str(evaluation_file(cfg))
+
+
+def run(cfg) -> dict:
+    record, source = question_record(cfg)
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
 
     prompting = prompting_for(checkpoint, device)  # pauses or thoughts fed after the prompt, as in evaluate
-    prompt = encode_prompts(tokenizer, [record], file=evaluation_file(cfg))[0] + list(prompting.suffix_ids)
+    prompt = encode_prompts(tokenizer, [record], file=source)[0] + list(prompting.suffix_ids)
     extra = prompting.thought_tokens - len(prompting.suffix_ids)
-    budget = generation_budget(checkpoint.max_positions, [prompt], cfg.task.max_new_tokens,
-                               file=evaluation_file(cfg), extra=extra)
+    budget = generation_budget(checkpoint.max_positions, [prompt], cfg.task.max_new_tokens, file=source, extra=extra)
     with generation_autocast(device, checkpoint.training_precision or cfg.trainer.precision):
         ids = generate(model, tokenizer, [prompt], max_new_tokens=budget, seed=cfg.eval.seed, progress=False,
                        force_latents=cfg.eval.force_latents, code_choice=cfg.eval.code_choice,
@@ -80,12 +91,17 @@ def run(cfg) -> dict:
         check_trained_with(cfg, checkpoint, vqvae)
     decoded = [decode_block(vqvae, tokenizer, prompt, codes) for codes in blocks] if vqvae else []
 
-    verdict = ", ".join(f"{name} {value}" for name, value in scored.items() if isinstance(value, bool))
-    expected = "\n".join([*record["steps"], f"### {record['answer']}"])
-    print(f"{cfg.task.name} test record {cfg.eval.example} of {evaluation_file(cfg)}, model {checkpoint.path}")
-    print(f"\nquestion:\n{record['question']}\n\nexpected:\n{expected}")
-    print(f"\ngeneration ({scored['generated_tokens']} tokens: {scored['latent_tokens']} latent, "
-          f"{scored['text_tokens']} text, {scored['thought_tokens']} thoughts; {verdict}):\n{scored['completion']}")
+    counts = (f"{scored['generated_tokens']} tokens: {scored['latent_tokens']} latent, {scored['text_tokens']} text, "
+              f"{scored['thought_tokens']} thoughts")
+    if cfg.eval.question:  # nothing to score it against
+        print(f"{cfg.task.name}, your question, model {checkpoint.path}\n\nquestion:\n{record['question']}")
+    else:
+        verdict = ", ".join(f"{name} {value}" for name, value in scored.items() if isinstance(value, bool))
+        counts += f"; {verdict}"
+        expected = "\n".join([*record["steps"], f"### {record['answer']}"])
+        print(f"{cfg.task.name} test record {cfg.eval.example} of {source}, model {checkpoint.path}")
+        print(f"\nquestion:\n{record['question']}\n\nexpected:\n{expected}")
+    print(f"\ngeneration ({counts}):\n{scored['completion']}")
     for number, codes in enumerate(blocks, start=1):
         shown = "".join(latent_token(code) for code in codes)
         print(f"\nlatent block {number}: {shown}" + (f"\n  decodes to: {decoded[number - 1]!r}" if decoded else ""))
