@@ -19,6 +19,7 @@ from token_assorted.evaluation import (
     write_report,
 )
 from token_assorted.evaluation.metrics import score_generation
+from token_assorted.evaluation.report import provenance
 from token_assorted.evaluation.results import PREDICTIONS, eval_dir
 from token_assorted.evaluation.tokens import completion_text, count_tokens, trim
 from token_assorted.io import sha256
@@ -430,6 +431,19 @@ def test_write_report(tmp_path):
     assert against.splitlines() == [
         "| method | prosqa |", "|---|---|", "| sol-only | -0.8 (17 %) |", "| random-replace | +18.7 (22 %) p 1 |",
     ]
+
+    # headed, where the pipeline says so, by the preset, the sizes, and where and when it was made
+    for task_runs in results.values():
+        for one in task_runs.values():
+            one["config"] = {"preset": "default", "task": {"sizes": {"train": 72000}}}
+    about = {"commit": "abc1234", "date": "2026-12-07", "machine": "2-core Test CPU", "wall_seconds": 1466}
+    headed, _ = write_report(results, tmp_path, about)
+    assert headed.splitlines()[0] == ("preset default | maze 72,000 training records, 100 tested; prosqa 72,000 "
+                                      "training records, 100 tested | commit abc1234, 2026-12-07, 2-core Test CPU | "
+                                      "1466 s")
+    assert headed.splitlines()[0] in paths["table"].read_text()
+    made = provenance(12.3)
+    assert made["wall_seconds"] == 12 and made["machine"].split("-core ")[0].isdigit() and made["commit"]
 
     summary = json.loads(paths["summary"].read_text())
     assert summary.keys() == results.keys()

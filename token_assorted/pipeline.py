@@ -28,7 +28,7 @@ from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, se
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
 from .evaluation.harness import SAMPLED_TASKS, evaluation_file
-from .evaluation.report import write_report
+from .evaluation.report import provenance, write_report
 from .evaluation.results import RESULTS, eval_root, evaluation_dir
 from .io import checkpoint_checksum, read_meta, sha256
 from .job_costs import job_cost, task_shape
@@ -215,7 +215,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         for method in methods:
             path = evaluation_dir(stage_config(overrides, task=task, mode=method)) / RESULTS
             results[task][method] = json.loads(path.read_text(encoding="utf-8"))
-    table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir)
+    about = provenance(time.perf_counter() - start)
+    table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir, about)
     print("\n" + table)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print(f"pipeline wall time {time.perf_counter() - start:.0f} s")

@@ -225,8 +225,48 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
         fig.savefig(tmp, format="png", dpi=120)
 
 
-def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dict[str, Path]]:
-    """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (the captioned table, paths)."""
+def provenance(wall_seconds: float | None = None) -> dict:
+    """What a report was made by and on: commit, date, machine (CPU model and cores) and the run's wall time."""
+    import datetime
+    import os
+    import platform
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
+                                capture_output=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    about = {"commit": commit, "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()}-core {cpu}"}
+    if wall_seconds is not None:
+        about["wall_seconds"] = round(wall_seconds)
+    return about
+
+
+def header(results: dict[str, dict[str, dict]], about: dict) -> str:
+    """One line: the preset, each task's training records and test items, and where and when the report was made."""
+    runs = [run for task_runs in results.values() for run in task_runs.values()]
+    presets = sorted({run.get("config", {}).get("preset") for run in runs} - {None})
+    sizes = []
+    for task, task_runs in results.items():
+        run = next(iter(task_runs.values()))
+        train = run.get("config", {}).get("task", {}).get("sizes", {}).get("train")
+        sizes.append(f"{task} {f'{train:,} training records, ' if train else ''}{run.get('n', '?')} tested")
+    parts = [f"preset {', '.join(presets)}" if presets else None, "; ".join(sizes),
+             f"commit {about['commit']}, {about['date']}, {about['machine']}",
+             f"{about['wall_seconds']} s" if "wall_seconds" in about else None]
+    return " | ".join(part for part in parts if part)
+
+
+def write_report(results: dict[str, dict[str, dict]], out_dir, about: dict | None = None
+                 ) -> tuple[str, dict[str, Path]]:
+    """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (the captioned table, paths).
+    `about` (provenance()) heads them with the preset, sizes, commit, date, machine and wall time."""
     root = eval_root(out_dir)
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
@@ -238,6 +278,8 @@ def write_report(results: dict[str, dict[str, dict]], out_dir) -> tuple[str, dic
         table += (f"\nAgainst {BASELINE}: accuracy in points above {BASELINE}'s (generated tokens as % of "
                   f"{BASELINE}'s); p: McNemar's exact test on the same items, below 0.05 a difference unlikely by "
                   f"chance.\n\n{against}")
+    if about is not None:
+        caption = header(results, about) + "\n\n" + caption
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
     write_json(paths["summary"], summary(results, paired))
     plot(results, paths["plot"])
