@@ -483,5 +483,5 @@ def test_a_fine_tune_is_quiet_but_for_what_it_did(data_dir, tmp_path, monkeypatc
     assert "train_loss" in log[0] and any(row.split(",")[log[0].split(",").index("train_loss")] for row in log[1:])
     # and a command's first line says what it is about to do
     cfg = make_config(*TINY, "mode=cot")
-    line = cli.start_line(finetune.run, cfg)
+    line = cli.start_line(finetune.run, cfg, ["prosqa"], ["cot"])
     assert line.startswith("token_assorted.finetune: task prosqa, mode cot, preset default, model tiny (qwen3), cpu ")

@@ -107,17 +107,17 @@ def dashed_setting(arguments: list[str]) -> str | None:
     return None
 
 
-def start_line(run, cfg) -> str:
-    """What a command is about to do, in one line: its task and method, preset, model, device, precision, threads."""
+def start_line(run, cfg, tasks: list[str], modes: list[str]) -> str:
+    """What a command is about to do, in one line: its tasks and methods, preset, model, device, precision, threads."""
     import torch
 
     from .precision import device_for
 
     command = sys.modules[run.__module__].__spec__.name.removesuffix(".__main__")
-    mode = f", mode {cfg.mode.name}" if cfg.mode.name in methods.METHODS else ""
     model = cfg.model.path or f"{cfg.model.name} ({cfg.model.arch})"
     threads = torch.get_num_threads()
-    return (f"{command}: task {cfg.task.name}{mode}, preset {cfg.preset}, model {model}, "
+    return (f"{command}: task{'s' * (len(tasks) > 1)} {', '.join(tasks)}, mode{'s' * (len(modes) > 1)} "
+            f"{', '.join(modes)}, preset {cfg.preset}, model {model}, "
             f"{device_for(cfg.trainer.accelerator).type} {cfg.trainer.precision}, {threads} "
             f"thread{'s' if threads > 1 else ''}, out_dir {cfg.out_dir}")
 
@@ -128,12 +128,13 @@ def command_help(run) -> str:
     return f"python -m {module.__spec__.name.removesuffix('.__main__')}\n\n{inspect.cleandoc(module.__doc__ or '')}"
 
 
-def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config"):
+def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config", tasks=lambda cfg: [cfg.task.name]):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
     exit status 2, like every other problem with the input; Hydra's own flags (--help, --cfg, ...) pass through.
-    `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given.
+    `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given;
+    `tasks(cfg)` the tasks, for its first line.
     """
 
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name=config_name)
@@ -141,7 +142,7 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     def main(cfg) -> None:
         config.check_settings(cfg)
         methods.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
-        print(start_line(run, cfg), flush=True)
+        print(start_line(run, cfg, list(tasks(cfg)), list(modes(cfg))), flush=True)
         try:
             run(cfg)
         except ToolkitError as err:

@@ -223,7 +223,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: expand(cfg.pipeline.methods), config_name="every_method")
+main = hydra_main(run, modes=lambda cfg: expand(cfg.pipeline.methods), config_name="every_method",
+                  tasks=lambda cfg: cfg.pipeline.tasks)
 
 
 if __name__ == "__main__":

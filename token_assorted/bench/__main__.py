@@ -94,7 +94,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method], config_name="every_method")
+main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method], config_name="every_method",
+                  tasks=lambda cfg: cfg.bench.tasks)
 
 if __name__ == "__main__":
     main()
