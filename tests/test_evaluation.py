@@ -405,7 +405,8 @@ def test_write_report(tmp_path):
                 "parameters": 1000, "training_tokens": 5000, "seed": 0, "config": {"large": "left out"}, **extra}
 
     results = {
-        "maze": {"sol-only": run(0.03, 645.0, samples_per_example=10, greedy_feasible=0.01, greedy_optimal=0.0),
+        "maze": {"sol-only": run(0.03, 645.0, samples_per_example=10, greedy_feasible=0.01, greedy_optimal=0.0,
+                                 cut_share=0.9),
                  "random-replace": run(0.628, 374.6, samples_per_example=10, greedy_feasible=0.4, greedy_optimal=0.3)},
         "prosqa": {"sol-only": run(0.767, 8.2, majority_rate=0.51),
                    "cot": run(0.775, 49.4, accuracy_interval=[0.684, 0.844], majority_rate=0.51),
@@ -418,16 +419,17 @@ def test_write_report(tmp_path):
         path.write_text("".join(json.dumps({"question": q, "solved": s}) + "\n" for q, s in zip("ab", solved)))
     table, paths = write_report(results, tmp_path)
     caption, accuracy, against_caption, against = table.strip().split("\n\n")
-    assert caption == "Accuracy % [95 % interval] (mean generated tokens)."
+    assert caption == "Accuracy % [95 % interval] (mean generated tokens, and the share cut at max_new_tokens if any)."
     lines = accuracy.splitlines()
     assert lines[0] == "| method | maze (1-Feasible-10) | prosqa |"
     assert "| random-replace | 62.8 (374.6) | 96.2 (10.9) |" in lines
+    assert "| sol-only | 3.0 (645.0, 90 % cut) | 76.7 (8.2) |" in lines  # cut at max_new_tokens: said so
     assert "| cot | – | 77.5 [68.4, 84.4] (49.4) |" in lines
     assert "| majority answer | – | 51.0 |" in lines
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot", "majority answer"]
     # the paper's claim task by task: points above cot's accuracy, tokens as a share of cot's (the maze has no cot)
     # and McNemar's test where both runs' predictions are there
-    assert against_caption.startswith("Against cot: accuracy in points above cot's (generated tokens as % of cot's)")
+    assert against_caption.startswith("Against cot: accuracy in points above cot's (generated tokens as % of cot's;")
     assert against.splitlines() == [
         "| method | prosqa |", "|---|---|", "| sol-only | -0.8 (17 %) |", "| random-replace | +18.7 (22 %) p 1 |",
     ]
@@ -480,3 +482,18 @@ def test_generation_runs_in_float32_on_a_cpu_whatever_the_training_precision():
         with generation_autocast(torch.device("cpu"), precision):
             assert not torch.is_autocast_enabled("cpu")
             assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_answers_cut_at_the_token_limit_are_counted_and_marked():
+    from token_assorted.evaluation.metrics import summarize
+    from token_assorted.evaluation.report import against_cell
+
+    rows = [{"solved": True, "correct": True, "generated_tokens": 8, "latent_tokens": 0, "text_tokens": 8,
+             "thought_tokens": 0, "cut": cut} for cut in (True, False, False, False)]
+    assert summarize(rows, seconds=1.0)["cut_share"] == 0.25
+    # a share of cot's tokens means nothing where both ran to the limit
+    runs = {"cot": {"accuracy": 0.5, "generated_tokens": 128, "cut_share": 1.0},
+            "random-replace": {"accuracy": 0.5, "generated_tokens": 128, "cut_share": 0.75}}
+    assert against_cell(runs, "random-replace") == "+0.0 (100 % both cut)"
+    runs["cot"]["cut_share"] = 0.0
+    assert against_cell(runs, "random-replace") == "+0.0 (100 %)"

@@ -134,9 +134,12 @@ def evaluate_records(
 
     started = time.perf_counter()
     greedy = generate(model, tokenizer, prompts, desc=f"{task_name} greedy", **options)
+    def cut(ids) -> dict:  # the generation ran to its budget without ending
+        return {"cut": len(ids) >= budget and (not ids or ids[-1] != tokenizer.eos_token_id)}
+
     rows = [
         {"index": index, "question": record["question"], "answer": record["answer"],
-         **score_generation(task, tokenizer, record, generations[0], latent_ids, thoughts)}
+         **score_generation(task, tokenizer, record, generations[0], latent_ids, thoughts), **cut(generations[0])}
         for index, (record, generations) in enumerate(zip(records, greedy))
     ]
     seconds, greedy_seconds = time.perf_counter() - started, None
@@ -146,7 +149,8 @@ def evaluate_records(
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)
         for row, record, generations in zip(rows, records, sampled):
             row["samples"] = [
-                score_generation(task, tokenizer, record, ids, latent_ids, thoughts) for ids in generations
+                {**score_generation(task, tokenizer, record, ids, latent_ids, thoughts), **cut(ids)}
+                for ids in generations
             ]
         seconds, greedy_seconds = time.perf_counter() - started, seconds
     for row in rows:

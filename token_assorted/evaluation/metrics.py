@@ -90,6 +90,8 @@ def summarize(rows: Sequence[dict], seconds: float, greedy_seconds: float | None
         "examples_per_s": len(rows) / seconds if seconds > 0 else None,
         "seconds_per_solved": seconds / solved if solved else None,
     }
+    if counted and all("cut" in g for g in counted):  # the share that ran to max_new_tokens without ending
+        summary["cut_share"] = mean(g["cut"] for g in counted)
     if any("grounded_steps" in g for g in counted):
         summary["grounded_steps"] = mean(g["grounded_steps"] for g in counted if g["grounded_steps"] is not None)
     if sampled:

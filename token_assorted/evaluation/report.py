@@ -19,7 +19,7 @@ from .stats import mcnemar_exact, paired_counts
 SUMMARY_FIELDS = (
     "accuracy", "accuracy_interval", "majority_rate", "generated_tokens", "latent_tokens", "text_tokens",
     "thought_tokens", "seconds_per_solved", "examples_per_s", "n", "parameters", "training_tokens", "seed",
-    "samples_per_example", "greedy_feasible", "greedy_optimal", "code_choice", "grounded_steps",
+    "samples_per_example", "greedy_feasible", "greedy_optimal", "code_choice", "grounded_steps", "cut_share",
 )
 MISSING = "–"
 BASELINE = "cot"  # the method the paper's token savings are measured against
@@ -117,15 +117,18 @@ def accuracy_table(results: dict[str, dict[str, dict]]) -> str:
         cells = []
         for task in tasks:
             run = results[task].get(method)
-            cells.append(
-                MISSING if run is None
-                else f"{accuracy_text(run)} ({_number(run.get('generated_tokens'))})"
-            )
+            cells.append(MISSING if run is None else f"{accuracy_text(run)} ({tokens_text(run)})")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     majority = [majority_rate(results[task]) for task in tasks]
     if any(rate is not None for rate in majority):
         lines.append(f"| {MAJORITY} | " + " | ".join(_number(rate, scale=100) for rate in majority) + " |")
     return "\n".join(lines) + "\n"
+
+
+def tokens_text(run: dict) -> str:
+    """'41.4' mean generated tokens, with the share of answers cut at max_new_tokens where there were any."""
+    cut = run.get("cut_share")
+    return _number(run.get("generated_tokens")) + (f", {100 * cut:.0f} % cut" if cut else "")
 
 
 def accuracy_text(run: dict) -> str:
@@ -165,7 +168,9 @@ def against_cell(runs: dict[str, dict], method: str, test: dict | None = None) -
     if share is None or accuracy is None or baseline is None:
         return MISSING
     p_value = f" p {test['mcnemar_p']:.2g}" if test else ""
-    return f"{100 * (accuracy - baseline):+.1f} ({100 * share:.0f} %){p_value}"
+    # a share of tokens says nothing where both ran to the token limit
+    limit = " both cut" if min(runs[method].get("cut_share", 0), runs[BASELINE].get("cut_share", 0)) >= 0.5 else ""
+    return f"{100 * (accuracy - baseline):+.1f} ({100 * share:.0f} %{limit}){p_value}"
 
 
 def _count(value) -> str:
@@ -271,13 +276,13 @@ def write_report(results: dict[str, dict[str, dict]], out_dir, about: dict | Non
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
     paired = paired_tests(results, out_dir)
-    caption = "Accuracy % [95 % interval] (mean generated tokens).\n\n"
+    caption = "Accuracy % [95 % interval] (mean generated tokens, and the share cut at max_new_tokens if any).\n\n"
     if any(run.get("code_choice") == "pooled" for runs in results.values() for run in runs.values()):
-        caption = f"Accuracy % [95 % interval] (mean generated tokens); {POOLED_LABEL}.\n\n"
+        caption = caption.replace(").\n\n", f"); {POOLED_LABEL}.\n\n")
     if against := baseline_table(results, paired):
         table += (f"\nAgainst {BASELINE}: accuracy in points above {BASELINE}'s (generated tokens as % of "
-                  f"{BASELINE}'s); p: McNemar's exact test on the same items, below 0.05 a difference unlikely by "
-                  f"chance.\n\n{against}")
+                  f"{BASELINE}'s; both cut: both ran to max_new_tokens on half the items or more); p: McNemar's exact "
+                  f"test on the same items, below 0.05 a difference unlikely by chance.\n\n{against}")
     if about is not None:
         caption = header(results, about) + "\n\n" + caption
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
