@@ -15,7 +15,7 @@ METHODS ?= sol-only,cot,random-replace
 # reuses the models `make eval` trained.
 BENCH_PRESET ?= quick
 
-.PHONY: install test eval smoke bench data clean
+.PHONY: install test test-fast eval smoke bench data clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m pytest -q
+
+# the suite without the tests marked slow (other processes, whole pipelines): for the edit-test loop; CI runs `make test`
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 eval: install
 	$(PY) -m token_assorted.pipeline preset=$(PRESET) 'pipeline.tasks=[$(TASKS)]' 'pipeline.methods=[$(METHODS)]'

@@ -10,6 +10,11 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: starts other processes or runs a whole pipeline; `make test-fast` leaves these out")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The test models are tiny: one thread runs them fastest, and far faster on a busy 2-core machine."""

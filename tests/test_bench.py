@@ -3,6 +3,7 @@
 import gc
 import json
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 from token_assorted import bench, evaluate  # noqa: F401
@@ -64,6 +65,7 @@ def test_peak_memory_counts_what_a_block_allocates_even_where_freed_pages_could_
         assert 30 < cost["peak_mb"] < 60 and cost["seconds"] > 0
 
 
+@pytest.mark.slow
 def test_bench_writes_every_figure(tmp_path, capsys, monkeypatch):
     # as on a CPU without bf16 arithmetic: the VQ-VAE's and the large model's bf16 runs are left out (the tiny
     # model's runs on bench.slow_bf16_steps of its batches; the VQ-VAE's with bf16 arithmetic is run at the end)

@@ -235,6 +235,7 @@ def test_evaluation_keeps_to_the_positions_and_precision_the_model_was_fine_tune
     assert (foreign.max_positions, foreign.training_precision) == (131072, None)
 
 
+@pytest.mark.slow
 def test_the_real_command_line(bad_files, checkpoint):
     done = subprocess.run(
         [sys.executable, "-m", "token_assorted.evaluate", "task=prosqa",

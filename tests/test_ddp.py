@@ -13,6 +13,8 @@ from token_assorted import finetune
 from token_assorted.data.shards import shard
 from token_assorted.resume import EpochBatches
 
+pytestmark = pytest.mark.slow  # several processes each
+
 FINETUNE = [
     "task=prosqa", "mode=cot", "base.use=false",
     "model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",

@@ -3,6 +3,7 @@ identical CPU metrics (timings and the run's own paths aside)."""
 
 import json
 
+import pytest
 from hydra import compose, initialize_config_dir
 
 from token_assorted import pipeline
@@ -34,6 +35,7 @@ def untimed(metrics: dict) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_outputs(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     results = [run_pipeline(first), run_pipeline(second)]

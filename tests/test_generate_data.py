@@ -23,6 +23,7 @@ def generate_data(*overrides):
     )
 
 
+@pytest.mark.slow
 def test_command_writes_splits_and_reports_counts(tmp_path):
     result = generate_data("task=prosqa", f"data.dir={tmp_path}", *SMALL)
     assert result.returncode == 0, result.stderr
@@ -59,6 +60,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, task):
         (["task=gsm8k", "+task.train_mix.source=[a]"], "error: task.train_mix: 'gsm8k' is read from a data set"),
     ],
 )
+@pytest.mark.slow
 def test_config_mistakes_fail_with_one_clear_message(tmp_path, overrides, message):
     result = generate_data(*overrides, f"data.dir={tmp_path}")
     assert result.returncode != 0

@@ -33,6 +33,7 @@ def test_a_job_waits_for_every_job_it_names():
     assert names.index("a/sol-only") > names.index("a/base")
 
 
+@pytest.mark.slow
 def test_a_failing_worker_job_stops_the_run_with_its_error(tmp_path):
     cfg = make_config("task=maze", "+task.params.room=2", f"data.dir={tmp_path}")
     jobs = [Job("maze/data", [Stage("maze: generate data", generate_data.run, cfg)])]
@@ -48,6 +49,7 @@ def killed(cfg, progress):
     os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
 
 
+@pytest.mark.slow
 def test_a_worker_killed_outright_stops_the_run_with_its_exit_status(tmp_path):
     with pytest.raises(ToolkitError, match=r"a ended with exit status -9; see .*a.log"):
         run_jobs([Job("a", [Stage("a: killed", killed, None)])], workers=2, log_dir=tmp_path / "logs")
@@ -59,6 +61,7 @@ def load_in_worker_processes(cfg, progress):
     assert sorted(DataLoader(range(4), batch_size=1, num_workers=2)) == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_worker_job_may_start_processes_of_its_own(tmp_path):
     # trainer.num_workers > 0 under the pipeline: a job's DataLoader starts worker processes of its own
     jobs = [Job(name, [Stage(f"{name}: load", load_in_worker_processes, None)]) for name in ("a", "b")]
@@ -66,6 +69,7 @@ def test_a_worker_job_may_start_processes_of_its_own(tmp_path):
     assert (tmp_path / "logs" / "a.log").exists() and (tmp_path / "logs" / "b.log").exists()
 
 
+@pytest.mark.slow
 def test_a_terminated_pipeline_takes_its_workers_with_it(tmp_path):
     import os
     import signal

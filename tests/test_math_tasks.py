@@ -74,6 +74,7 @@ def test_score_reads_the_answer_after_the_last_hash():
     assert get_task("math").score(math, "### \\frac34.")["correct"]
 
 
+@pytest.mark.slow
 def test_generate_data_command_writes_splits(fixtures, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "token_assorted.generate_data", "task=gsm8k", f"data.dir={tmp_path}",
@@ -160,6 +161,7 @@ def test_bad_sources(tmp_path, fixtures):
         get_task("gsm8k").generate(Params(source=str(fixtures["gsm8k"])), {"train": -1, "valid": 50, "test": 0}, 0)
 
 
+@pytest.mark.slow
 def test_bad_file_on_the_command_line_is_one_error_line(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"question": "q", "answer": "no mark"}\n')
     done = subprocess.run(

@@ -362,6 +362,7 @@ def run_pipeline(overrides):
         return pipeline.run(compose(config_name="config", overrides=overrides), overrides=overrides)
 
 
+@pytest.mark.slow
 def test_pipeline_trains_softcots_frozen_models_first(tmp_path, capfd):
     overrides = [
         "base.use=false",

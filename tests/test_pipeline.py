@@ -47,6 +47,7 @@ def evaluation_is_current(tmp_path, mode: str) -> bool:
         return pipeline.evaluation_is_current(pipeline.stage_config(overrides_for(tmp_path), task="prosqa", mode=mode))
 
 
+@pytest.mark.slow
 def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     results, printed = run_pipeline(tmp_path, capfd, workers=2)  # jobs in two worker processes
     stages = ["prosqa: generate data", "prosqa: train VQ-VAE"]
@@ -122,6 +123,7 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
 BASE = ["base.use=true", "base.train.epochs=1", "base.train.batch_size=16"]
 
 
+@pytest.mark.slow
 def test_methods_start_from_the_task_base_model_and_wait_for_it(tmp_path, capfd):
     assert planned(tmp_path, *BASE, methods=["sol-only", "random-replace"]) == {
         "prosqa/vqvae": (["train VQ-VAE"], ()),

@@ -104,6 +104,7 @@ def resume_position(checkpoint) -> dict:
     return next(v for k, v in state["callbacks"].items() if k.startswith("ResumeState"))
 
 
+@pytest.mark.slow
 def test_train_vqvae_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     reference, metrics, _ = whole
     overrides = [*VQVAE_RUN, f"data.dir={data_dir}", f"out_dir={tmp_path}"]
@@ -123,6 +124,7 @@ def test_train_vqvae_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
         assert codes[0] == codes[1]
 
 
+@pytest.mark.slow
 def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     reference, _, expected = whole
     shutil.copytree(reference / "vqvae", tmp_path / "vqvae")
@@ -147,6 +149,7 @@ def test_finetune_resumes_after_sigkill(data_dir, whole, tmp_path, capsys):
     assert steps == list(range(40))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_stops_with_a_checkpoint_and_says_how_to_resume(data_dir, whole, tmp_path, capsys, sig):
     reference, _, expected = whole
