@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ def one_thread():
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # so that the commands run in this process keep to it too
     yield
     torch.set_num_threads(threads)
 

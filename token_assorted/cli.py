@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from . import config, methods  # registers the typed schema conf/config.yaml builds on, and each method's settings
 from .commands import with_run_overrides
 from .errors import ToolkitError, reports_errors
+from .precision import set_threads
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # Hydra's own command-line flags; any other --name is a setting written the argparse way
@@ -142,6 +143,7 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     def main(cfg) -> None:
         config.check_settings(cfg)
         methods.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
+        set_threads(cfg.threads)
         print(start_line(run, cfg, list(tasks(cfg)), list(modes(cfg))), flush=True)
         try:
             run(cfg)

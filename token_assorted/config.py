@@ -30,7 +30,7 @@ COUNTS = (
     "base.train.epochs", "base.train.max_steps", "base.train.batch_size", "base.train.length_window",
     "vqvae.train.epochs", "vqvae.train.max_steps", "vqvae.train.batch_size", "vqvae.train.length_window",
     "vqvae.chunk_size", "vqvae.compression", "vqvae.codebook_size",
-    "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps", "curve.records",
+    "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps", "curve.records", "threads",
 )
 RATES = ("finetune.lr", "vqvae.train.lr", "base.train.lr")  # above 0
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
@@ -257,6 +257,9 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     preset: str = "default"
+    # CPU threads of this command's process; None = OMP_NUM_THREADS where set, else the cores not busy when it starts
+    # (precision.free_cores). The pipeline's jobs take their share of the cores instead (pipeline.workers)
+    threads: Optional[int] = None
     out_dir: str = "outputs"
     seed: int = 0
 

@@ -24,6 +24,27 @@ def device_for(accelerator: str):
     return torch.device("cpu")
 
 
+def free_cores() -> int:
+    """The cores no other process keeps busy: the CPU count less the last minute's load, at least 1. The tiny model
+    trains faster on both cores of an idle 2-core CPU than on one, and far slower on both when another process
+    holds one (docs/measurements.md, "Threads")."""
+    import os
+
+    cores = os.cpu_count() or 1
+    return max(1, cores - round(os.getloadavg()[0]))
+
+
+def set_threads(threads: int | None) -> None:
+    """`threads` for this process; None: OMP_NUM_THREADS where it is set, else free_cores()."""
+    import os
+
+    import torch
+
+    if threads is None and "OMP_NUM_THREADS" in os.environ:
+        return
+    torch.set_num_threads(threads or free_cores())
+
+
 def cpu_bf16_units() -> list[str]:
     """This CPU's bf16 arithmetic, as torch names it (none on one with AVX2 alone)."""
     import torch
