@@ -21,10 +21,10 @@ from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, settings
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.evaluation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
-from token_assorted.latent import IGNORE, LatentVocab, sample_rng
+from token_assorted.latent import IGNORE, LatentLayout, LatentVocab, sample_rng
 from token_assorted.latent.icot import icot_example, removal_per_epoch, removed_tokens, smoothing_offset
 from token_assorted.lm import MixingCollator
-from token_assorted.methods import METHODS, LatentLayout, expand
+from token_assorted.methods import METHODS, expand
 from token_assorted.thoughts.batches import left_padded, positions, thought_batch
 from token_assorted.thoughts.coconut import (
     CoconutCollator, CoconutIds, coconut_embedder, coconut_example, coconut_logits, coconut_loss,
@@ -408,5 +408,9 @@ def test_a_recorded_run_depends_on_its_own_method_settings_alone():
     assert settings(recorded, FINETUNE_SETTINGS) == settings(cfg, FINETUNE_SETTINGS)
     fixed = OmegaConf.to_container(make_config("mode=fixed"), resolve=True)
     assert settings(fixed, ["mode"]) != settings(make_config("mode=fixed", "mode.m=8"), ["mode"])
+    # a run of a method with settings of its own, recorded before a setting was added elsewhere (here: base.*), is
+    # compared with that setting at its default, as any other
+    del fixed["base"]
+    assert settings(fixed, FINETUNE_SETTINGS) == settings(make_config("mode=fixed"), FINETUNE_SETTINGS)
     recorded["finetune"]["no_such_setting"] = 1  # a config that no longer fits the schema is compared as recorded
     assert settings(recorded, ["finetune"])["finetune"]["no_such_setting"] == 1

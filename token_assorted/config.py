@@ -270,13 +270,16 @@ ConfigStore.instance().store(name="schema", node=Config)
 
 def with_defaults(recorded: dict) -> dict:
     """A recorded config with the settings added to the schema since at their defaults, which keep the old
-    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits."""
+    behaviour (so adding a setting does not make every earlier run stale); as recorded if it no longer fits. The mode
+    section stays as recorded: its schema is its method's (token_assorted/methods/), not MethodSettings."""
     from omegaconf.errors import OmegaConfBaseException
 
+    rest = {key: value for key, value in recorded.items() if key != "mode"}
     try:
-        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), recorded), resolve=True)
+        filled = OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), rest), resolve=True)
     except OmegaConfBaseException:
         return recorded
+    return {**filled, "mode": recorded["mode"]} if "mode" in recorded else filled
 
 
 def settings(cfg, keys) -> dict:
