@@ -287,9 +287,8 @@ def test_draws_follow_the_pass_over_the_data_and_the_stage_follows_the_schedule(
 
 
 def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
-    from token_assorted.latent import LatentVocab
+    from token_assorted.latent import LatentLayout, LatentVocab
     from token_assorted.lm import MixingCollator
-    from token_assorted.methods import LatentLayout
 
     vocab = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
     rows = [
@@ -411,9 +410,8 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
 
 
 def test_training_batches_hold_samples_of_similar_length_as_drawn():
-    from token_assorted.latent import LatentVocab
+    from token_assorted.latent import LatentLayout, LatentVocab
     from token_assorted.lm import MixingCollator
-    from token_assorted.methods import LatentLayout
 
     # padding is computed like any token: maze cot batches were 35 % padding before grouping, 1.3 % after; grouped by
     # the whole record's length, random-replace's were still 32 %, since the draw shortens some traces and not others

@@ -7,13 +7,14 @@ import torch
 from conftest import make_config
 from conftest import method as mode
 
-from token_assorted.methods import METHODS, LatentLayout
+from token_assorted.methods import METHODS
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError, DataError
 from token_assorted.latent import (
     BEGIN_LATENT,
     END_LATENT,
     IGNORE,
+    LatentLayout,
     LatentVocab,
     add_latent_embeddings,
     code_tokens,

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from . import config, methods  # registers the typed schema conf/config.yaml builds on, and each method's settings
 from .commands import with_run_overrides
 from .errors import ToolkitError, reports_errors
-from .precision import set_threads
+from .precision import device_for, set_threads
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # Hydra's own command-line flags; any other --name is a setting written the argparse way
@@ -108,13 +108,17 @@ def dashed_setting(arguments: list[str]) -> str | None:
     return None
 
 
+def command_name(run) -> str:
+    """`token_assorted.finetune`: the module `run` belongs to, as `python -m` takes it."""
+    module = sys.modules[run.__module__]  # "__main__" under `python -m`; its spec keeps the real name
+    return module.__spec__.name.removesuffix(".__main__")
+
+
 def start_line(run, cfg, tasks: list[str], modes: list[str]) -> str:
     """What a command is about to do, in one line: its tasks and methods, preset, model, device, precision, threads."""
     import torch
 
-    from .precision import device_for
-
-    command = sys.modules[run.__module__].__spec__.name.removesuffix(".__main__")
+    command = command_name(run)
     model = cfg.model.path or f"{cfg.model.name} ({cfg.model.arch})"
     threads = torch.get_num_threads()
     return (f"{command}: task{'s' * (len(tasks) > 1)} {', '.join(tasks)}, mode{'s' * (len(modes) > 1)} "
@@ -125,8 +129,7 @@ def start_line(run, cfg, tasks: list[str], modes: list[str]) -> str:
 
 def command_help(run) -> str:
     """What this command does, from its module's docstring, headed by how it is called."""
-    module = sys.modules[run.__module__]  # "__main__" under `python -m`; its spec keeps the real name
-    return f"python -m {module.__spec__.name.removesuffix('.__main__')}\n\n{inspect.cleandoc(module.__doc__ or '')}"
+    return f"python -m {command_name(run)}\n\n{inspect.cleandoc(sys.modules[run.__module__].__doc__ or '')}"
 
 
 def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config", tasks=lambda cfg: [cfg.task.name]):
@@ -142,9 +145,10 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     @reports_errors
     def main(cfg) -> None:
         config.check_settings(cfg)
-        methods.check_mode_overrides(list(HydraConfig.get().overrides.task), modes(cfg))
+        run_modes = list(modes(cfg))
+        methods.check_mode_overrides(list(HydraConfig.get().overrides.task), run_modes)
         set_threads(cfg.threads)
-        print(start_line(run, cfg, list(tasks(cfg)), list(modes(cfg))), flush=True)
+        print(start_line(run, cfg, list(tasks(cfg)), run_modes), flush=True)
         try:
             run(cfg)
         except ToolkitError as err:

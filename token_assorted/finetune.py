@@ -34,18 +34,13 @@ from .evaluation.curve import CURVE, AccuracyCurve
 from .errors import ConfigError
 from .io import META, atomic_dir, read_meta, sha256, write_meta
 from .lock import holding_lock
-from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
-from .trainer_settings import log_every, make_trainer as trainer_for
 from .latent import LatentVocab
 from .lm import EpochDraws, finetune_dir, parameter_count
 from .lm.adapters import for_saving, trainable_parameters
 from .lm.setup import LatentCodes
-from .methods import method_class, method_for
-
-
-def uses_vqvae(cfg) -> bool:
-    """The fine-tune of cfg's method reads the VQ-VAE (methods/base.py)."""
-    return method_class(cfg.mode.name).uses_vqvae(cfg)
+from .methods import method_for
+from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
+from .trainer_settings import log_every, make_trainer as trainer_for
 
 
 def check_loader_workers(cfg, method) -> None:

@@ -36,7 +36,7 @@ from .jobs import Job, Stage, run_jobs, run_stages
 from .layout import Layout
 from .lm import finetune_dir
 from .lm.base import base_config, base_dir
-from .methods import GROUPS, expand, for_mode, method_class, mode_key
+from .methods import GROUPS, expand, for_mode, method_class, mode_key, uses_vqvae
 
 
 def stage_config(overrides: list[str], **groups: str):
@@ -142,7 +142,7 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     jobs = []
     vqvae_job, base_job = f"{task}/vqvae", f"{task}/base"
     stages_of = {method: stage_config(overrides, task=task, mode=method) for method in methods}
-    trains_vqvae = any(map(finetune.uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
+    trains_vqvae = any(map(uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
     if trains_vqvae:
         jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg, "vqvae")]))
     base = base_config(cfg)
@@ -150,7 +150,7 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     if trains_base:
         jobs.append(Job(base_job, [Stage(f"{task}: train base model", finetune.run, base, "finetune")]))
     for method, stage in stages_of.items():
-        after = (vqvae_job,) if trains_vqvae and finetune.uses_vqvae(stage) else ()
+        after = (vqvae_job,) if trains_vqvae and uses_vqvae(stage) else ()
         stages, waits = prerequisite_stages(overrides, task, stage, jobs)
         after += waits
         if trains_base and stage.base.use:
@@ -219,7 +219,7 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir, about)
     print("\n" + table)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    print(f"pipeline wall time {time.perf_counter() - start:.0f} s")
+    print(f"pipeline wall time {about['wall_seconds']} s")
     return results
 
 

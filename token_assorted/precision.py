@@ -45,6 +45,15 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads or free_cores())
 
 
+def cpu_name() -> str:
+    """This CPU's model as torch names it ("Intel Xeon"), else its architecture."""
+    import platform
+
+    import torch
+
+    return torch.cpu.get_capabilities().get("cpu_name") or platform.machine()
+
+
 def cpu_bf16_units() -> list[str]:
     """This CPU's bf16 arithmetic, as torch names it (none on one with AVX2 alone)."""
     import torch

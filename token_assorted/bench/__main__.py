@@ -9,7 +9,6 @@ ones are trained through the pipeline first. Writes <out_dir>/bench/results.json
 
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from ..cli import hydra_main
 from ..layout import Layout
 from ..pipeline import stage_config, train_task
-from ..precision import bf16_where_fast, cpu_bf16_units
+from ..precision import bf16_where_fast, cpu_bf16_units, cpu_name
 from . import report
 from .growth import growth
 from .inference import compare, latency_accuracy
@@ -36,7 +35,7 @@ def timed(label: str, step, *args):
 
 def machine(cfg) -> str:
     """Where the figures come from: bf16's speedup on a CPU hangs on whether it has bf16 arithmetic."""
-    name = torch.cpu.get_capabilities().get("cpu_name") or platform.machine()
+    name = cpu_name()
     gpu = f"CUDA {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
     return (f"{name} ({torch.get_num_threads()} threads, CPU bf16 arithmetic: {', '.join(cpu_bf16_units()) or 'none'}),"
             f" {gpu}; trainer.precision {cfg.trainer.precision}.")

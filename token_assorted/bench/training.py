@@ -17,10 +17,10 @@ from ..data import get_tokenizer, load_split
 from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..finetune import epoch_lengths
-from ..latent import extend_tokenizer
+from ..latent import LatentLayout, extend_tokenizer
 from ..lm import MixingCollator, build_model, max_positions
 from ..lm.model import planned_config
-from ..methods import LatentLayout, method_for
+from ..methods import method_for
 from ..precision import device_for
 from ..resume import LengthGroupedBatches
 from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae

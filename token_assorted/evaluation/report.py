@@ -234,20 +234,17 @@ def provenance(wall_seconds: float | None = None) -> dict:
     """What a report was made by and on: commit, date, machine (CPU model and cores) and the run's wall time."""
     import datetime
     import os
-    import platform
     import subprocess
+
+    from ..precision import cpu_name
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
                                 capture_output=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    about = {"commit": commit, "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()}-core {cpu}"}
+    about = {"commit": commit, "date": datetime.date.today().isoformat(),
+             "machine": f"{os.cpu_count()}-core {cpu_name()}"}
     if wall_seconds is not None:
         about["wall_seconds"] = round(wall_seconds)
     return about

@@ -10,6 +10,7 @@ The loss covers everything after the prompt.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DataError
@@ -17,7 +18,16 @@ from .chunks import chunk_count
 from .example import IGNORE, Example, with_prompt_masked
 from .vocab import LatentVocab
 
-__all__ = ["IGNORE", "Example", "mix_reasoning", "sample_rng", "with_prompt_masked"]
+__all__ = ["IGNORE", "Example", "LatentLayout", "mix_reasoning", "sample_rng", "with_prompt_masked"]
+
+
+@dataclass(frozen=True)
+class LatentLayout:
+    """How a trace's chunks map to latent tokens: the vocabulary's ids, L tokens per chunk, codes per chunk."""
+
+    vocab: LatentVocab
+    chunk_size: int
+    per_chunk: int
 
 
 def mix_reasoning(

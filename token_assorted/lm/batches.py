@@ -24,7 +24,7 @@ class MixingCollator:
 
     def __init__(self, method, layout, codes: Sequence[Sequence[int]] | None, *, pad_id: int, max_length: int,
                  seed: int, file=None):
-        self.method, self.layout, self.codes = method, layout, codes  # layout: methods.LatentLayout
+        self.method, self.layout, self.codes = method, layout, codes  # layout: latent.LatentLayout
         self.pad_id, self.max_length, self.seed = pad_id, max_length, seed
         self.file = file  # the records' file, for errors
         self.epoch = 0

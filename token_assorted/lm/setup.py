@@ -17,7 +17,7 @@ from ..data import get_tokenizer, load_dataset
 from ..data.splits import split_file
 from ..errors import StaleInputError
 from ..io import checkpoint_checksum
-from ..latent import LatentVocab, add_latent_embeddings, code_tokens, extend_tokenizer
+from ..latent import LatentLayout, LatentVocab, add_latent_embeddings, code_tokens, extend_tokenizer
 from .adapters import prepare_for_training
 from .base import base_dir, starting_config
 from .model import build_model, max_positions, set_generation_ids
@@ -109,9 +109,7 @@ class LMRun:
     max_length: int
 
     @property
-    def layout(self):
-        from ..methods.base import LatentLayout
-
+    def layout(self) -> LatentLayout:
         return LatentLayout(self.vocab, self.latents.chunk_size, self.latents.per_chunk)
 
     def file(self, split: str) -> Path:

@@ -21,7 +21,7 @@ from hydra.core.config_store import ConfigStore
 
 from ..config import MethodSettings
 from ..errors import ConfigError
-from .base import LatentLayout, Method, Prerequisite
+from .base import Method, Prerequisite
 from .coconut import Coconut
 from .icot import ICoT
 from .pause import Pause
@@ -79,6 +79,11 @@ def method_class(name: str) -> type[Method]:
     if name not in METHODS:
         raise ConfigError(f"unknown mode '{name}'; choose one of: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def uses_vqvae(cfg) -> bool:
+    """The fine-tune of cfg's method reads the VQ-VAE (Method.uses_vqvae)."""
+    return method_class(cfg.mode.name).uses_vqvae(cfg)
 
 
 def method_for(mode) -> Method:
@@ -143,6 +148,7 @@ def expand(names) -> list[str]:
 
 
 __all__ = [
-    "GROUPS", "METHODS", "LatentLayout", "Method", "MethodSettings", "Prerequisite", "check_mode_overrides",
-    "expand", "for_mode", "keys_read", "method_class", "method_for", "mode_key", "prompting_for", "readers", "register", "unregister",
+    "GROUPS", "METHODS", "Method", "MethodSettings", "Prerequisite", "check_mode_overrides", "expand", "for_mode",
+    "keys_read", "method_class", "method_for", "mode_key", "prompting_for", "readers", "register", "unregister",
+    "uses_vqvae",
 ]

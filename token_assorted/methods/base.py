@@ -17,21 +17,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..config import MethodSettings
 from ..errors import ConfigError
 from ..latent.chunks import curriculum_stage
 from ..latent.example import Example, with_prompt_masked
-
-
-@dataclass(frozen=True)
-class LatentLayout:
-    """How a trace's chunks map to latent tokens: the vocabulary's ids, L tokens per chunk, codes per chunk."""
-
-    vocab: Any  # latent.LatentVocab
-    chunk_size: int
-    per_chunk: int
+from ..latent.sequence import LatentLayout
 
 
 @dataclass(frozen=True)
