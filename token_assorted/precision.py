@@ -63,13 +63,15 @@ def cpu_bf16_units() -> list[str]:
 
 
 def bf16_where_fast(accelerator: str) -> str:
-    """The default trainer.precision: bf16 autocast on a GPU that has bf16 and on a CPU with bf16 arithmetic (AMX
-    or AVX512-BF16), fp32 elsewhere, where every bf16 product is converted in software and runs many times slower."""
+    """The default trainer.precision: bf16 autocast on a GPU that has bf16 and on a CPU with AMX, fp32 elsewhere.
+    Without bf16 arithmetic every bf16 product is converted in software and runs many times slower; with AVX512-BF16
+    alone the small models here still trained faster in fp32, the casts costing more than the products gain
+    (docs/measurements.md, "Precision")."""
     import torch
 
     if device_for(accelerator).type == "cuda":
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
-    return "bf16-mixed" if cpu_bf16_units() else "32-true"
+    return "bf16-mixed" if "amx_bf16" in cpu_bf16_units() else "32-true"
 
 
 def autocast(precision: str, device):
