@@ -272,3 +272,23 @@ def test_help_opens_with_what_the_command_does(module, monkeypatch, capsys):
     summary = module.__doc__.splitlines()[0]
     assert text.startswith(f"python -m {name}\n\n{summary}\n")
     assert "Config groups" in text and "Settings" in text  # Hydra's help follows
+
+
+def test_each_run_of_a_multirun_sweep_writes_to_its_own_folder(tmp_path, monkeypatch, capsys, records):
+    write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
+    tiny = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=32",
+            "finetune.epochs=1", "finetune.max_steps=1", "finetune.batch_size=2", "trainer.limit_val_batches=1"]
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["token_assorted.finetune", "--multirun", "task=prosqa", "mode=cot",
+                                      "base.use=false", "finetune.lr=1e-3,2e-3", *tiny, f"data.dir={tmp_path}",
+                                      f"out_dir={out}"])
+    finetune.main()
+    runs = sorted(path.name for path in (out / "multirun").iterdir() if path.is_dir())
+    assert runs == ["0-finetune.lr=0.001", "1-finetune.lr=0.002"]  # each run's number and what the sweep varies
+    for run, lr in zip(runs, (1e-3, 2e-3)):
+        meta = json.loads((out / "multirun" / run / "finetune" / "prosqa" / "cot" / "meta.json").read_text())
+        assert meta["config"]["finetune"]["lr"] == lr
+    assert (out / "multirun" / "multirun.yaml").is_file() and not (out / "finetune").exists()
+
+    # a swept setting's name is checked before any run starts, as a single run's is
+    assert "did you mean 'finetune.lr'" in run_main(finetune, monkeypatch, capsys, "--multirun", "finetune.lrr=1,2")

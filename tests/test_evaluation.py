@@ -407,10 +407,11 @@ def test_write_report(tmp_path):
     results = {
         "maze": {"sol-only": run(0.03, 645.0, samples_per_example=10, greedy_feasible=0.01, greedy_optimal=0.0,
                                  cut_share=0.9),
-                 "random-replace": run(0.628, 374.6, samples_per_example=10, greedy_feasible=0.4, greedy_optimal=0.3)},
+                 "random-replace": run(0.628, 374.6, samples_per_example=10, greedy_feasible=0.4, greedy_optimal=0.3,
+                                       vqvae_token_accuracy=0.743)},
         "prosqa": {"sol-only": run(0.767, 8.2, majority_rate=0.51),
                    "cot": run(0.775, 49.4, accuracy_interval=[0.684, 0.844], majority_rate=0.51),
-                   "random-replace": run(0.962, 10.9, majority_rate=0.51)},
+                   "random-replace": run(0.962, 10.9, majority_rate=0.51, vqvae_token_accuracy=0.9912)},
     }
     # the paired test reads each run's predictions: random-replace and cot on the same two items
     for mode, solved in (("cot", [True, False]), ("random-replace", [True, True])):
@@ -426,7 +427,9 @@ def test_write_report(tmp_path):
     assert "| sol-only | 3.0 (645.0, 90 % cut) | 76.7 (8.2) |" in lines  # cut at max_new_tokens: said so
     assert "| cot | – | 77.5 [68.4, 84.4] (49.4) |" in lines
     assert "| majority answer | – | 51.0 |" in lines
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["sol-only", "random-replace", "cot", "majority answer"]
+    assert "| VQ-VAE token accuracy | 74.3 | 99.1 |" in lines  # what the codes the latent methods read keep
+    assert [line.split("|")[1].strip() for line in lines[2:]] == [
+        "sol-only", "random-replace", "cot", "majority answer", "VQ-VAE token accuracy"]
     # the paper's claim task by task: points above cot's accuracy, tokens as a share of cot's (the maze has no cot)
     # and McNemar's test where both runs' predictions are there
     assert against_caption.startswith("Against cot: accuracy in points above cot's (generated tokens as % of cot's;")
@@ -455,6 +458,7 @@ def test_write_report(tmp_path):
             assert set(SUMMARY_KEYS) <= numbers.keys()
             assert numbers["accuracy"] == results[task][mode]["accuracy"] and "config" not in numbers
     assert summary["maze"]["random-replace"]["greedy_optimal"] == 0.3
+    assert summary["prosqa"]["random-replace"]["vqvae_token_accuracy"] == 0.9912
     assert summary["prosqa"]["random-replace"]["tokens_vs_cot"] == pytest.approx(10.9 / 49.4)
     assert summary["prosqa"]["random-replace"]["vs_cot"] == {"only_this": 1, "only_cot": 0, "mcnemar_p": 1.0}
     assert "vs_cot" not in summary["prosqa"]["sol-only"]

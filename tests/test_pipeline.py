@@ -61,6 +61,10 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
         for key in keys:
             assert key in run
     assert summary["prosqa"]["cot"]["latent_tokens"] == 0
+    # the VQ-VAE's token accuracy beside the method that reads its codes, as its metrics.json has it
+    vqvae = json.loads((tmp_path / "outputs" / "vqvae" / "prosqa" / "metrics.json").read_text())
+    assert summary["prosqa"]["random-replace"]["vqvae_token_accuracy"] == vqvae["recon_token_acc"]
+    assert "vqvae_token_accuracy" not in summary["prosqa"]["cot"]
     assert (tmp_path / "outputs" / "eval" / "accuracy_vs_tokens.png").stat().st_size > 0
     report = (tmp_path / "outputs" / "eval" / "summary.md").read_text()
     rows = [line for line in report.split("## Details")[0].splitlines() if line.startswith("|")]

@@ -95,6 +95,23 @@ def trained(tmp_path, reference_dir):
     return tmp_path, overrides, records
 
 
+def test_a_fine_tune_reads_the_vqvae_vqvae_dir_names_instead_of_its_own(trained, monkeypatch):
+    # a sweep's runs share one VQ-VAE instead of copies of it: where it lives is not part of what it is
+    root, overrides, _ = trained
+    shared = root / "out" / "vqvae" / "prosqa"
+    elsewhere = [*overrides, f"out_dir={root / 'sweep'}", f"vqvae.dir={shared}"]
+    monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
+    assert train_vqvae.run_identity(make_config(*elsewhere), None) == train_vqvae.run_identity(make_config(*overrides),
+                                                                                                None)
+    monkeypatch.undo()
+    directory = finetune.run(make_config(*elsewhere), progress=False)
+    assert directory == root / "sweep" / "finetune" / "prosqa" / "random-replace"
+    assert json.loads((directory / "meta.json").read_text())["inputs"]["vqvae"] == sha256(shared / "model")
+    assert not (root / "sweep" / "vqvae").exists()
+    with pytest.raises(StaleInputError, match=rf"no trained VQ-VAE in {root / 'nowhere'}"):
+        finetune.run(make_config(*elsewhere, f"vqvae.dir={root / 'nowhere'}"), progress=False)
+
+
 def test_the_vqvae_trains_on_the_batches_the_limits_allow(trained):
     root, overrides, _ = trained
     limited = [*overrides, "vqvae.train.max_steps=null", "vqvae.train.epochs=1", "trainer.limit_train_batches=2"]

@@ -6,11 +6,13 @@ import contextlib
 import difflib
 import functools
 import inspect
+import re
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from . import config, methods  # registers the typed schema conf/config.yaml builds on, and each method's settings
@@ -132,6 +134,26 @@ def command_help(run) -> str:
     return f"python -m {command_name(run)}\n\n{inspect.cleandoc(sys.modules[run.__module__].__doc__ or '')}"
 
 
+def sweeps(overrides: list[str]) -> dict[str, str]:
+    """The settings a --multirun sweep varies, each with its first value ('a=1,2' -> {'a': '1'})."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException:
+        return {}  # override_problem says what does not parse
+    return {text.split("=", 1)[0]: next(override.sweep_string_iterator(), "")
+            for override, text in zip(parsed, overrides) if override.is_sweep_override()}
+
+
+def sweep_folder(number: int, overrides: list[str], swept) -> str:
+    """A --multirun run's own folder inside out_dir/multirun: its number and its values of the swept settings
+    ("1-finetune.lr=0.002"), so that the runs of a sweep neither overwrite each other nor need a name each."""
+    named = ",".join(override for override in overrides if override.split("=", 1)[0] in swept)
+    return f"{number}-" + re.sub(r"[^\w.=,+-]+", "", named)[:100]
+
+
 def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config", tasks=lambda cfg: [cfg.task.name]):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
@@ -141,9 +163,15 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
     `tasks(cfg)` the tasks, for its first line.
     """
 
+    swept: dict[str, str] = {}  # a --multirun sweep's settings and first values, read off the command line
+
     @hydra.main(version_base=None, config_path=CONF_DIR, config_name=config_name)
     @reports_errors
     def main(cfg) -> None:
+        hydra_config = HydraConfig.get()
+        if hydra_config.mode == RunMode.MULTIRUN:
+            folder = sweep_folder(hydra_config.job.num, list(hydra_config.overrides.task), swept)
+            cfg.out_dir = str(Path(cfg.out_dir) / "multirun" / folder)
         config.check_settings(cfg)
         run_modes = list(modes(cfg))
         methods.check_mode_overrides(list(HydraConfig.get().overrides.task), run_modes)
@@ -165,8 +193,12 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
         if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
             # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
             overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
-            problem = override_problem([arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")],
-                                       config_name)
+            overrides = [arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")]
+            if {"--multirun", "-m"} & set(arguments):
+                swept.update(sweeps(overrides))  # its first run's settings are checked
+                overrides = [f"{o.split('=', 1)[0]}={swept[o.split('=', 1)[0]]}" if o.split("=", 1)[0] in swept else o
+                             for o in overrides]
+            problem = override_problem(overrides, config_name)
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 sys.exit(2)

@@ -147,6 +147,9 @@ class VQVAEConfig:
     continuous_steps: int = 200  # steps before the bottleneck switches on and k-means initialises the codebook
     # unlike the LM's, the VQ-VAE's rate decays to a tenth of the peak, not to 0
     train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=4, batch_size=32, lr=1e-3, final_lr_ratio=0.1))
+    # where the task's VQ-VAE is (read, or trained into): another run's <out_dir>/vqvae/<task>, so that the runs of a
+    # sweep share one instead of copies; None: this out_dir's own. Where it lives is not part of what it is
+    dir: Optional[str] = None
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Where every stage reads and writes: the one home of the folder layout.
 
     <data.dir>/<task>/                      the generated splits, their meta.json and the word-level tokenizer
-    <out_dir>/vqvae/<task>/                 the VQ-VAE (model/) and its code caches
+    <out_dir>/vqvae/<task>/                 the VQ-VAE (model/) and its code caches; vqvae.dir= another's
     <out_dir>/finetune/<task>/<mode>/       a fine-tuned model
     <out_dir>/eval/<task>/<mode>/           its evaluation; the report in <out_dir>/eval/
     <out_dir>/eval-files/<name>/<task>/<mode>/  an evaluation of another test file or checkpoint (eval.name)
@@ -21,16 +21,20 @@ class Layout:
     out_dir: Path
     task: str
     data_dir: Path = Path("data")
+    vqvae_dir: Path | None = None  # vqvae.dir: a VQ-VAE outside out_dir
 
     @classmethod
     def of(cls, cfg) -> "Layout":
-        return cls(Path(cfg.out_dir), cfg.task.name, Path(cfg.data.dir))
+        from omegaconf import OmegaConf
+
+        vqvae_dir = OmegaConf.select(cfg, "vqvae.dir")
+        return cls(Path(cfg.out_dir), cfg.task.name, Path(cfg.data.dir), Path(vqvae_dir) if vqvae_dir else None)
 
     def data(self) -> Path:
         return self.data_dir / self.task
 
     def vqvae(self) -> Path:
-        return self.out_dir / "vqvae" / self.task
+        return self.vqvae_dir or self.out_dir / "vqvae" / self.task
 
     def finetune(self, mode: str) -> Path:
         return self.out_dir / "finetune" / self.task / mode

@@ -34,7 +34,8 @@ from .vqvae.module import VQVAEModule
 
 def run_identity(cfg, tokenizer) -> dict:
     """What a checkpoint must have been made with for a rerun to resume from it."""
-    return {"settings": settings(cfg, VQVAE_SETTINGS + PROCESS_LAYOUT), "inputs": current_inputs(cfg, tokenizer)}
+    made = {**settings(cfg, VQVAE_SETTINGS + PROCESS_LAYOUT), "vqvae": vqvae_config(cfg)}  # not where it lives
+    return {"settings": made, "inputs": current_inputs(cfg, tokenizer)}
 
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:

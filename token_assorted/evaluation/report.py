@@ -20,10 +20,12 @@ SUMMARY_FIELDS = (
     "accuracy", "accuracy_interval", "majority_rate", "generated_tokens", "latent_tokens", "text_tokens",
     "thought_tokens", "seconds_per_solved", "examples_per_s", "n", "parameters", "training_tokens", "seed",
     "samples_per_example", "greedy_feasible", "greedy_optimal", "code_choice", "grounded_steps", "cut_share",
+    "vqvae_token_accuracy",
 )
 MISSING = "–"
 BASELINE = "cot"  # the method the paper's token savings are measured against
 MAJORITY = "majority answer"  # the row of what an answer that ignores the question scores
+VQVAE = "VQ-VAE token accuracy"  # the row of how much of a trace the codes of the methods that read them keep
 
 
 def summary(results: dict[str, dict[str, dict]], paired: dict | None = None) -> dict[str, dict[str, dict]]:
@@ -119,9 +121,10 @@ def accuracy_table(results: dict[str, dict[str, dict]]) -> str:
             run = results[task].get(method)
             cells.append(MISSING if run is None else f"{accuracy_text(run)} ({tokens_text(run)})")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    majority = [majority_rate(results[task]) for task in tasks]
-    if any(rate is not None for rate in majority):
-        lines.append(f"| {MAJORITY} | " + " | ".join(_number(rate, scale=100) for rate in majority) + " |")
+    for label, rates in ((MAJORITY, [majority_rate(results[task]) for task in tasks]),
+                         (VQVAE, [vqvae_token_accuracy(results[task]) for task in tasks])):
+        if any(rate is not None for rate in rates):
+            lines.append(f"| {label} | " + " | ".join(_number(rate, scale=100) for rate in rates) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -142,6 +145,12 @@ def majority_rate(runs: dict[str, dict]) -> float | None:
     """The majority answer's accuracy on a task's test items, where every run that has it agrees (one test split)."""
     rates = {run["majority_rate"] for run in runs.values() if run.get("majority_rate") is not None}
     return rates.pop() if len(rates) == 1 else None
+
+
+def vqvae_token_accuracy(runs: dict[str, dict]) -> float | None:
+    """The token accuracy of the VQ-VAE a task's methods read their codes from (None where none of them does)."""
+    return next((run["vqvae_token_accuracy"] for run in runs.values() if run.get("vqvae_token_accuracy") is not None),
+                None)
 
 
 def baseline_table(results: dict[str, dict[str, dict]], paired: dict | None = None) -> str:

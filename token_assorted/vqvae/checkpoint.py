@@ -30,7 +30,8 @@ def model_dir(cfg) -> Path:
 
 
 def vqvae_config(cfg) -> dict:
-    return OmegaConf.to_container(cfg.vqvae, resolve=True)
+    """The settings that make the VQ-VAE what it is (not vqvae.dir, where it lives)."""
+    return {key: value for key, value in OmegaConf.to_container(cfg.vqvae, resolve=True).items() if key != "dir"}
 
 
 def build_vqvae(cfg, tokenizer) -> VQVAE:
