@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import make_config, method, write_reference_splits
 
-from token_assorted import finetune
+from token_assorted import config, finetune
 from token_assorted.lm import setup as lm_setup
 from token_assorted.data.tokenizer import build_word_tokenizer
-from token_assorted.errors import DataError, DivergedError
+from token_assorted.errors import ConfigError, DataError, DivergedError
 from token_assorted.io import write_meta
 from token_assorted.records import load_records
 
@@ -484,6 +484,29 @@ def test_a_fine_tune_is_quiet_but_for_what_it_did(data_dir, tmp_path, monkeypatc
     cfg = make_config(*TINY, "mode=cot")
     line = cli.start_line(finetune.run, cfg, ["prosqa"], ["cot"])
     assert line.startswith("token_assorted.finetune: task prosqa, mode cot, preset default, model tiny (qwen3), cpu ")
+
+
+def test_trainer_logger_sends_the_curves_to_lightnings_own_loggers_too(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    train(monkeypatch, data_dir, out, "mode=cot", "finetune.epochs=1", "trainer.logger=tensorboard")
+    run = out / "finetune" / "prosqa" / "cot"
+    assert list((run / "tensorboard").glob("version_0/events.out.tfevents.*"))  # TensorBoard's event file
+    assert "train_loss" in (run / "train_log.csv").read_text().splitlines()[0]  # and the CSV logs, as always
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_wandb(name, *args, **kwargs):
+        if name == "wandb" or name.startswith("wandb."):
+            raise ModuleNotFoundError(f"No module named '{name}'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_wandb)
+    with pytest.raises(ConfigError, match=r"^trainer.logger=wandb needs the wandb package: pip install wandb, or "
+                                          r"trainer.logger=csv$"):
+        train(monkeypatch, data_dir, tmp_path / "other", "mode=cot", "finetune.epochs=1", "trainer.logger=wandb")
+    with pytest.raises(ConfigError, match="unknown trainer.logger 'mlflow'; choose one of: csv, tensorboard, wandb"):
+        config.check_settings(make_config("trainer.logger=mlflow"))
 
 
 def test_a_command_takes_the_free_cores_unless_told(monkeypatch):

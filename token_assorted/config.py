@@ -22,6 +22,7 @@ ARCHS = ("llama", "qwen3", "gpt2")  # model.arch: lm/model.py
 DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
 LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
 QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
+LOGGERS = ("csv", "tensorboard", "wandb")  # trainer.logger: trainer_settings.loggers
 # Counts that must be 1 or more where set (None: unset): 0 would end in an error of torch's, Lightning's or
 # transformers' own, a division by zero, or nothing done at all
 COUNTS = (
@@ -181,6 +182,9 @@ class TrainerConfig:
     limit_train_batches: Any = None  # Lightning's: an int (batches) or a float (share); None = all
     limit_val_batches: Any = None
     checkpoint_every_n_steps: int = 100  # last.ckpt this often (and once an epoch); a rerun resumes from it
+    # csv | tensorboard | wandb: Lightning's logger to send the training curves to as well; the CSV logs in each run's
+    # folder are always written (train_log.csv and resuming read them)
+    logger: str = "csv"
 
 
 @dataclass
@@ -334,6 +338,7 @@ CHOICES = {
     "model.dtype": DTYPES,
     "model.latent_init": LATENT_INITS,
     "vqvae.quantizer": QUANTIZERS,
+    "trainer.logger": LOGGERS,
 }
 
 

@@ -20,7 +20,6 @@ from typing import Callable
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
@@ -40,7 +39,7 @@ from .lm.adapters import for_saving, trainable_parameters
 from .lm.setup import LatentCodes
 from .methods import method_for
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
-from .trainer_settings import log_every, make_trainer as trainer_for
+from .trainer_settings import log_every, loggers, make_trainer as trainer_for
 
 
 def check_loader_workers(cfg, method) -> None:
@@ -100,7 +99,7 @@ def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
             LastCheckpoint(work / "checkpoints", t.checkpoint_every_n_steps),
         ],
         # one version per attempt (a resumed run adds one), flushed with each checkpoint: merged at the end
-        logger=CSVLogger(work, name="logs", flush_logs_every_n_steps=t.checkpoint_every_n_steps),
+        logger=loggers(t, work, f"{cfg.task.name}/{cfg.mode.name}", flush_every=t.checkpoint_every_n_steps),
     )
 
 
@@ -235,6 +234,8 @@ def run(cfg, progress: bool = True) -> Path:
         )
     # only now: until the model is saved, a rerun needs the checkpoints where it resumes from them
     shutil.move(work / "checkpoints", final / "checkpoints")
+    if (work / "tensorboard").is_dir():  # trainer.logger=tensorboard: the curves kept beside the model
+        shutil.move(work / "tensorboard", final / "tensorboard")
     shutil.rmtree(work, ignore_errors=True)
     print(
         f"wrote {final} ({method.name}: {parameter_count(model):,} parameters, {tokens_seen:,} training tokens "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.loggers import CSVLogger
 
 from .cli import hydra_main
 from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, settings
@@ -24,7 +23,7 @@ from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .precision import device_for
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
-from .trainer_settings import log_every, make_trainer
+from .trainer_settings import log_every, loggers, make_trainer
 from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
@@ -47,7 +46,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
     timer, resume_state = Timer(), ResumeState()
     trainer = make_trainer(
-        cfg.trainer, optim, progress=progress, logger=CSVLogger(directory, name="logs"),
+        cfg.trainer, optim, progress=progress, logger=loggers(cfg.trainer, directory, f"{cfg.task.name}/vqvae"),
         callbacks=[
             resume_state, timer, StopOnDivergence(f"vqvae.train.lr={optim.lr}"),
             LastCheckpoint(checkpoints, cfg.trainer.checkpoint_every_n_steps),

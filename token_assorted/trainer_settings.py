@@ -42,10 +42,33 @@ def log_every(trainer, batches: int) -> None:
     trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, batches))
 
 
+# Lightning's own loggers by trainer.logger, and the package each needs
+LOGGER_PACKAGES = {"tensorboard": "tensorboard (or tensorboardX)", "wandb": "wandb"}
+
+
+def loggers(trainer, directory, name: str, flush_every: int | None = None) -> list:
+    """The CSV logger of a run's folder (directory/logs/, one version per attempt), and the one trainer.logger names
+    besides: TensorBoard's in directory/tensorboard/, or a Weights & Biases run called `name`."""
+    from lightning.pytorch import loggers as lightning_loggers
+
+    csv = lightning_loggers.CSVLogger(directory, name="logs", **({"flush_logs_every_n_steps": flush_every}
+                                                                   if flush_every else {}))
+    try:
+        if trainer.logger == "tensorboard":
+            return [csv, lightning_loggers.TensorBoardLogger(directory, name="tensorboard")]
+        if trainer.logger == "wandb":
+            return [csv, lightning_loggers.WandbLogger(name=name, save_dir=str(directory), project="token_assorted")]
+    except ModuleNotFoundError:
+        raise ConfigError(f"trainer.logger={trainer.logger} needs the {LOGGER_PACKAGES[trainer.logger]} package: "
+                          f"pip install {trainer.logger.replace('tensorboard', 'tensorboardX')}, or "
+                          f"trainer.logger=csv") from None
+    return [csv]
+
+
 def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **extra):
     """The Lightning Trainer of a training stage: `trainer` (trainer.*) says where and how it runs, `optim` (the
-    stage's OptimConfig) how long it trains and its gradient clipping. Batches are sharded by rank by the stage's
-    own sampler (data/shards.py), the same way on one process or several."""
+    stage's OptimConfig) how long it trains and its gradient clipping; `logger`: loggers(). Batches are sharded by
+    rank by the stage's own sampler (data/shards.py), the same way on one process or several."""
     import lightning as L
 
     quiet_lightning()
