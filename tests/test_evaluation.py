@@ -1,8 +1,10 @@
 """Evaluation: batched generation, token counting, 1-Feasible-k, the evaluate and show commands, reports."""
 
+import io
 import json
 import random
 import shutil
+import sys
 
 import pytest
 import torch
@@ -336,6 +338,9 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
             return f"decoded {codes}"
 
     monkeypatch.setattr(show, "find_vqvae", lambda cfg: FakeVQVAE())
+    monkeypatch.setattr(show, "trained_precision", lambda cfg: "32-true")  # no VQ-VAE folder to read it from
+    real_reference_chunks = show.reference_chunks
+    monkeypatch.setattr(show, "reference_chunks", lambda vqvae, tokenizer, record, precision: [])
     cfg = make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", f"data.test_file={trained['test_file']}",
                       "eval.example=5")
     shown = show.run(cfg)
@@ -345,12 +350,20 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     assert decoded_calls == [(encode_record(trained["tokenizer"], record)["prompt_ids"], [5 % K])]
     assert record["question"] in printed and shown["completion"] in printed and f"decoded [{5 % K}]" in printed
 
-    # an (untrained) VQ-VAE of the real kind takes the same call
+    # an (untrained) VQ-VAE of the real kind takes the same call, and shows what it makes of the expected trace:
+    # each chunk of L tokens, its codes, and their decoding
     vqvae = tiny_vqvae(trained["tokenizer"])
     monkeypatch.setattr(show, "find_vqvae", lambda cfg: vqvae)
+    monkeypatch.setattr(show, "reference_chunks", real_reference_chunks)
     shown = show.run(cfg)
+    printed = capsys.readouterr().out
     assert len(shown["decoded"]) == 1 and not shown["decoded"][0].startswith("(cannot decode")
-    assert f"decodes to: {shown['decoded'][0]!r}" in capsys.readouterr().out
+    assert f"decodes to: {shown['decoded'][0]!r}" in printed
+    chunks = show.reference_chunks(vqvae, trained["tokenizer"], record, "32-true")
+    trace = encode_record(trained["tokenizer"], record)["reasoning_ids"]
+    assert "".join(text for text, _, _ in chunks) == trained["tokenizer"].decode(trace)
+    assert [len(codes) for _, codes, _ in chunks] == [vqvae.codes_per_chunk] * -(-len(trace) // vqvae.chunk_size)
+    assert all(f"{text!r} {''.join(f'<latent_{c}>' for c in codes)} " in printed for text, codes, _ in chunks)
 
     with pytest.raises(ConfigError, match="out of range"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}",
@@ -361,6 +374,9 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     own = show.run(asked)
     printed = capsys.readouterr().out
     assert own["completion"] == shown["completion"] and "your question" in printed and "expected:" not in printed
+    monkeypatch.setattr(sys, "stdin", io.StringIO(record["question"] + "\n"))  # or from standard input
+    piped = show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=-"))
+    assert piped["completion"] == shown["completion"] and record["question"] in capsys.readouterr().out
     with pytest.raises(DataError, match=r"^eval.question, record 0, field 'question': words missing from the "
                                   r"tokenizer's vocabulary: \[' zebra'\]"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=Is a zebra a wumpus?"))
@@ -381,6 +397,7 @@ def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with
         return vqvae
 
     monkeypatch.setattr("token_assorted.vqvae.load_vqvae", load_vqvae)
+    monkeypatch.setattr(show, "trained_precision", lambda cfg: "32-true")  # its meta.json, which this one lacks
     tiny_vqvae(trained["tokenizer"], seed=0).save_pretrained(directory)
     meta = {**trained["meta"], "inputs": {"vqvae": sha256(directory)}}
     (checkpoint / "meta.json").write_text(json.dumps(meta))

@@ -207,7 +207,7 @@ class EvalConfig:
     # from the benchmark's; None = named after the file and the checkpoint
     name: Optional[str] = None
     example: int = 0  # show: the test record to print
-    question: Optional[str] = None  # show: a question of one's own to answer instead of a test record
+    question: Optional[str] = None  # show: a question of one's own to answer instead of a test record; "-": stdin
     seed: int = II("seed")  # sampling (the maze's top-k): a new draw of samples needs no retraining
     force_latents: Optional[int] = None  # k: open every generation with <boLatent>, k codes, <eoLatent>; 0 = no latents
     # token: every token competes on its own probability (DESIGN.md's decoding); pooled: the codes inside a latent

@@ -5,11 +5,14 @@ latent block stands for, decoded to text by the task's VQ-VAE when one has been 
     python -m token_assorted.show task=prontoqa mode=cot 'eval.question="Every wumpus is a yumpus. Max is a
         wumpus. True or false: Max is a yumpus."'
 
-A question of one's own is quoted twice, for the shell and for Hydra (a comma would otherwise make it a list), and
+A question of one's own is quoted twice, for the shell and for Hydra (a comma would otherwise make it a list), or
+read from standard input with eval.question=- (`echo "..." | python -m token_assorted.show ... eval.question=-`). It
 uses the words of the task's training split (the word-level tokenizer knows no others).
 """
 
 from __future__ import annotations
+
+import sys
 
 from .cli import hydra_main
 from .data.splits import load_split
@@ -23,6 +26,7 @@ from .latent.vocab import BEGIN_LATENT, latent_token
 from .methods import prompting_for
 from .precision import device_for, generation_autocast
 from .tasks import get_task
+from .vqvae.codes import trained_precision
 
 
 def find_vqvae(cfg):
@@ -57,8 +61,30 @@ def decode_block(vqvae, tokenizer, prompt: list[int], codes: list[int]) -> str:
         return f"(cannot decode: {err})"
 
 
+def reference_chunks(vqvae, tokenizer, record: dict, precision: str) -> list[tuple[str, list[int], str]]:
+    """The record's reference trace chunk by chunk: (its text, the codes the VQ-VAE gives it, the text they decode
+    to), encoded under the precision the VQ-VAE trained in, as its code caches are. What the codes keep of the
+    trace a latent method is trained to write."""
+    from .data.dataset import encode_batch
+    from .vqvae.metrics import encode_rows
+
+    row = encode_batch(tokenizer, [record])[0]
+    prompt, trace = row["prompt_ids"], row["reasoning_ids"]
+    codes = encode_rows(vqvae, [(prompt, trace)], batch_size=1, precision=precision)[0]
+    decoded = vqvae.decode_ids([prompt], [codes])[0]
+    size, per_chunk = vqvae.chunk_size, vqvae.codes_per_chunk
+
+    def piece(ids: list[int], start: int) -> str:  # a chunk's text with the space before its first word kept
+        return tokenizer.decode(ids[:start + size])[len(tokenizer.decode(ids[:start])):]
+
+    return [(piece(trace, start), codes[j * per_chunk:(j + 1) * per_chunk], piece(decoded, start))
+            for j, start in enumerate(range(0, len(trace), size))]
+
+
 def question_record(cfg) -> tuple[dict, str]:
     """(the record to answer, where it comes from): eval.question, or test record eval.example."""
+    if cfg.eval.question == "-":  # read from standard input: no quoting for the shell and Hydra
+        return {"question": sys.stdin.read().strip(), "steps": [], "answer": ""}, "standard input"
     if cfg.eval.question:
         return {"question": cfg.eval.question, "steps": [], "answer": ""}, "eval.question"
     records = load_split(cfg, "test")
@@ -86,7 +112,8 @@ def run(cfg) -> dict:
     scored = score_generation(get_task(cfg.task.name), tokenizer, record, ids, latent_token_ids(tokenizer),
                               prompting.thought_tokens)
     blocks = latent_blocks(tokenizer.convert_ids_to_tokens(ids))
-    vqvae = find_vqvae(cfg) if blocks else None
+    latent_model = BEGIN_LATENT in tokenizer.get_vocab()
+    vqvae = find_vqvae(cfg) if blocks or (latent_model and not cfg.eval.question) else None
     if vqvae is not None:
         check_trained_with(cfg, checkpoint, vqvae)
     decoded = [decode_block(vqvae, tokenizer, prompt, codes) for codes in blocks] if vqvae else []
@@ -101,11 +128,17 @@ def run(cfg) -> dict:
         expected = "\n".join([*record["steps"], f"### {record['answer']}"])
         print(f"{cfg.task.name} test record {cfg.eval.example} of {source}, model {checkpoint.path}")
         print(f"\nquestion:\n{record['question']}\n\nexpected:\n{expected}")
+        chunks = reference_chunks(vqvae, tokenizer, record, trained_precision(cfg)) if vqvae is not None else []
+        if chunks:
+            print("\nthe expected trace chunk by chunk, its VQ-VAE codes, and what they decode to:")
+        for text, codes, decoded_text in chunks:
+            mark = "=" if decoded_text == text else "≠"
+            print(f"  {text!r} {''.join(latent_token(code) for code in codes)} {mark} {decoded_text!r}")
     print(f"\ngeneration ({counts}):\n{scored['completion']}")
     for number, codes in enumerate(blocks, start=1):
         shown = "".join(latent_token(code) for code in codes)
         print(f"\nlatent block {number}: {shown}" + (f"\n  decodes to: {decoded[number - 1]!r}" if decoded else ""))
-    if not blocks and BEGIN_LATENT in tokenizer.get_vocab():
+    if not blocks and latent_model:
         print("\nno latent block in this generation; eval.force_latents=k makes it open with k codes")
     return {"record": record, **scored, "latent_blocks": blocks, "decoded": decoded}
 
