@@ -4,7 +4,7 @@ import pytest
 
 from token_assorted import generate_data
 from token_assorted.errors import ToolkitError
-from token_assorted.jobs import Job, Stage, costliest_first, order, run_jobs
+from token_assorted.jobs import Job, Progress, Stage, costliest_first, order, run_jobs
 
 from conftest import ROOT, make_config
 
@@ -19,6 +19,15 @@ def test_order_puts_each_job_after_the_one_it_waits_for_and_the_costliest_chains
     ]
     assert [job.name for job in order(jobs)] == ["b/cot", "a/vqvae", "a/cot", "a/random-replace", "b/random-replace"]
     assert [job.name for job in costliest_first(jobs)][:2] == ["b/cot", "a/vqvae"]
+
+
+def test_each_finished_job_says_how_many_are_done_and_the_time_left_at_the_pace_so_far():
+    jobs = [Job("a/base", [], cost=6), Job("a/cot", [], cost=2), Job("a/random-replace", [], cost=2)]
+    progress = Progress(jobs)
+    start = progress.start
+    assert progress.finished(jobs[0], now=start + 600) == "--- done a/base (1/3 jobs, about 7 min left)"  # 6 in 10 min
+    assert progress.finished(jobs[1], now=start + 960) == "--- done a/cot (2/3 jobs, about 4 min left)"
+    assert progress.finished(jobs[2], now=start + 1200) == "--- done a/random-replace (3/3 jobs)"
 
 
 def test_a_job_waits_for_every_job_it_names():

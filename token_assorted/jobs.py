@@ -40,6 +40,24 @@ class Job:
     log: Path | None = field(default=None, compare=False)
 
 
+class Progress:
+    """How far a run of jobs is, by their estimated costs (job_costs.py): "3/9 jobs done, about 24 min left", the
+    time left at the pace of the work done so far."""
+
+    def __init__(self, jobs: list[Job]):
+        self.total, self.count = sum(job.cost for job in jobs), len(jobs)
+        self.done, self.done_cost, self.start = 0, 0.0, time.perf_counter()
+
+    def finished(self, job: Job, now: float | None = None) -> str:
+        self.done += 1
+        self.done_cost += job.cost
+        elapsed = (time.perf_counter() if now is None else now) - self.start
+        line = f"--- done {job.name} ({self.done}/{self.count} jobs"
+        if self.done < self.count and self.done_cost > 0 and self.total > self.done_cost:
+            line += f", about {elapsed * (self.total - self.done_cost) / self.done_cost / 60:.0f} min left"
+        return line + ")"
+
+
 def run_stages(job: Job, progress: bool, say=print) -> None:
     for stage in job.stages:
         start = time.perf_counter()
@@ -77,8 +95,10 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
 def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
     """Run every job once its `after` jobs are done; with workers > 1, that many at a time in fresh processes."""
     if workers <= 1:
+        progress = Progress(jobs)
         for job in order(jobs):
             run_stages(job, progress=True)
+            print(progress.finished(job), flush=True)
         return
     # a killed pipeline takes its workers with it: run_in_processes terminates them on its way out
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -90,6 +110,7 @@ def run_jobs(jobs: list[Job], workers: int, log_dir: Path) -> None:
 
 def run_in_processes(jobs: list[Job], workers: int, log_dir: Path) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
+    progress = Progress(jobs)
     pending = costliest_first(jobs)
     names = {job.name for job in jobs}
     done: set[str] = set()
@@ -121,6 +142,7 @@ def run_in_processes(jobs: list[Job], workers: int, log_dir: Path) -> None:
                     # the finally below ends the other jobs
                     raise ToolkitError(message or f"{name} ended with exit status {process.exitcode}; see {job.log}")
                 done.add(name)
+                print(progress.finished(job), flush=True)
             time.sleep(0.2)
     finally:
         for _, process, _ in running.values():
