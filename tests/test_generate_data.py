@@ -74,7 +74,7 @@ def test_a_spent_generator_is_an_error_not_an_endless_loop():
                 "key": lambda record: record["question"]}
     assert len(generate_splits(**ten_keys, sizes={"train": 7, "test": 3}, seed=0, progress=False)["test"]) == 3
     with pytest.raises(ConfigError, match=r"ran out of new records after 10, short of the 12 that task.sizes asks for "
-                                          r"\(test: 4\); lower task.sizes or make the task larger"):
+                                          r"\(train: 8\); lower task.sizes or make the task larger"):
         generate_splits(**ten_keys, sizes={"train": 8, "test": 4}, seed=0, progress=False)
 
 

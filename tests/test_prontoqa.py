@@ -296,6 +296,11 @@ def test_a_training_mix_leaves_valid_and_test_at_the_stated_difficulty():
         check_proof(record, 3, True)
     again = prontoqa.generate(params, {"train": 600, "valid": 50, "test": 50}, SEED, progress=False, train_mix=mix)
     assert json.dumps(again) == json.dumps(splits)
+    # valid and test are drawn before train: the same items whatever the training split's size or mix, so that
+    # training ablations are scored on the same questions
+    other = prontoqa.generate(params, {"train": 900, "valid": 50, "test": 50}, SEED, progress=False)
+    assert [other[split] == splits[split] for split in ("train", "valid", "test")] == [False, True, True]
+    assert not {r["question"] for r in other["train"]} & {r["question"] for r in other["valid"] + other["test"]}
 
 
 @pytest.mark.parametrize("hops", [0, 6, 2.5])

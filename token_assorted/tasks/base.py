@@ -42,13 +42,15 @@ def generate_splits(
     desc: str = "generating",
     progress: bool = True,
 ) -> dict[str, list[dict]]:
-    """Fill each split in turn from one seeded stream, never repeating a key across or within splits. Records are
-    drawn under `params`; a training record draws each knob named in `train_mix` uniformly from its values first."""
+    """Fill each split in turn from one seeded stream, never repeating a key across or within splits: the
+    evaluation splits first, then train, so that valid and test stay the same records whatever the training split's
+    size or mix (training ablations are then scored on the same items). Records are drawn under `params`; a training
+    record draws each knob named in `train_mix` uniformly from its values first. Returned in `sizes`' order."""
     rng = random.Random(seed)
     seen: set = set()
     splits: dict[str, list[dict]] = {}
     with tqdm(total=sum(sizes.values()), desc=desc, disable=not progress, unit="item") as bar:
-        for split, size in sizes.items():
+        for split, size in sorted(sizes.items(), key=lambda item: item[0] == "train"):
             mix = train_mix if split == "train" else None
             items: list[dict] = []
             misses = 0  # draws in a row that repeated a key
@@ -69,7 +71,7 @@ def generate_splits(
                 items.append(record)
                 bar.update(1)
             splits[split] = items
-    return splits
+    return {split: splits[split] for split in sizes}
 
 
 def mixed(rng: random.Random, params, mix: dict[str, list]):
