@@ -271,7 +271,16 @@ def test_help_opens_with_what_the_command_does(module, monkeypatch, capsys):
     name = module.__name__.removesuffix(".__main__")
     summary = module.__doc__.splitlines()[0]
     assert text.startswith(f"python -m {name}\n\n{summary}\n")
-    assert "Config groups" in text and "Settings" in text  # Hydra's help follows
+    # then the settings this command reads, as now set, each with the description its schema gives it
+    settings = text.split("Settings it reads", 1)[1]
+    assert "\n  seed=0" in settings and "Config groups: task=" in settings
+    own = {generate_data: "task.sizes.train=", train_vqvae: "vqvae.codebook_size=", finetune: "finetune.lr=",
+           evaluate: "eval.batch_size=", show: "eval.question=", pipeline: "pipeline.workers=", bench_main: "bench."}
+    assert own[module] in settings
+    if module is generate_data:
+        assert "finetune." not in settings and "vqvae." not in settings  # only what it reads
+    if module is train_vqvae:
+        assert "  vqvae.codebook_size=64" in settings and settings.split("vqvae.codebook_size=64")[1].split()[0] == "K"
 
 
 def test_each_run_of_a_multirun_sweep_writes_to_its_own_folder(tmp_path, monkeypatch, capsys, records):

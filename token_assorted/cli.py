@@ -134,6 +134,32 @@ def command_help(run) -> str:
     return f"python -m {command_name(run)}\n\n{inspect.cleandoc(sys.modules[run.__module__].__doc__ or '')}"
 
 
+# what every command reads besides its own settings
+COMMON_SETTINGS = ("preset", "seed", "threads", "out_dir")
+
+
+def settings_text(arguments: list[str], reads: tuple[str, ...], config_name: str) -> str:
+    """The settings a command reads, as the given overrides set them, each with its one-line description; then the
+    config groups."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .settings_help import settings_help
+
+    overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        cfg = compose(config_name=config_name, overrides=overrides)
+    schemas = {"": config.Config}
+    if cfg.mode.name in methods.METHODS:
+        schemas["mode."] = methods.method_class(cfg.mode.name).Settings
+    groups = "task=, model=, mode=, trainer=, preset=, vqvae= (conf/<group>/)"
+    return (f"Settings it reads (key=value as now set; change any with key=value):\n"
+            f"{settings_help(cfg, reads + COMMON_SETTINGS, schemas)}\n\n"
+            f"Config groups: {groups}. Every setting of the one config tree: --cfg job. Hydra's own help: "
+            f"--hydra-help.")
+
+
 def sweeps(overrides: list[str]) -> dict[str, str]:
     """The settings a --multirun sweep varies, each with its first value ('a=1,2' -> {'a': '1'})."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -154,13 +180,14 @@ def sweep_folder(number: int, overrides: list[str], swept) -> str:
     return f"{number}-" + re.sub(r"[^\w.=,+-]+", "", named)[:100]
 
 
-def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "config", tasks=lambda cfg: [cfg.task.name]):
+def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], config_name: str = "config",
+               tasks=lambda cfg: [cfg.task.name]):
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
     exit status 2, like every other problem with the input; Hydra's own flags (--help, --cfg, ...) pass through.
     `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given;
-    `tasks(cfg)` the tasks, for its first line.
+    `tasks(cfg)` the tasks, for its first line; `reads`: the config sections and keys it reads, which --help lists.
     """
 
     swept: dict[str, str] = {}  # a --multirun sweep's settings and first values, read off the command line
@@ -189,7 +216,8 @@ def hydra_main(run, modes=lambda cfg: [cfg.mode.name], config_name: str = "confi
             print(f"error: settings are written key=value, without dashes: write {setting}", file=sys.stderr)
             sys.exit(2)
         if {"--help", "-h"} & set(arguments):
-            print(command_help(run) + "\n")  # then Hydra's help: the commands, config groups and settings
+            print(command_help(run) + "\n\n" + settings_text(arguments, reads, config_name))
+            sys.exit(0)
         if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
             # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
             overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]

@@ -244,7 +244,7 @@ def run(cfg, progress: bool = True) -> Path:
     return final
 
 
-main = hydra_main(run)
+main = hydra_main(run, reads=("task", "data", "model", "mode", "base", "finetune", "vqvae.dir", "trainer", "curve"))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def run(cfg, progress: bool = True) -> dict[str, int]:
     return counts
 
 
-main = hydra_main(run)
+main = hydra_main(run, reads=("task", "data"))
 
 
 if __name__ == "__main__":

@@ -232,7 +232,9 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: expand(cfg.pipeline.methods), config_name="every_method",
+main = hydra_main(run, reads=("pipeline", "task.sizes", "task.params", "data.dir", "model", "base", "finetune", "vqvae",
+                             "eval", "trainer"),
+                  modes=lambda cfg: expand(cfg.pipeline.methods), config_name="every_method",
                   tasks=lambda cfg: cfg.pipeline.tasks)
 
 

@@ -143,7 +143,7 @@ def run(cfg) -> dict:
     return {"record": record, **scored, "latent_blocks": blocks, "decoded": decoded}
 
 
-main = hydra_main(run)
+main = hydra_main(run, reads=("task", "data", "model", "mode", "base.use", "eval", "vqvae.dir", "trainer.accelerator"))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def run(cfg, progress: bool = True) -> Path:
     return finetune.run(base_config(cfg), progress=progress)
 
 
-main = hydra_main(run, modes=lambda cfg: ["cot"])
+main = hydra_main(run, reads=("task", "data", "model", "base", "trainer", "curve"), modes=lambda cfg: ["cot"])
 
 
 if __name__ == "__main__":

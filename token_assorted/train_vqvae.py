@@ -111,7 +111,7 @@ def run(cfg, progress: bool = True) -> dict:
     return metrics
 
 
-main = hydra_main(run)
+main = hydra_main(run, reads=("task", "data", "vqvae", "trainer"))
 
 if __name__ == "__main__":
     main()

@@ -93,7 +93,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
     return results
 
 
-main = hydra_main(run, modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method], config_name="every_method",
+main = hydra_main(run, reads=("bench", "model", "vqvae", "finetune", "trainer"),
+                  modes=lambda cfg: [cfg.bench.baseline, cfg.bench.method], config_name="every_method",
                   tasks=lambda cfg: cfg.bench.tasks)
 
 if __name__ == "__main__":
