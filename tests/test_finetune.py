@@ -486,6 +486,17 @@ def test_a_fine_tune_is_quiet_but_for_what_it_did(data_dir, tmp_path, monkeypatc
     assert line.startswith("token_assorted.finetune: task prosqa, mode cot, preset default, model tiny (qwen3), cpu ")
 
 
+def test_training_shows_one_progress_bar_over_all_its_steps(data_dir, tmp_path, monkeypatch, capfd):
+    # Lightning's bar starts again each epoch; a run's one bar counts optimizer steps to the end, with the loss
+    monkeypatch.setattr(lm_setup, "load_latent_codes", no_vqvae)
+    cfg = make_config(*TINY, f"data.dir={data_dir}", f"out_dir={tmp_path}", "mode=cot", "finetune.epochs=3",
+                      "finetune.max_steps=7")
+    finetune.run(cfg, progress=True)
+    bars = [line for line in capfd.readouterr().err.replace("\r", "\n").splitlines() if line.startswith("training:")]
+    assert bars[-1].startswith("training: 100%") and "7/7 [" in bars[-1] and "loss=" in bars[-1]
+    assert not any("Epoch" in line for line in bars)
+
+
 def test_trainer_logger_sends_the_curves_to_lightnings_own_loggers_too(data_dir, tmp_path, monkeypatch):
     out = tmp_path / "out"
     train(monkeypatch, data_dir, out, "mode=cot", "finetune.epochs=1", "trainer.logger=tensorboard")

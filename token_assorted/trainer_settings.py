@@ -65,6 +65,34 @@ def loggers(trainer, directory, name: str, flush_every: int | None = None) -> li
     return [csv]
 
 
+def step_progress():
+    """One progress bar over the whole training run, in optimizer steps, with its ETA and the latest training loss
+    (Lightning's own bar starts again each epoch, and a run capped by max_steps never finishes its epochs)."""
+    import lightning as L
+    from tqdm.auto import tqdm
+
+    class StepProgress(L.Callback):
+        bar = None
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            if trainer.is_global_zero:
+                self.bar = tqdm(total=int(trainer.estimated_stepping_batches), initial=trainer.global_step,
+                                desc="training", unit="step", dynamic_ncols=True)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            if self.bar is not None and trainer.global_step > self.bar.n:
+                self.bar.update(trainer.global_step - self.bar.n)
+                if (loss := trainer.callback_metrics.get("train_loss")) is not None:
+                    self.bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return StepProgress()
+
+
 def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **extra):
     """The Lightning Trainer of a training stage: `trainer` (trainer.*) says where and how it runs, `optim` (the
     stage's OptimConfig) how long it trains and its gradient clipping; `logger`: loggers(). Batches are sharded by
@@ -85,10 +113,10 @@ def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **e
             log_every_n_steps=trainer.log_every_n_steps,
             limit_train_batches=trainer.limit_train_batches,
             limit_val_batches=trainer.limit_val_batches,
-            callbacks=callbacks,
+            callbacks=[*callbacks, step_progress()] if progress else callbacks,
             logger=logger,
             use_distributed_sampler=False,
-            enable_progress_bar=progress,
+            enable_progress_bar=False,  # step_progress's bar instead
             enable_model_summary=False,  # the parameter count is in the command's last line and meta.json
             **extra,
         )
