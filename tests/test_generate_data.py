@@ -85,6 +85,14 @@ def test_the_gpu_preset_asks_the_cpu_sized_maze_for_no_more_than_it_has():
     assert make_config("task=maze", "preset=gpu", "task.sizes.train=7").task.sizes.train == 7  # overrides still win
 
 
+def test_the_default_preset_tests_prosqa_at_the_cpu_size_and_the_paper_presets_at_coconuts():
+    default, paper = make_config("task=prosqa"), make_config("task=prosqa", "preset=paper")
+    assert dict(default.task.params) == {"nodes": 16, "min_nodes": 12, "min_hops": 3, "max_hops": 3}
+    assert dict(default.task.train_mix) == {"min_hops": [1, 2, 3]}
+    assert dict(paper.task.params) == {"nodes": 28, "min_nodes": 2, "min_hops": 3, "max_hops": 6}
+    assert not paper.task.train_mix and make_config("task=prosqa", "preset=gpu").task.params.nodes == 28
+
+
 def test_unknown_task_name_in_the_api():
     with pytest.raises(ConfigError, match="unknown task 'foo'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"):
         get_task("foo")
