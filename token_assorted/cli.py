@@ -138,15 +138,14 @@ def command_help(run) -> str:
 COMMON_SETTINGS = ("preset", "seed", "threads", "out_dir")
 
 
-def settings_text(arguments: list[str], reads: tuple[str, ...], config_name: str) -> str:
-    """The settings a command reads, as the given overrides set them, each with its one-line description; then the
-    config groups."""
+def settings_text(overrides: list[str], reads: tuple[str, ...], config_name: str) -> str:
+    """The settings a command reads, as `overrides` set them, each with its one-line description; then the config
+    groups."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     from .settings_help import settings_help
 
-    overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name=config_name, overrides=overrides)
@@ -173,6 +172,12 @@ def sweeps(overrides: list[str]) -> dict[str, str]:
             for override, text in zip(parsed, overrides) if override.is_sweep_override()}
 
 
+def first_run(overrides: list[str], swept: dict[str, str]) -> list[str]:
+    """A sweep's overrides as its first run gets them: each swept setting at its first value."""
+    return [f"{key}={swept[key]}" if (key := override.split("=", 1)[0]) in swept else override
+            for override in overrides]
+
+
 def sweep_folder(number: int, overrides: list[str], swept) -> str:
     """A --multirun run's own folder inside out_dir/multirun: its number and its values of the swept settings
     ("1-finetune.lr=0.002"), so that the runs of a sweep neither overwrite each other nor need a name each."""
@@ -185,7 +190,7 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
-    exit status 2, like every other problem with the input; Hydra's own flags (--help, --cfg, ...) pass through.
+    exit status 2, like every other problem with the input; --help lists the settings it reads; Hydra's own flags (--cfg, ...) pass through.
     `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given;
     `tasks(cfg)` the tasks, for its first line; `reads`: the config sections and keys it reads, which --help lists.
     """
@@ -215,21 +220,19 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
         if setting := dashed_setting(arguments):
             print(f"error: settings are written key=value, without dashes: write {setting}", file=sys.stderr)
             sys.exit(2)
-        if {"--help", "-h"} & set(arguments):
-            print(command_help(run) + "\n\n" + settings_text(arguments, reads, config_name))
-            sys.exit(0)
-        if not {"--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
-            # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
-            overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
-            overrides = [arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")]
-            if {"--multirun", "-m"} & set(arguments):
-                swept.update(sweeps(overrides))  # its first run's settings are checked
-                overrides = [f"{o.split('=', 1)[0]}={swept[o.split('=', 1)[0]]}" if o.split("=", 1)[0] in swept else o
-                             for o in overrides]
-            problem = override_problem(overrides, config_name)
-            if problem:
+        # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
+        overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]
+        overrides = [arg for arg in overrides if not arg.lstrip("+~").startswith("hydra")]
+        if {"--multirun", "-m"} & set(arguments):
+            swept.update(sweeps(overrides))
+            overrides = first_run(overrides, swept)  # its names are checked before any run starts
+        if not {"--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
+            if problem := override_problem(overrides, config_name):
                 print(f"error: {problem}", file=sys.stderr)
                 sys.exit(2)
+        if {"--help", "-h"} & set(arguments):
+            print(command_help(run) + "\n\n" + settings_text(overrides, reads, config_name))
+            sys.exit(0)
         main()
 
     return checked
