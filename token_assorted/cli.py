@@ -190,7 +190,8 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
     """`python -m token_assorted.X key=value ...` composes the config and calls `run(cfg)`.
 
     The overrides are checked first, so that a misspelled key or an unknown name is one `error: ...` line and
-    exit status 2, like every other problem with the input; --help lists the settings it reads; Hydra's own flags (--cfg, ...) pass through.
+    exit status 2, like every other problem with the input; --help lists the settings the command reads; Hydra's
+    own flags (--cfg, ...) pass through.
     `modes(cfg)`: the modes the command runs, which between them must read every mode.* key it is given;
     `tasks(cfg)` the tasks, for its first line; `reads`: the config sections and keys it reads, which --help lists.
     """
