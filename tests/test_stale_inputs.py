@@ -118,6 +118,22 @@ def test_the_vqvae_trains_on_the_batches_the_limits_allow(trained):
     assert train_vqvae.run(make_config(*limited), progress=False)["steps"] == 2
 
 
+def test_the_vqvae_takes_a_tokenizer_that_extends_its_own_but_no_other(trained):
+    # a base model's tokenizer is the task's with the latent tokens added: it maps text to the same ids
+    from token_assorted.data import get_tokenizer, sequence_text
+    from token_assorted.data.tokenizer import build_word_tokenizer
+    from token_assorted.vqvae.checkpoint import checked_meta
+
+    root, overrides, records = trained
+    cfg = make_config(*overrides)
+    extended = get_tokenizer(cfg, progress=False)
+    extended.add_tokens(["<boLatent>", "<eoLatent>", "<latent_0>"], special_tokens=True)
+    checked_meta(cfg, extended)
+    other = build_word_tokenizer(sequence_text(record) for record in records[200:240])  # other words, other ids
+    with pytest.raises(StaleInputError, match="made with another tokenizer"):
+        checked_meta(cfg, other)
+
+
 def test_finetune_refuses_a_vqvae_of_another_codebook_size(trained):
     root, overrides, _ = trained
     with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\).*train_vqvae"):

@@ -94,9 +94,10 @@ def load_tokenizer(name_or_path):
     return tokenizer
 
 
-def tokenizer_checksum(tokenizer) -> str:
-    """Identifies a vocabulary: two tokenizers with equal checksums map text to the same ids."""
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+def tokenizer_checksum(tokenizer, size: int | None = None) -> str:
+    """Identifies a vocabulary: two tokenizers with equal checksums map text to the same ids. `size`: of its first
+    `size` ids alone, what a tokenizer extended with tokens of its own (latent codes) shares with the one it extends."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])[:size]
     return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
 
 

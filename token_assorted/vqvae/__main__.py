@@ -21,7 +21,7 @@ def run(cfg) -> dict[str, int]:
     return counts
 
 
-main = hydra_main(run)
+main = hydra_main(run, reads=("task", "data", "vqvae", "trainer.accelerator"))
 
 if __name__ == "__main__":
     main()

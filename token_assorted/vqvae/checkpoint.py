@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -59,6 +60,9 @@ def checked_meta(cfg, tokenizer) -> dict:
         raise StaleInputError(f"no trained VQ-VAE in {directory}: run `{{command}}` first", remedy("train_vqvae", cfg))
     meta = read_meta(directory)
     now = current_inputs(cfg, tokenizer)
+    # a tokenizer that extends the VQ-VAE's (a base model's, with the latent tokens added) maps text as it does
+    trained_vocab = json.loads((model_dir(cfg) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
+    now["tokenizer"] = tokenizer_checksum(tokenizer, trained_vocab)
     made = meta.get("inputs", {})
     differences = []
     if made.get("tokenizer") != now["tokenizer"]:
