@@ -300,6 +300,10 @@ def test_a_training_mix_leaves_valid_and_test_at_the_stated_difficulty():
     # training ablations are scored on the same questions
     other = prontoqa.generate(params, {"train": 900, "valid": 50, "test": 50}, SEED, progress=False)
     assert [other[split] == splits[split] for split in ("train", "valid", "test")] == [False, True, True]
+    # and each split is drawn from a stream of its own: another test size leaves train and valid as they were
+    fewer = prontoqa.generate(params, {"train": 900, "valid": 50, "test": 20}, SEED, progress=False)
+    assert fewer["train"] == other["train"] and fewer["valid"] == other["valid"]
+    assert fewer["test"] == other["test"][:20]
     assert not {r["question"] for r in other["train"]} & {r["question"] for r in other["valid"] + other["test"]}
 
 

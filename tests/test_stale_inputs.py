@@ -129,6 +129,10 @@ def test_the_vqvae_takes_a_tokenizer_that_extends_its_own_but_no_other(trained):
     extended = get_tokenizer(cfg, progress=False)
     extended.add_tokens(["<boLatent>", "<eoLatent>", "<latent_0>"], special_tokens=True)
     checked_meta(cfg, extended)
+    worded = get_tokenizer(cfg, progress=False)
+    worded.add_tokens(["zebra"])  # a word: text may encode to an id the VQ-VAE never had
+    with pytest.raises(StaleInputError, match="made with another tokenizer"):
+        checked_meta(cfg, worded)
     other = build_word_tokenizer(sequence_text(record) for record in records[200:240])  # other words, other ids
     with pytest.raises(StaleInputError, match="made with another tokenizer"):
         checked_meta(cfg, other)

@@ -96,7 +96,11 @@ def load_tokenizer(name_or_path):
 
 def tokenizer_checksum(tokenizer, size: int | None = None) -> str:
     """Identifies a vocabulary: two tokenizers with equal checksums map text to the same ids. `size`: of its first
-    `size` ids alone, what a tokenizer extended with tokens of its own (latent codes) shares with the one it extends."""
+    `size` ids alone, what a tokenizer extended with special tokens (latent codes) shares with the one it extends,
+    where every id from `size` on is such a token (text never encodes to one); of the whole vocabulary otherwise."""
+    special = {index for index, token in tokenizer.added_tokens_decoder.items() if token.special}
+    if size is not None and not set(range(size, len(tokenizer))) <= special:
+        size = None
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])[:size]
     return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
 

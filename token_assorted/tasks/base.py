@@ -42,15 +42,17 @@ def generate_splits(
     desc: str = "generating",
     progress: bool = True,
 ) -> dict[str, list[dict]]:
-    """Fill each split in turn from one seeded stream, never repeating a key across or within splits: the
-    evaluation splits first, then train, so that valid and test stay the same records whatever the training split's
-    size or mix (training ablations are then scored on the same items). Records are drawn under `params`; a training
-    record draws each knob named in `train_mix` uniformly from its values first. Returned in `sizes`' order."""
-    rng = random.Random(seed)
+    """Fill each split from a seeded stream of its own, never repeating a key across or within splits: the
+    evaluation splits first, then train, each skipping the keys drawn before it. So a split's records depend on its
+    own size and knobs alone (but for the rare draw that repeats an earlier split's key): valid and test stay the
+    same whatever the training split's size or mix, and training ablations are scored on the same items. Records
+    are drawn under `params`; a training record draws each knob named in `train_mix` uniformly from its values
+    first. Returned in `sizes`' order."""
     seen: set = set()
     splits: dict[str, list[dict]] = {}
     with tqdm(total=sum(sizes.values()), desc=desc, disable=not progress, unit="item") as bar:
         for split, size in sorted(sizes.items(), key=lambda item: item[0] == "train"):
+            rng = random.Random(f"{seed}:{split}")
             mix = train_mix if split == "train" else None
             items: list[dict] = []
             misses = 0  # draws in a row that repeated a key
