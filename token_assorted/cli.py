@@ -207,7 +207,7 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
             cfg.out_dir = str(Path(cfg.out_dir) / "multirun" / folder)
         config.check_settings(cfg)
         run_modes = list(modes(cfg))
-        methods.check_mode_overrides(list(HydraConfig.get().overrides.task), run_modes)
+        methods.check_mode_overrides(list(hydra_config.overrides.task), run_modes)
         set_threads(cfg.threads)
         print(start_line(run, cfg, list(tasks(cfg)), run_modes), flush=True)
         try:

@@ -53,7 +53,8 @@ def run(cfg, progress: bool = True) -> dict:
     return results
 
 
-main = hydra_main(run, reads=("task", "data", "model", "mode", "base.use", "eval", "trainer.accelerator", "trainer.precision"))
+main = hydra_main(run, reads=("task", "data", "model", "mode", "base.use", "eval", "trainer.accelerator",
+                             "trainer.precision"))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from .lm.adapters import for_saving, trainable_parameters
 from .lm.setup import LatentCodes
 from .methods import method_for
 from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
-from .trainer_settings import log_every, loggers, make_trainer as trainer_for
+from .trainer_settings import TENSORBOARD, log_every, loggers, make_trainer as trainer_for
 
 
 def check_loader_workers(cfg, method) -> None:
@@ -234,8 +234,8 @@ def run(cfg, progress: bool = True) -> Path:
         )
     # only now: until the model is saved, a rerun needs the checkpoints where it resumes from them
     shutil.move(work / "checkpoints", final / "checkpoints")
-    if (work / "tensorboard").is_dir():  # trainer.logger=tensorboard: the curves kept beside the model
-        shutil.move(work / "tensorboard", final / "tensorboard")
+    if (work / TENSORBOARD).is_dir():  # trainer.logger=tensorboard: the curves kept beside the model
+        shutil.move(work / TENSORBOARD, final / TENSORBOARD)
     shutil.rmtree(work, ignore_errors=True)
     print(
         f"wrote {final} ({method.name}: {parameter_count(model):,} parameters, {tokens_seen:,} training tokens "

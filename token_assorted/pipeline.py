@@ -37,6 +37,7 @@ from .layout import Layout
 from .lm import finetune_dir
 from .lm.base import base_config, base_dir
 from .methods import GROUPS, expand, for_mode, method_class, mode_key, uses_vqvae
+from .vqvae.checkpoint import token_accuracy
 
 
 def stage_config(overrides: list[str], **groups: str):
@@ -199,13 +200,6 @@ def with_other_current_evaluations(results: dict, overrides: list[str], out_dir)
     return {task: dict(sorted(merged[task].items(), key=place)) for task in sorted(merged)}
 
 
-def vqvae_token_accuracy(cfg) -> float | None:
-    """The share of valid trace tokens the task's VQ-VAE rebuilds from its codes (its metrics.json), which bounds
-    what a method reading those codes can learn from them."""
-    path = Layout.of(cfg).vqvae() / "metrics.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("recon_token_acc") if path.is_file() else None
-
-
 def run(cfg, overrides: list[str] | None = None) -> dict:
     """Run every stage that is not current, then write and print the report. Returns {task: {mode: results}}."""
     if overrides is None:
@@ -222,8 +216,8 @@ def run(cfg, overrides: list[str] | None = None) -> dict:
         for method in methods:
             stage = stage_config(overrides, task=task, mode=method)
             results[task][method] = json.loads((evaluation_dir(stage) / RESULTS).read_text(encoding="utf-8"))
-            if uses_vqvae(stage):
-                results[task][method]["vqvae_token_accuracy"] = vqvae_token_accuracy(stage)
+            if uses_vqvae(stage):  # what the codes it reads keep of a trace bounds what it can learn from them
+                results[task][method]["vqvae_token_accuracy"] = token_accuracy(stage)
     about = provenance(time.perf_counter() - start)
     table, paths = write_report(with_other_current_evaluations(results, overrides, cfg.out_dir), cfg.out_dir, about)
     print("\n" + table)

@@ -24,7 +24,7 @@ from .lock import holding_lock
 from .precision import device_for
 from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
 from .trainer_settings import log_every, loggers, make_trainer
-from .vqvae.checkpoint import build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
+from .vqvae.checkpoint import METRICS, build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
 from .vqvae.chunks import loader
 from .vqvae.codes import build_caches, split_rows
 from .vqvae.metrics import evaluate, informativeness_warning
@@ -91,7 +91,7 @@ def run(cfg, progress: bool = True) -> dict:
         train_seconds=round(seconds, 1), steps=module.global_step, epochs=round(epochs, 2),
         seconds_per_epoch=round(seconds / max(epochs, 1e-9), 1),
     )
-    write_json(directory / "metrics.json", metrics)
+    write_json(directory / METRICS, metrics)
     write_meta(
         directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
         limits=settings(cfg, LIMITS), inputs=current_inputs(cfg, tokenizer),

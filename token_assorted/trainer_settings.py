@@ -1,5 +1,5 @@
-"""The Lightning Trainer every training stage uses, quiet but for its progress bar, and its complaints about the
-`trainer.*` settings as one-line ConfigErrors instead of tracebacks."""
+"""The Lightning Trainer every training stage uses, quiet but for one progress bar, its loggers, and its complaints
+about the `trainer.*` settings as one-line ConfigErrors instead of tracebacks."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ KNOWN_WARNINGS = (
 
 def quiet_lightning() -> None:
     """Lightning's start-up lines (devices, a cloud-logging tip, "Trainer.fit stopped") and its known warnings off;
-    its progress bar and real warnings stay."""
+    real warnings stay."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     for message in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message)
@@ -42,8 +42,9 @@ def log_every(trainer, batches: int) -> None:
     trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, batches))
 
 
-# Lightning's own loggers by trainer.logger, and the package each needs
-LOGGER_PACKAGES = {"tensorboard": "tensorboard (or tensorboardX)", "wandb": "wandb"}
+# the package each of Lightning's own loggers needs (TensorBoard's takes tensorboard or tensorboardX)
+LOGGER_PACKAGES = {"tensorboard": "tensorboardX", "wandb": "wandb"}
+TENSORBOARD = "tensorboard"  # its folder beside the CSV logs
 
 
 def loggers(trainer, directory, name: str, flush_every: int | None = None) -> list:
@@ -55,12 +56,12 @@ def loggers(trainer, directory, name: str, flush_every: int | None = None) -> li
                                                                    if flush_every else {}))
     try:
         if trainer.logger == "tensorboard":
-            return [csv, lightning_loggers.TensorBoardLogger(directory, name="tensorboard")]
+            return [csv, lightning_loggers.TensorBoardLogger(directory, name=TENSORBOARD)]
         if trainer.logger == "wandb":
             return [csv, lightning_loggers.WandbLogger(name=name, save_dir=str(directory), project="token_assorted")]
     except ModuleNotFoundError:
-        raise ConfigError(f"trainer.logger={trainer.logger} needs the {LOGGER_PACKAGES[trainer.logger]} package: "
-                          f"pip install {trainer.logger.replace('tensorboard', 'tensorboardX')}, or "
+        package = LOGGER_PACKAGES[trainer.logger]
+        raise ConfigError(f"trainer.logger={trainer.logger} needs the {package} package: pip install {package}, or "
                           f"trainer.logger=csv") from None
     return [csv]
 

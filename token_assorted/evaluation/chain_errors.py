@@ -20,7 +20,8 @@ import argparse
 import re
 from collections import Counter
 
-RULE = re.compile(r"^(?:(?:Every|Each) (?P<one>\w+) is|(?P<many>\w+) are) (?P<negated>not )?(?:an? )?(?P<object>\w+)\.$")
+RULE = re.compile(r"^(?:(?:Every|Each) (?P<one>\w+) is|(?P<many>\w+) are) "
+                  r"(?P<negated>not )?(?:an? )?(?P<object>\w+)\.$")
 KINDS = ("right chain", "skips ahead", "polarity flipped", "other wording", "other branch", "wrong start", "other")
 
 

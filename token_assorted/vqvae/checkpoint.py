@@ -46,8 +46,19 @@ def build_vqvae(cfg, tokenizer) -> VQVAE:
     )
 
 
-def current_inputs(cfg, tokenizer) -> dict[str, str]:
-    return {"tokenizer": tokenizer_checksum(tokenizer), "train": sha256(split_file(cfg, "train"))}
+METRICS = "metrics.json"
+
+
+def current_inputs(cfg, tokenizer, vocab_size: int | None = None) -> dict[str, str]:
+    """The checksums of the inputs: `vocab_size`, those of the tokenizer's first ids alone (tokenizer_checksum)."""
+    return {"tokenizer": tokenizer_checksum(tokenizer, vocab_size), "train": sha256(split_file(cfg, "train"))}
+
+
+def token_accuracy(cfg) -> float | None:
+    """The share of valid trace tokens the trained VQ-VAE rebuilds from its codes (metrics.json); None before
+    training."""
+    path = run_dir(cfg) / METRICS
+    return json.loads(path.read_text(encoding="utf-8")).get("recon_token_acc") if path.is_file() else None
 
 
 RETRAIN = "run `{command}` to retrain it"
@@ -59,10 +70,9 @@ def checked_meta(cfg, tokenizer) -> dict:
     if not (directory / META).exists() or not model_dir(cfg).exists():
         raise StaleInputError(f"no trained VQ-VAE in {directory}: run `{{command}}` first", remedy("train_vqvae", cfg))
     meta = read_meta(directory)
-    now = current_inputs(cfg, tokenizer)
     # a tokenizer that extends the VQ-VAE's (a base model's, with the latent tokens added) maps text as it does
     trained_vocab = json.loads((model_dir(cfg) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
-    now["tokenizer"] = tokenizer_checksum(tokenizer, trained_vocab)
+    now = current_inputs(cfg, tokenizer, trained_vocab)
     made = meta.get("inputs", {})
     differences = []
     if made.get("tokenizer") != now["tokenizer"]:
