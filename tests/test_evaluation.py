@@ -309,7 +309,7 @@ def test_checkpoint_from_other_training_data_is_refused(trained, short_records, 
                         f"data.test_file={trained['test_file']}", "eval.limit=4", "finetune.lr=1e-4",
                         "model.attention=eager")  # how the model computes is no part of what it learnt
     with pytest.raises(ConfigError, match=r"the model at .*/finetune/prosqa/cot was fine-tuned under other settings: "
-                                          r"finetune.lr=0.0005 \(now 0.0001\); give those to evaluate it, or "
+                                          r"finetune.lr=0.002 \(now 0.0001\); give those to evaluate it, or "
                                           r"eval.checkpoint=.*/cot to evaluate it as it is, or train one under these "
                                           r"with `python -m token_assorted.finetune task=prosqa mode=cot` \(which "
                                           r"replaces it; out_dir=DIR keeps both\)"):

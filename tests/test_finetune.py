@@ -339,7 +339,7 @@ def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, cap
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "mode.m=8"))
     assert capsys.readouterr().out == ""
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "finetune.lr=1e-3"))
-    assert capsys.readouterr().out == (f"note: replacing {tmp_path}, fine-tuned under other settings (finetune.lr=0.0005 "
+    assert capsys.readouterr().out == (f"note: replacing {tmp_path}, fine-tuned under other settings (finetune.lr=0.002 "
                                        "(now 0.001), mode.m=8 (now 16)); out_dir=DIR keeps runs apart\n")
 
 

@@ -1,6 +1,7 @@
 """The latent vocabulary, every replacement mode's X̃, and the start values of the latent embeddings."""
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -179,6 +180,7 @@ def test_curriculum_stages_advance_with_the_epochs():
         ("curriculum-replace", {"stage_caps": []}),
         ("curriculum-replace", {"stage_caps": [32, 16]}),
         ("poisson-replace", {"latent_rate": 1.5}),
+        ("random-replace", {"code_weight": 0.0}),
     ],
 )
 def test_impossible_modes_are_refused(name, settings):
@@ -200,6 +202,34 @@ def test_each_method_reads_the_keys_of_its_own_settings_and_no_other():
     assert make_config("mode=fixed", "mode.m=3").mode.m == 3
     with pytest.raises(ConfigCompositionException, match="mode.m"):
         make_config("mode=cot", "mode.m=3")
+
+
+def test_code_weight_counts_code_labels_that_many_times_in_training_only():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from token_assorted.latent import IGNORE
+    from token_assorted.lm.module import CausalLMModule
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=16, n_embd=8, n_layer=1, n_head=1, n_positions=16, resid_pdrop=0.0,
+                                       embd_pdrop=0.0, attn_pdrop=0.0))
+    codes = range(10, 14)
+    batch = {"input_ids": torch.tensor([[1, 2, 10, 11, 3, 4], [1, 12, 5, 6, 0, 0]]),
+             "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])}
+    batch["labels"] = torch.tensor([[IGNORE, 2, 10, 11, 3, 4], [IGNORE, 12, 5, 6, IGNORE, IGNORE]])
+    optim = make_config().finetune
+    plain = CausalLMModule(model, optim).loss(batch)
+    method = mode("random-replace", code_weight=3.0)
+    method.code_ids = codes
+    module = method.module(model, optim).train()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    each = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"][:, 1:], ignore_index=IGNORE,
+                                             reduction="none")
+    weights = torch.tensor([[1, 3, 3, 1, 1], [3, 1, 1, 0, 0]], dtype=torch.float)
+    assert torch.allclose(module.loss(batch), (each * weights).sum() / 8)  # 8 labels
+    assert not torch.allclose(module.loss(batch), plain)
+    assert torch.allclose(module.eval().loss(batch), plain)  # val_loss stays the plain mean
+    assert type(mode("random-replace").module(model, optim)) is CausalLMModule
 
 
 # --- vocabulary ------------------------------------------------------------------------------------
@@ -328,3 +358,7 @@ def test_codebook_init_needs_codes_and_a_known_init():
         add_latent_embeddings(model, vocab, "codebook", torch.zeros(4, 3), [[], [], [], []])
     with pytest.raises(ConfigError, match="unknown model.latent_init"):
         add_latent_embeddings(model, vocab, "random")
+    saved = replace(vocab, new_ids=())  # a model saved with its latent rows: codebook would silently do nothing
+    with pytest.raises(ConfigError, match="already has its latent-token rows"):
+        add_latent_embeddings(model, saved, "codebook", torch.zeros(4, 3), [[1], [], [], []])
+    add_latent_embeddings(model, saved, "mean")  # keeps them

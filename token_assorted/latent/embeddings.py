@@ -76,6 +76,11 @@ def add_latent_embeddings(
     """Resize `model` to hold vocab.new_ids and initialise those rows; a vocab with no new ids changes nothing."""
     check_choice("model.latent_init", init, LATENT_INITS)
     if not vocab.new_ids:
+        if init == "codebook":  # said, not ignored: the rows the model has stay as they are
+            raise ConfigError(
+                "model.latent_init=codebook: the model already has its latent-token rows (model.path is a model "
+                "saved with them), so none start here; leave model.latent_init at mean"
+            )
         return
     if init == "codebook" and (codebook is None or covered is None):
         raise ConfigError("latent_init=codebook needs the VQ-VAE codebook and the training codes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 
 from ..config import SCHEDULES, check_choice
 from ..latent.example import IGNORE
@@ -58,3 +59,23 @@ class CausalLMModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.tokens_seen = checkpoint.get("tokens_seen", 0)
+
+
+class WeightedTokensModule(CausalLMModule):
+    """Next-token loss in which each label among `weighted_ids` counts `weight` times while training; validation
+    keeps the plain mean, so val_loss compares across methods and settings."""
+
+    def __init__(self, model, optim, weighted_ids: range, weight: float):
+        super().__init__(model, optim)
+        self.weighted_ids, self.weight = weighted_ids, weight
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        if not self.training:
+            return super().loss(batch)
+        inputs = {key: value for key, value in batch.items() if key != "labels"}
+        logits = self.model(**inputs).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        losses = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="none")
+        weighted = (labels >= self.weighted_ids.start) & (labels < self.weighted_ids.stop)
+        weights = torch.where(weighted, self.weight, 1.0).flatten()
+        return (losses * weights).sum() / (labels != IGNORE).sum().clamp(min=1)

@@ -10,6 +10,8 @@ included, once m reaches the trace's length. The methods differ only in which ch
     all-replace         every chunk
     curriculum-replace  m = stage_caps[stage], the stage growing with the epoch
     poisson-replace     each chunk independently with probability latent_rate, at any position
+
+Every one of them takes mode.code_weight: how many times the training loss counts a latent-code token.
 """
 
 from __future__ import annotations
@@ -24,8 +26,32 @@ from ..latent.sequence import mix_reasoning
 from .base import Method, MethodSettings
 
 
+@dataclass
+class ReplacementSettings(MethodSettings):
+    # the training loss counts each latent-code token this many times (validation's loss counts it once): the
+    # codes are words the base model never saw, the text around them it already writes
+    code_weight: float = 1.0
+
+
 class Replacement(Method):
     needs_codes = True
+    Settings = ReplacementSettings
+    code_ids: range | None = None
+
+    def check(self):
+        if self.settings.code_weight <= 0:
+            raise ConfigError(f"mode.code_weight must be > 0, got {self.settings.code_weight}")
+
+    def prepare(self, run):
+        vocab = run.vocab
+        self.code_ids = range(vocab.first_code_id, vocab.first_code_id + vocab.codebook_size)
+
+    def module(self, model, optim):
+        from ..lm.module import CausalLMModule, WeightedTokensModule
+
+        if self.settings.code_weight == 1:
+            return CausalLMModule(model, optim)
+        return WeightedTokensModule(model, optim, self.code_ids, self.settings.code_weight)
 
     def picked(self, rng, n_tokens: int, chunk_size: int, stage: int) -> list[int]:
         raise NotImplementedError
@@ -38,7 +64,7 @@ class Replacement(Method):
 
 
 @dataclass
-class RandomReplaceSettings(MethodSettings):
+class RandomReplaceSettings(ReplacementSettings):
     # the m to draw from, uniformly (rounded down to whole chunks of L; m >= the trace = all of it); None = every
     # chunk count from none to the whole trace. The paper's math set: [0, 72, 128, 160, 192, 224, 256]
     m_choices: Optional[List[int]] = None
@@ -50,6 +76,7 @@ class RandomReplace(Replacement):
     resamples = True
 
     def check(self):
+        super().check()
         m_choices = self.settings.m_choices
         if m_choices is not None and (not m_choices or min(m_choices) < 0):
             raise ConfigError(f"mode.m_choices must be a non-empty list of m >= 0 (or null), got {m_choices}")
@@ -62,7 +89,7 @@ class RandomReplace(Replacement):
 
 
 @dataclass
-class FixedSettings(MethodSettings):
+class FixedSettings(ReplacementSettings):
     m: int = 16  # the leftmost m reasoning tokens, for every sample
 
 
@@ -71,6 +98,7 @@ class Fixed(Replacement):
     Settings = FixedSettings
 
     def check(self):
+        super().check()
         self.at_least("m", 0)
 
     def picked(self, rng, n_tokens, chunk_size, stage):
@@ -85,7 +113,7 @@ class AllReplace(Replacement):
 
 
 @dataclass
-class CurriculumSettings(MethodSettings):
+class CurriculumSettings(ReplacementSettings):
     # stage s replaces the leftmost stage_caps[s] tokens (whole chunks; the whole trace once the cap reaches it)
     stage_caps: List[int] = field(default_factory=lambda: [0, 16, 32, 64, 128, 256, 512])
     epochs_per_stage: Optional[int] = None  # None = finetune.epochs shared evenly over the stages, at least 1
@@ -98,6 +126,7 @@ class CurriculumReplace(Replacement):
     staged = True
 
     def check(self):
+        super().check()
         caps = list(self.settings.stage_caps)
         if not caps or min(caps) < 0 or caps != sorted(caps):
             raise ConfigError(f"mode.stage_caps must be a non-empty, non-decreasing list of m >= 0, got {caps}")
@@ -111,7 +140,7 @@ class CurriculumReplace(Replacement):
 
 
 @dataclass
-class PoissonSettings(MethodSettings):
+class PoissonSettings(ReplacementSettings):
     latent_rate: float = 0.5  # the expected share of chunks replaced, each run of them in its own latent block
 
 
@@ -121,6 +150,7 @@ class PoissonReplace(Replacement):
     resamples = True
 
     def check(self):
+        super().check()
         if not 0.0 <= self.settings.latent_rate <= 1.0:
             raise ConfigError(f"mode.latent_rate must lie in [0, 1], got {self.settings.latent_rate}")
 
