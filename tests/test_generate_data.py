@@ -91,6 +91,10 @@ def test_the_default_preset_tests_prosqa_at_the_cpu_size_and_the_paper_presets_a
     assert dict(default.task.train_mix) == {"min_hops": [1, 2, 3]}
     assert dict(paper.task.params) == {"nodes": 28, "min_nodes": 2, "min_hops": 3, "max_hops": 6}
     assert not paper.task.train_mix and make_config("task=prosqa", "preset=gpu").task.params.nodes == 28
+    for task, steps in (("prosqa", 12000), ("prontoqa", 4500)):  # each base model sees each record once
+        config = make_config(f"task={task}")
+        assert config.base.train.max_steps == steps
+        assert config.task.sizes.train == steps * config.base.train.batch_size
 
 
 def test_unknown_task_name_in_the_api():

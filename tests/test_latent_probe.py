@@ -1,6 +1,5 @@
 """latent_probe: the reference latent blocks it builds and the teacher-forced code accuracy it counts."""
 
-import json
 from types import SimpleNamespace
 
 import pytest

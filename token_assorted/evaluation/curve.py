@@ -76,6 +76,7 @@ def logged_steps(path: Path) -> set[int]:
 def plot_curves(curves: dict[str, list[dict]], path: Path, title: str = "") -> None:
     """Accuracy and grounded_steps against training samples, one line per curve."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     accuracy, grounded = fig.subplots(1, 2)
@@ -85,7 +86,9 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, title: str = "") -> N
         if any(row["grounded_steps"] is not None for row in rows):
             points = [(row["samples"], 100 * row["grounded_steps"]) for row in rows if row["grounded_steps"] is not None]
             grounded.plot(*zip(*points), marker="o", ms=3, color=f"C{i}", label=label)
+    thousands = FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0")  # full numbers overlap past 100,000
     for ax, name in ((accuracy, "accuracy (%)"), (grounded, "grounded steps (%)")):
+        ax.xaxis.set_major_formatter(thousands)
         ax.set_xlabel("training samples")
         ax.set_ylabel(name)
         ax.set_ylim(-5, 105)
