@@ -21,7 +21,7 @@ class LatentBlockOpening(LogitsProcessor):
         if codes < 0:
             raise ConfigError(f"eval.force_latents must be 0 or more codes, not {codes}")
         self.codes, self.prompt_width = codes, prompt_width
-        self.code_ids = list(range(vocab.first_code_id, vocab.first_code_id + vocab.codebook_size))
+        self.code_ids = list(vocab.code_id_range)
         self.begin_id, self.end_id, self.latent_ids = vocab.begin_id, vocab.end_id, vocab.ids
 
     def allowed(self, step: int) -> list[int] | None:

@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..data.dataset import encode_batch
     from ..data.tokenizer import load_tokenizer
+    from ..io import read_meta
     from ..latent.vocab import latent_vocab
     from ..records import load_records
 
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     model, tokenizer = AutoModelForCausalLM.from_pretrained(args.run_dir).eval(), load_tokenizer(args.run_dir)
     layout = LatentLayout(latent_vocab(tokenizer), chunk_size, per_chunk)
     rows, codes = encode_batch(tokenizer, records), codes[: len(records)]
-    task_name = json.loads((Path(args.run_dir) / "meta.json").read_text())["config"]["task"]["name"]
+    task_name = read_meta(args.run_dir)["config"]["task"]["name"]
     print(f"{args.run_dir} on the first {len(records)} records of {records_file}")
     accuracy = code_accuracy(model, rows, codes, layout)
     print("code accuracy by position in the block (teacher-forced): "

@@ -50,9 +50,14 @@ class LatentVocab:
         return code if 0 <= code < self.codebook_size else None
 
     @property
+    def code_id_range(self) -> range:
+        """The ids of the K code tokens."""
+        return range(self.first_code_id, self.first_code_id + self.codebook_size)
+
+    @property
     def ids(self) -> list[int]:
         """Every latent id: the codes and both delimiters."""
-        return [*range(self.first_code_id, self.first_code_id + self.codebook_size), self.begin_id, self.end_id]
+        return [*self.code_id_range, self.begin_id, self.end_id]
 
 
 def latent_vocab(tokenizer) -> LatentVocab:

@@ -78,4 +78,4 @@ class WeightedTokensModule(CausalLMModule):
         losses = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="none")
         weighted = (labels >= self.weighted_ids.start) & (labels < self.weighted_ids.stop)
         weights = torch.where(weighted, self.weight, 1.0).flatten()
-        return (losses * weights).sum() / (labels != IGNORE).sum().clamp(min=1)
+        return (losses * weights).sum() / max(1, labelled_tokens(batch["labels"]))

@@ -43,14 +43,13 @@ class Replacement(Method):
             raise ConfigError(f"mode.code_weight must be > 0, got {self.settings.code_weight}")
 
     def prepare(self, run):
-        vocab = run.vocab
-        self.code_ids = range(vocab.first_code_id, vocab.first_code_id + vocab.codebook_size)
+        self.code_ids = run.vocab.code_id_range  # module() is given the model alone
 
     def module(self, model, optim):
-        from ..lm.module import CausalLMModule, WeightedTokensModule
-
         if self.settings.code_weight == 1:
-            return CausalLMModule(model, optim)
+            return super().module(model, optim)
+        from ..lm.module import WeightedTokensModule
+
         return WeightedTokensModule(model, optim, self.code_ids, self.settings.code_weight)
 
     def picked(self, rng, n_tokens: int, chunk_size: int, stage: int) -> list[int]:
