@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from token_assorted.errors import DataError
-from token_assorted.evaluation.latent_probe import WHOLE, cached_codes, code_accuracy, reference_block
+from token_assorted.evaluation.latent_probe import (
+    WHOLE, accuracy_by_latent_tokens, cached_codes, code_accuracy, reference_block,
+)
 from token_assorted.io import sha256, write_json
 from token_assorted.latent import LatentLayout, LatentVocab
 
@@ -63,3 +65,9 @@ def test_codes_of_other_records_are_refused(tmp_path):
         cached_codes(vqvae, records)
     with pytest.raises(DataError, match="no cached codes"):
         cached_codes(vqvae, tmp_path / "valid.json")
+
+
+def test_its_own_answers_are_counted_by_the_latent_tokens_it_wrote():
+    predictions = [{"latent_tokens": n, "correct": c} for n, c in [(4, True), (10, False), (4, False), (0, True),
+                                                                   (10, False), (4, True)]]
+    assert accuracy_by_latent_tokens(predictions) == {0: (1, 1), 4: (2, 3), 10: (0, 2)}

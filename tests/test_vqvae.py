@@ -119,6 +119,23 @@ def test_a_chunk_is_encoded_from_the_prompt_and_earlier_chunks_only(tokenizer, r
     assert not torch.allclose(latents[0, 2:4], latents[1, 2:4])
 
 
+@pytest.mark.parametrize("context", ["trace", "chunk"])
+def test_an_encoder_without_the_prompt_reads_the_trace_before_the_chunk_or_the_chunk_alone(tokenizer, rows, context):
+    model = tiny_model(tokenizer, encoder_context=context).eval()
+    (prompt, trace), (other_prompt, _) = rows[0], rows[1]
+    other_chunk_0 = [3 + (t - 2) % (len(tokenizer) - 3) for t in trace[:8]]
+    assert other_prompt != prompt and other_chunk_0 != trace[:8]
+    batch = batch_of(model, [(prompt, trace), (other_prompt, trace), (prompt, other_chunk_0 + trace[8:])])
+    states = model.encode_prompt(batch.prompt_ids, batch.prompt_mask)
+    latents = model.encode(states, batch.prompt_mask, batch.trace_ids, batch.trace_mask, batch.chunk_mask)
+    assert torch.allclose(latents[0], latents[1], atol=1e-5)  # the prompt is not read
+    assert not torch.allclose(latents[0, :2], latents[2, :2])
+    chunk_1_alike = torch.allclose(latents[0, 2:4], latents[2, 2:4], atol=1e-5)
+    assert chunk_1_alike == (context == "chunk")  # chunk 0 read by chunk 1's codes, or not
+    with pytest.raises(ConfigError, match="vqvae.encoder_context"):
+        tiny_model(tokenizer, encoder_context="text")
+
+
 def test_the_decoder_predicts_each_token_from_the_codes_and_earlier_tokens_only(tokenizer, rows):
     model = tiny_model(tokenizer).eval()
     prompt, trace = rows[0]
@@ -461,6 +478,18 @@ def test_a_checkpoint_made_with_another_codebook_size_is_refused(trained):
     cfg = compose(root / "data", root / "out", "vqvae.codebook_size=32")
     with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\)"):
         load_codes(cfg, "valid")
+
+
+def test_a_setting_added_since_the_checkpoint_was_made_reads_as_its_default(trained, tmp_path):
+    root, _, _ = trained
+    shutil.copytree(root / "out", tmp_path / "out")
+    meta_file = tmp_path / "out" / "vqvae" / "prosqa" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["config"]["encoder_context"]
+    meta_file.write_text(json.dumps(meta))
+    assert load_codes(compose(root / "data", tmp_path / "out"), "valid")
+    with pytest.raises(StaleInputError, match=r"vqvae.encoder_context=prompt \(the config now says chunk\)"):
+        load_codes(compose(root / "data", tmp_path / "out", "vqvae.encoder_context=chunk"), "valid")
 
 
 def test_a_retraining_that_fails_on_its_input_leaves_the_finished_vqvae_usable(trained, tmp_path):

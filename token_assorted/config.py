@@ -21,6 +21,7 @@ SCHEDULES = ("cosine", "linear")  # finetune.schedule, vqvae.train.schedule: sch
 ARCHS = ("llama", "qwen3", "gpt2")  # model.arch: lm/model.py
 DTYPES = ("float32", "bfloat16")  # model.dtype: lm/model.py
 LATENT_INITS = ("mean", "codebook")  # model.latent_init: latent/embeddings.py
+ENCODER_CONTEXTS = ("prompt", "trace", "chunk")  # vqvae.encoder_context: vqvae/model.py
 QUANTIZERS = ("vq", "fsq", "rvq")  # vqvae.quantizer: vqvae/quantizer.py
 LOGGERS = ("csv", "tensorboard", "wandb")  # trainer.logger: trainer_settings.loggers
 # Counts that must be 1 or more where set (None: unset): 0 would end in an error of torch's, Lightning's or
@@ -142,6 +143,9 @@ class VQVAEConfig:
     prompt_layers: int = 2  # g(P): the prompt's token states that f_enc and f_dec cross-attend to
     encoder_layers: int = 2
     decoder_layers: int = 2
+    # what f_enc reads to make a chunk's codes, besides the chunk: prompt = the prompt and the trace before it; trace
+    # = the trace before it; chunk = nothing. With less to read, a code must itself say what its chunk holds
+    encoder_context: str = "prompt"
     commitment_weight: float = 0.25
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
@@ -337,6 +341,7 @@ CHOICES = {
     "model.arch": ARCHS,
     "model.dtype": DTYPES,
     "model.latent_init": LATENT_INITS,
+    "vqvae.encoder_context": ENCODER_CONTEXTS,
     "vqvae.quantizer": QUANTIZERS,
     "trainer.logger": LOGGERS,
 }

@@ -2,6 +2,7 @@
 well it answers from the right ones.
 
     python -m token_assorted.evaluation.latent_probe RUN_DIR VQVAE_DIR --records data/prontoqa/test.json [--n 300]
+        [--predictions <out_dir>/eval/<task>/<mode>/predictions.jsonl]
 
 RUN_DIR is a fine-tuned model with latent tokens; VQVAE_DIR the VQ-VAE folder (<out_dir>/vqvae/<task>) whose cached
 codes of that split (codes/<split>.json) it trained on. Two measurements on the first n records:
@@ -10,6 +11,7 @@ codes of that split (codes/<split>.json) it trained on. Two measurements on the 
     answers         the trace's first k chunks given as their reference latent block, the model writing the rest
                     greedily in text: accuracy for k = 0 (no block), 1, 2, 3 and the whole trace
 A model that answers from the reference codes but not from its own (evaluate) loses its accuracy in writing them.
+With --predictions (evaluate's file for that model), a third: its accuracy by the latent tokens it wrote itself.
 """
 
 from __future__ import annotations
@@ -78,6 +80,16 @@ def answers_from_reference(model, tokenizer, task_name: str, records: list[dict]
     return accuracy
 
 
+def accuracy_by_latent_tokens(predictions: list[dict]) -> dict[int, tuple[int, int]]:
+    """latent tokens written -> (right answers, records), over evaluate's predictions."""
+    tally: dict[int, list[int]] = {}
+    for prediction in predictions:
+        right_and_seen = tally.setdefault(prediction["latent_tokens"], [0, 0])
+        right_and_seen[0] += bool(prediction["correct"])
+        right_and_seen[1] += 1
+    return {written: (right, seen) for written, (right, seen) in sorted(tally.items())}
+
+
 def cached_codes(vqvae_dir: Path, records_file: Path) -> tuple[list[list[int]], int, int]:
     """(codes per record, L, codes per chunk) from the VQ-VAE's cache of the split `records_file` holds."""
     from ..io import read_meta, sha256
@@ -106,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("vqvae_dir")
     parser.add_argument("--records", default="data/prontoqa/test.json")
     parser.add_argument("--n", type=int, default=300, help="the first n records")
+    parser.add_argument("--predictions", help="evaluate's predictions.jsonl for this model (all its records)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     records_file = Path(args.records)
@@ -122,8 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     answers = answers_from_reference(model, tokenizer, task_name, records, rows, codes, layout)
     print("accuracy from the reference codes of the first k chunks, the rest in text: "
           + ", ".join(f"k={k}: {100 * value:.1f} %" for k, value in answers.items()))
-    print(json.dumps({"code_accuracy": [right / seen for right, seen in accuracy],
-                      "answers": {str(k): value for k, value in answers.items()}}))
+    summary = {"code_accuracy": [right / seen for right, seen in accuracy],
+               "answers": {str(k): value for k, value in answers.items()}}
+    if args.predictions:
+        lines = Path(args.predictions).read_text(encoding="utf-8").splitlines()
+        by_latent = accuracy_by_latent_tokens([json.loads(line) for line in lines if line.strip()])
+        print("its own answers by the latent tokens it wrote (delimiters included): "
+              + ", ".join(f"{n}: {100 * right / seen:.1f} % of {seen}" for n, (right, seen) in by_latent.items()))
+        summary["by_latent_tokens"] = {str(n): list(value) for n, value in by_latent.items()}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ..config import VQVAEConfig
 from ..data.splits import split_file
 from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError, remedy
@@ -42,7 +44,8 @@ def build_vqvae(cfg, tokenizer) -> VQVAE:
         chunk_size=v.chunk_size, compression=v.compression, codebook_size=v.codebook_size, quantizer=v.quantizer,
         fsq_levels=list(v.fsq_levels), rvq_quantizers=v.rvq_quantizers, dim=v.dim, heads=v.heads,
         prompt_layers=v.prompt_layers, encoder_layers=v.encoder_layers, decoder_layers=v.decoder_layers,
-        commitment_weight=v.commitment_weight, ema_decay=v.ema_decay, dead_code_threshold=v.dead_code_threshold,
+        encoder_context=v.encoder_context, commitment_weight=v.commitment_weight, ema_decay=v.ema_decay,
+        dead_code_threshold=v.dead_code_threshold,
     )
 
 
@@ -83,7 +86,9 @@ def checked_meta(cfg, tokenizer) -> dict:
         differences.append(
             f"from another {split_file(cfg, 'train')} (checksum {str(made.get('train'))[:12]}, now {now['train'][:12]})"
         )
-    recorded, wanted = _flatten(meta.get("config", {})), _flatten(vqvae_config(cfg))
+    # a setting added since the VQ-VAE was made reads as its default, the behaviour it was made with
+    recorded = {**_flatten(asdict(VQVAEConfig())), **_flatten(meta.get("config", {}))}
+    wanted = _flatten(vqvae_config(cfg))
     for key in sorted(set(recorded) | set(wanted)):
         if recorded.get(key) != wanted.get(key):
             differences.append(f"with vqvae.{key}={recorded.get(key)} (the config now says {wanted.get(key)})")

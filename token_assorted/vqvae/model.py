@@ -1,7 +1,8 @@
 """The VQ-VAE that turns a reasoning trace into discrete latent codes and back (Token Assorted, §3.1).
 
     g      prompt encoder: the prompt's token states, shared by f_enc and f_dec as cross-attention memory
-    f_enc  reads the trace chunk by chunk: chunk j's tokens see the prompt, chunks 0..j and nothing later;
+    f_enc  reads the trace chunk by chunk: chunk j's tokens see the prompt, chunks 0..j and nothing later
+           (vqvae.encoder_context: prompt; trace: chunks 0..j alone; chunk: chunk j alone);
            each group of r token states is averaged into one vector, so a chunk of L tokens gives L/r vectors
     VQ     snaps each vector to one of K codes (quantizer.py)
     f_dec  writes the trace back, chunk by chunk, as a causal transformer over
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import VQVAEConfig
+from ..config import ENCODER_CONTEXTS, VQVAEConfig, check_choice
 from ..data.padding import padded
 from ..errors import ConfigError, DataError
 from .chunks import IGNORE, Batch
@@ -74,11 +75,13 @@ class VQVAE(nn.Module):
         prompt_layers: int = DEFAULTS.prompt_layers,
         encoder_layers: int = DEFAULTS.encoder_layers,
         decoder_layers: int = DEFAULTS.decoder_layers,
+        encoder_context: str = DEFAULTS.encoder_context,
         commitment_weight: float = DEFAULTS.commitment_weight,
         ema_decay: float = DEFAULTS.ema_decay,
         dead_code_threshold: float = DEFAULTS.dead_code_threshold,
     ):
         super().__init__()
+        check_choice("vqvae.encoder_context", encoder_context, ENCODER_CONTEXTS)
         if chunk_size % compression:
             raise ConfigError(
                 f"vqvae.chunk_size ({chunk_size}) must be a multiple of vqvae.compression ({compression})"
@@ -89,12 +92,15 @@ class VQVAE(nn.Module):
         self.chunk_size, self.compression, self.codebook_size = chunk_size, compression, codebook_size
         self.vectors_per_chunk = chunk_size // compression
         self.dim = dim
+        self.encoder_context = encoder_context
 
         self.embed = nn.Embedding(vocab_size, dim)
         self.kind = nn.Embedding(2, dim)
         self.prompt_encoder = nn.ModuleList(Block(dim, heads, cross_attention=False) for _ in range(prompt_layers))
         self.norm_prompt = nn.LayerNorm(dim)
-        self.encoder = nn.ModuleList(Block(dim, heads, cross_attention=True) for _ in range(encoder_layers))
+        self.encoder = nn.ModuleList(
+            Block(dim, heads, cross_attention=encoder_context == "prompt") for _ in range(encoder_layers)
+        )
         self.to_latent = nn.Linear(dim, dim)
         self.norm_latent = nn.LayerNorm(dim)
         self.quantizer = make_quantizer(
@@ -132,9 +138,13 @@ class VQVAE(nn.Module):
         x = self._token_inputs(trace_ids)
         positions = torch.arange(n * L, device=trace_ids.device)
         chunk = positions // L
-        mask = (chunk[None, :] <= chunk[:, None])[None] & trace_mask[:, None, :]  # this chunk and earlier ones
+        seen = chunk[None, :] == chunk[:, None] if self.encoder_context == "chunk" else chunk[None, :] <= chunk[:, None]
+        mask = seen[None] & trace_mask[:, None, :]
+        memory, memory_mask = prompt_states, prompt_mask[:, None, :]
+        if self.encoder_context != "prompt":
+            memory = memory_mask = None
         for block in self.encoder:
-            x = block(x, positions, mask, prompt_states, prompt_mask[:, None, :])
+            x = block(x, positions, mask, memory, memory_mask)
         weights = trace_mask.unflatten(1, (-1, self.compression)).to(x.dtype)
         groups = x.unflatten(1, (-1, self.compression))
         pooled = (groups * weights[..., None]).sum(dim=2) / weights.sum(dim=2, keepdim=True).clamp(min=1)
