@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..data.tokenizer import load_tokenizer
     from ..io import read_meta
     from ..latent.vocab import latent_vocab
-    from ..records import load_records
+    from ..records import load_records, parse_json_rows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = {"code_accuracy": [right / seen for right, seen in accuracy],
                "answers": {str(k): value for k, value in answers.items()}}
     if args.predictions:
-        lines = Path(args.predictions).read_text(encoding="utf-8").splitlines()
-        by_latent = accuracy_by_latent_tokens([json.loads(line) for line in lines if line.strip()])
+        predictions = Path(args.predictions)
+        by_latent = accuracy_by_latent_tokens(parse_json_rows(predictions.read_text(encoding="utf-8"), predictions))
         print("its own answers by the latent tokens it wrote (delimiters included): "
               + ", ".join(f"{n}: {100 * right / seen:.1f} % of {seen}" for n, (right, seen) in by_latent.items()))
         summary["by_latent_tokens"] = {str(n): list(value) for n, value in by_latent.items()}

@@ -34,7 +34,11 @@ def model_dir(cfg) -> Path:
 
 def vqvae_config(cfg) -> dict:
     """The settings that make the VQ-VAE what it is (not vqvae.dir, where it lives)."""
-    return {key: value for key, value in OmegaConf.to_container(cfg.vqvae, resolve=True).items() if key != "dir"}
+    return _what_it_is(OmegaConf.to_container(cfg.vqvae, resolve=True))
+
+
+def _what_it_is(settings: dict) -> dict:
+    return {key: value for key, value in settings.items() if key != "dir"}
 
 
 def build_vqvae(cfg, tokenizer) -> VQVAE:
@@ -87,7 +91,7 @@ def checked_meta(cfg, tokenizer) -> dict:
             f"from another {split_file(cfg, 'train')} (checksum {str(made.get('train'))[:12]}, now {now['train'][:12]})"
         )
     # a setting added since the VQ-VAE was made reads as its default, the behaviour it was made with
-    recorded = {**_flatten(asdict(VQVAEConfig())), **_flatten(meta.get("config", {}))}
+    recorded = {**_flatten(_what_it_is(asdict(VQVAEConfig()))), **_flatten(meta.get("config", {}))}
     wanted = _flatten(vqvae_config(cfg))
     for key in sorted(set(recorded) | set(wanted)):
         if recorded.get(key) != wanted.get(key):
