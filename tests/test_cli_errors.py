@@ -283,6 +283,27 @@ def test_help_opens_with_what_the_command_does(module, monkeypatch, capsys):
         assert "  vqvae.codebook_size=64" in settings and settings.split("vqvae.codebook_size=64")[1].split()[0] == "K"
 
 
+@pytest.mark.parametrize("command", ["generate_data", "train_vqvae", "vqvae", "train_base", "finetune", "evaluate",
+                                     "show", "pipeline", "bench"])
+def test_help_and_bad_settings_are_answered_before_torch_loads(command):
+    # torch and lightning take seconds to import (more on a busy machine): --help, and a misspelled setting, are
+    # answered before any of them loads. A fresh interpreter, as `python -m` gives, since this one has them loaded
+    probe = ("import runpy, sys\n"
+             "try:\n"
+             f"    runpy.run_module('token_assorted.{command}', run_name='__main__', alter_sys=True)\n"
+             "except SystemExit as exit_:\n"
+             "    print('exit', exit_.code)\n"
+             "print('loaded', sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))\n")
+    for argument, status in [("--help", 0), ("finetun.lr=1", 2)]:
+        done = subprocess.run([sys.executable, "-c", probe, argument], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert done.stdout.strip().endswith(f"exit {status}\nloaded []"), done.stdout[-500:] + done.stderr[-2000:]
+        if status == 0:
+            assert "Settings it reads" in done.stdout
+        else:
+            assert "did you mean 'finetune'?" in done.stderr
+
+
 def test_each_run_of_a_multirun_sweep_writes_to_its_own_folder(tmp_path, monkeypatch, capsys, records):
     write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
     tiny = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=32",

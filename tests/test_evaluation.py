@@ -16,18 +16,16 @@ from token_assorted import evaluate, show
 from token_assorted.data import encode_record, load_records, sequence_text, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError, DataError, StaleInputError, reports_errors
-from token_assorted.evaluation import (
-    Decoding, evaluate_records, generate, latent_blocks, latent_token_ids, load_results, one_feasible, summarize,
-    write_report,
-)
-from token_assorted.evaluation.metrics import score_generation
-from token_assorted.evaluation.report import provenance
-from token_assorted.evaluation.results import PREDICTIONS, eval_dir
-from token_assorted.evaluation.tokens import completion_text, count_tokens, trim
+from token_assorted.evaluation.generation import Decoding, generate
+from token_assorted.evaluation.harness import evaluate_records
+from token_assorted.evaluation.metrics import one_feasible, score_generation, summarize
+from token_assorted.evaluation.report import provenance, write_report
+from token_assorted.evaluation.results import PREDICTIONS, eval_dir, load_results
+from token_assorted.evaluation.tokens import completion_text, count_tokens, latent_blocks, latent_token_ids, trim
 from token_assorted.io import sha256
 from token_assorted.latent import extend_tokenizer, latent_token, latent_tokens
 from token_assorted.tasks import maze, prosqa
-from token_assorted.vqvae import VQVAE
+from token_assorted.vqvae.model import VQVAE
 from token_assorted.vqvae.checkpoint import model_dir
 
 K = 8  # latent codes in the test vocabulary
@@ -396,7 +394,7 @@ def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with
         vqvae.checksum = sha256(model_dir(cfg))
         return vqvae
 
-    monkeypatch.setattr("token_assorted.vqvae.load_vqvae", load_vqvae)
+    monkeypatch.setattr("token_assorted.vqvae.checkpoint.load_vqvae", load_vqvae)
     monkeypatch.setattr(show, "trained_precision", lambda cfg: "32-true")  # its meta.json, which this one lacks
     tiny_vqvae(trained["tokenizer"], seed=0).save_pretrained(directory)
     meta = {**trained["meta"], "inputs": {"vqvae": sha256(directory)}}

@@ -239,7 +239,7 @@ def test_under_a_step_budget_the_curriculum_follows_the_steps(data_dir, tmp_path
 def test_a_new_stage_resets_the_optimizer_where_the_mode_asks():
     from types import SimpleNamespace
 
-    from token_assorted.lm import EpochDraws
+    from token_assorted.lm.batches import EpochDraws
 
     def run_epochs(reset: bool, resumed_stage: int | None = None) -> list[int]:
         weight = torch.nn.Parameter(torch.ones(3))
@@ -272,7 +272,7 @@ def test_draws_follow_the_pass_over_the_data_and_the_stage_follows_the_schedule(
     # the sampler groups each pass's samples by the lengths that pass's draws give them
     from types import SimpleNamespace
 
-    from token_assorted.lm import EpochDraws
+    from token_assorted.lm.batches import EpochDraws
 
     train, valid = SimpleNamespace(epoch=0, stage=0), SimpleNamespace(epoch=0, stage=0)
     draws = EpochDraws(method("curriculum-replace", stage_caps=[0, 8]), 4, train, valid)
@@ -288,7 +288,7 @@ def test_draws_follow_the_pass_over_the_data_and_the_stage_follows_the_schedule(
 
 def test_collator_pads_right_masks_padding_and_redraws_each_epoch():
     from token_assorted.latent import LatentLayout, LatentVocab
-    from token_assorted.lm import MixingCollator
+    from token_assorted.lm.batches import MixingCollator
 
     vocab = LatentVocab(first_code_id=50, codebook_size=4, begin_id=60, end_id=61)
     rows = [
@@ -318,7 +318,7 @@ def test_model_attention_is_chosen_by_config_and_a_bad_name_is_a_config_error(da
     from token_assorted.attention import LM_ATTENTION
     from token_assorted.data import get_tokenizer
     from token_assorted.errors import ConfigError
-    from token_assorted.lm import build_model
+    from token_assorted.lm.model import build_model
 
     cfg = make_config(*TINY, f"data.dir={data_dir}")
     tokenizer = get_tokenizer(cfg, progress=False)
@@ -415,7 +415,7 @@ def test_loader_workers_only_where_the_samples_never_change(mode, allowed):
 
 def test_training_batches_hold_samples_of_similar_length_as_drawn():
     from token_assorted.latent import LatentLayout, LatentVocab
-    from token_assorted.lm import MixingCollator
+    from token_assorted.lm.batches import MixingCollator
 
     # padding is computed like any token: maze cot batches were 35 % padding before grouping, 1.3 % after; grouped by
     # the whole record's length, random-replace's were still 32 %, since the draw shortens some traces and not others

@@ -11,7 +11,7 @@ from token_assorted.data import load_records, sequence_text
 from token_assorted.data.dataset import encode_record
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError
-from token_assorted.evaluation import Decoding, generate
+from token_assorted.evaluation.generation import Decoding, generate
 from token_assorted.evaluation.pooled_codes import PooledCodes
 from token_assorted.latent import extend_tokenizer
 

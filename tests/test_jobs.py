@@ -64,6 +64,39 @@ def test_a_worker_killed_outright_stops_the_run_with_its_exit_status(tmp_path):
         run_jobs([Job("a", [Stage("a: killed", killed, None)])], workers=2, log_dir=tmp_path / "logs")
 
 
+def train_twenty_steps(cfg, progress):
+    import lightning as L
+    import torch
+
+    from token_assorted.trainer_settings import make_trainer
+
+    class Fit(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.weight(batch).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    trainer = make_trainer(cfg.trainer, cfg.finetune, callbacks=[], logger=False, progress=progress)
+    trainer.fit(Fit(), torch.utils.data.DataLoader(torch.ones(8, 1), batch_size=1))
+
+
+@pytest.mark.slow
+def test_a_worker_reports_each_tenth_of_its_training_on_the_terminal(tmp_path, capfd):
+    # its output goes to its log, where a progress bar would be noise; a line at each tenth tells the terminal
+    # how far it is and how long it has left
+    cfg = make_config("finetune.max_steps=20", "finetune.epochs=100", "trainer.accelerator=cpu")
+    run_jobs([Job("a/cot", [Stage("a/cot: fine-tune", train_twenty_steps, cfg)])], workers=2, log_dir=tmp_path)
+    lines = [line for line in capfd.readouterr().out.splitlines() if line.startswith("    a/cot: step")]
+    assert [line.split(" (")[0] for line in lines] == [f"    a/cot: step {step}/20" for step in range(2, 20, 2)]
+    assert lines[0].startswith("    a/cot: step 2/20 (10 %), about ") and lines[0].endswith(" min left")
+    assert "step" not in (tmp_path / "a-cot.log").read_text()  # the log keeps the stage's own output
+
+
 def load_in_worker_processes(cfg, progress):
     from torch.utils.data import DataLoader
 

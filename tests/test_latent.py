@@ -17,8 +17,6 @@ from token_assorted.latent import (
     IGNORE,
     LatentLayout,
     LatentVocab,
-    add_latent_embeddings,
-    code_tokens,
     extend_tokenizer,
     latent_token,
     latent_vocab,
@@ -26,6 +24,7 @@ from token_assorted.latent import (
     sample_rng,
 )
 from token_assorted.latent.chunks import curriculum_stage, poisson_replace, random_replace
+from token_assorted.latent.embeddings import add_latent_embeddings, code_tokens
 
 VOCAB = LatentVocab(first_code_id=100, codebook_size=8, begin_id=90, end_id=91)
 L, C = 4, 2  # chunk size and codes per chunk (L/r with r = 2)

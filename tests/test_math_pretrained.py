@@ -109,7 +109,7 @@ def test_lora_trains_adapters_and_saves_a_plain_model(setup, pipeline):
 
 
 def test_gradient_checkpointing_gives_the_same_gradients_and_bf16_loads(setup):
-    from token_assorted.lm import build_model
+    from token_assorted.lm.model import build_model
     from token_assorted.lm.adapters import prepare_for_training
 
     _, model_path, _, _ = setup

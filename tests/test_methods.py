@@ -19,11 +19,11 @@ from token_assorted import evaluate, finetune, pipeline, show
 from token_assorted.attention import LM_ATTENTION
 from token_assorted.config import EVAL_SETTINGS, FINETUNE_SETTINGS, settings
 from token_assorted.errors import ConfigError, DataError
-from token_assorted.evaluation import Decoding, generate
+from token_assorted.evaluation.generation import Decoding, generate
 from token_assorted.evaluation.tokens import count_tokens
 from token_assorted.latent import IGNORE, LatentLayout, LatentVocab, sample_rng
 from token_assorted.latent.icot import icot_example, removal_per_epoch, removed_tokens, smoothing_offset
-from token_assorted.lm import MixingCollator
+from token_assorted.lm.batches import MixingCollator
 from token_assorted.methods import METHODS, expand
 from token_assorted.thoughts.batches import left_padded, positions, thought_batch
 from token_assorted.thoughts.coconut import (

@@ -17,7 +17,9 @@ from token_assorted.records import load_records, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer, save_tokenizer
 from token_assorted.errors import ConfigError, DataError, StaleInputError
 from token_assorted.io import sha256, write_meta
-from token_assorted.vqvae import VQVAE, load_codes, load_vqvae
+from token_assorted.vqvae.checkpoint import load_vqvae
+from token_assorted.vqvae.codes import load_codes
+from token_assorted.vqvae.model import VQVAE
 from token_assorted.vqvae import codes as code_cache
 from token_assorted.vqvae.chunks import IGNORE, collate
 

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from . import config, methods  # registers the typed schema conf/config.yaml builds on, and each method's settings
 from .commands import with_run_overrides
 from .errors import ToolkitError, reports_errors
-from .precision import device_for, set_threads
+from .precision import bf16_where_fast, device_for, set_threads
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 # Hydra's own command-line flags; any other --name is a setting written the argparse way
@@ -78,6 +78,18 @@ def override_problem(overrides: list[str], config_name: str = "config") -> str |
         headline = str(err).splitlines()[0]
         return f"{headline} ({str(cause.msg).splitlines()[0]})" if cause is not None else headline
     return None
+
+
+@contextlib.contextmanager
+def without_machine_probes():
+    """Compose without asking torch about the machine (the default trainer.precision's resolver does): the checks
+    before a command runs and its --help then answer before torch loads. Their configs only check and show the
+    settings (--help shows the precision as the interpolation it is); the run composes them again, probing."""
+    OmegaConf.register_new_resolver("bf16_where_fast", lambda accelerator: "32-true", replace=True)
+    try:
+        yield
+    finally:
+        OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast, replace=True)
 
 
 def err_key(err) -> str:
@@ -227,13 +239,14 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
         if {"--multirun", "-m"} & set(arguments):
             swept.update(sweeps(overrides))
             overrides = first_run(overrides, swept)  # its names are checked before any run starts
-        if not {"--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
-            if problem := override_problem(overrides, config_name):
-                print(f"error: {problem}", file=sys.stderr)
-                sys.exit(2)
-        if {"--help", "-h"} & set(arguments):
-            print(command_help(run) + "\n\n" + settings_text(overrides, reads, config_name))
-            sys.exit(0)
+        with without_machine_probes():
+            if not {"--hydra-help", "--info", "--shell-completion", "-sc"} & set(arguments):
+                if problem := override_problem(overrides, config_name):
+                    print(f"error: {problem}", file=sys.stderr)
+                    sys.exit(2)
+            if {"--help", "-h"} & set(arguments):
+                print(command_help(run) + "\n\n" + settings_text(overrides, reads, config_name))
+                sys.exit(0)
         main()
 
     return checked

@@ -15,10 +15,8 @@ from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .data.splits import load_split
-from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
-from .evaluation.harness import evaluate_checkpoint, evaluation_file
 from .evaluation.report import describe
-from .evaluation.results import PREDICTIONS, RESULTS, evaluation_dir, write_results
+from .evaluation.results import PREDICTIONS, RESULTS, evaluation_dir, evaluation_file, write_results
 from .lock import holding_lock
 from .methods import prompting_for
 from .precision import device_for
@@ -26,6 +24,10 @@ from .precision import device_for
 
 @holding_lock(evaluation_dir)
 def run(cfg, progress: bool = True) -> dict:
+    # torch loads here, not when the module does: --help answers without it
+    from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
+    from .evaluation.harness import evaluate_checkpoint
+
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)
     prompting = prompting_for(checkpoint, device)

@@ -15,31 +15,27 @@ from __future__ import annotations
 import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import lightning as L
-import torch
-from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
 from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, changed_settings, settings
-from .data.shards import check_divisible
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
-from .divergence import StopOnDivergence
-from .evaluation.curve import CURVE, AccuracyCurve
 from .errors import ConfigError
 from .io import META, atomic_dir, read_meta, sha256, write_meta
+from .layout import finetune_dir
 from .lock import holding_lock
-from .latent import LatentVocab
-from .lm import EpochDraws, finetune_dir, parameter_count
-from .lm.adapters import for_saving, trainable_parameters
-from .lm.setup import LatentCodes
 from .methods import method_for
-from .resume import LAST, LastCheckpoint, LengthGroupedBatches, ResumeState, checkpoint_to_resume, merged_logs
 from .trainer_settings import TENSORBOARD, log_every, loggers, make_trainer as trainer_for
+
+if TYPE_CHECKING:  # torch and lightning load when a run starts, not with this module: --help answers without them
+    import lightning as L
+
+    from .latent import LatentVocab
+    from .lm.setup import LatentCodes
+    from .resume import LengthGroupedBatches
 
 
 def check_loader_workers(cfg, method) -> None:
@@ -58,6 +54,11 @@ def make_loaders(data: dict, collators: dict, cfg, method, world_size: int) -> t
     """Training batches hold `finetune.batch_size` samples of similar length in all, split over the processes
     (data/shards.py), in an order a resumed run picks up midway (resume.py); every process validates on the whole
     valid split, so val_loss is the same figure as on one process."""
+    import torch
+
+    from .data.shards import check_divisible
+    from .resume import LengthGroupedBatches
+
     optim = cfg.finetune
     check_divisible(optim.batch_size, world_size, "finetune.batch_size")
     train, valid = data["train"], data["valid"]
@@ -90,6 +91,9 @@ def epoch_lengths(rows: list[dict], collator, cfg, method) -> Callable[[int], li
 
 
 def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
+    from .divergence import StopOnDivergence
+    from .resume import LastCheckpoint
+
     t = cfg.trainer
     return trainer_for(
         t, cfg.finetune, progress=progress, default_root_dir=work,
@@ -133,6 +137,8 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
 
 def learning_curve(cfg, method, tokenizer, work: Path) -> list:
     """The callback that writes curve.csv where curve.every is set (evaluation/curve.py); none otherwise."""
+    from .evaluation.curve import CURVE, AccuracyCurve
+
     if not cfg.curve.every:
         return []
     if cfg.trainer.strategy == "fsdp":
@@ -150,6 +156,8 @@ def learning_curve(cfg, method, tokenizer, work: Path) -> list:
 
 def note_unreached_stages(method, epochs: int) -> None:
     """Say so where the curriculum ends before its last stage: the schedule spreads its stages over the epochs."""
+    from lightning.pytorch.utilities import rank_zero_only
+
     stages, end = method.stage_count(), method.stage_for_epoch(epochs - 1, epochs)
     if stages and end < stages - 1 and rank_zero_only.rank == 0:
         print(f"note: {method.name} ends in stage {end} of stages 0-{stages - 1} with finetune.epochs={epochs}: "
@@ -158,6 +166,8 @@ def note_unreached_stages(method, epochs: int) -> None:
 
 def note_replacing(final: Path, cfg) -> None:
     """Say so where this run will replace a model made under other settings: one place per task and mode."""
+    from lightning.pytorch.utilities import rank_zero_only
+
     if (final / META).is_file() and rank_zero_only.rank == 0:
         changed = changed_settings(read_meta(final)["config"], cfg, FINETUNE_SETTINGS)
         if changed:
@@ -167,6 +177,16 @@ def note_replacing(final: Path, cfg) -> None:
 
 @holding_lock(finetune_dir)
 def run(cfg, progress: bool = True) -> Path:
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import Timer
+
+    from .evaluation.curve import CURVE
+    from .lm.batches import EpochDraws
+    from .lm.model import parameter_count
+    from .lm.adapters import for_saving, trainable_parameters
+    from .resume import LAST, ResumeState, checkpoint_to_resume, merged_logs
+
     method = method_for(cfg.mode)
     note_unreached_stages(method, cfg.finetune.epochs)
     check_loader_workers(cfg, method)  # before the data is tokenized and the model built

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .data.format import prompt_text, reasoning_text, solution_text
 from .data.splits import load_split
 from .data.tokenizer import split_words
-from .evaluation import SAMPLED_TASKS
+from .evaluation.metrics import SAMPLED_TASKS
 from .jobs import Stage
 from .methods import method_class
 

@@ -3,11 +3,13 @@
 A job is a short chain of stages that must run in order in one process (fine-tune a method, then evaluate
 it); a job may wait for another (fine-tuning with latents waits for the task's VQ-VAE). The models are
 small, so on a CPU two single-threaded processes do nearly twice the work of one with two threads.
-Each worker's output goes to a log file; the `=== stage` lines still reach the terminal.
+Each worker's output goes to a log file; the `=== stage` lines and a line at each tenth of a training run still
+reach the terminal.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -21,6 +23,7 @@ from typing import Callable
 
 from .commands import with_run_overrides
 from .errors import ToolkitError
+from .trainer_settings import PROGRESS
 
 
 @dataclass
@@ -80,6 +83,11 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
         os.dup2(log.fileno(), stream.fileno())
+    # the training stages' step lines (trainer_settings.step_lines), named by the job
+    reporter = logging.StreamHandler(terminal)
+    reporter.setFormatter(logging.Formatter(f"    {job.name}: %(message)s"))
+    PROGRESS.addHandler(reporter)
+    PROGRESS.setLevel(logging.INFO)
     with log, terminal:
         try:
             run_stages(job, progress=False, say=partial(print, file=terminal))

@@ -58,3 +58,8 @@ class Layout:
     def inside(self, name: str) -> "Layout":
         """An out_dir of its own inside this one (the base models', the SoftCoT assistants')."""
         return replace(self, out_dir=self.out_dir / name)
+
+
+def finetune_dir(cfg) -> Path:
+    """Where `finetune` saves the model for cfg's task and mode, and where `evaluate` looks for it."""
+    return Layout.of(cfg).finetune(cfg.mode.name)

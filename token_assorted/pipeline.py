@@ -27,14 +27,13 @@ from .data.splits import split_file, splits_are_current
 from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
 from .errors import ConfigError, StaleInputError
 from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
-from .evaluation.harness import SAMPLED_TASKS, evaluation_file
+from .evaluation.metrics import SAMPLED_TASKS
 from .evaluation.report import provenance, write_report
-from .evaluation.results import RESULTS, eval_root, evaluation_dir
+from .evaluation.results import RESULTS, eval_root, evaluation_dir, evaluation_file
 from .io import checkpoint_checksum, read_meta, sha256
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
-from .layout import Layout
-from .lm import finetune_dir
+from .layout import Layout, finetune_dir
 from .lm.base import base_config, base_dir
 from .methods import GROUPS, expand, for_mode, method_class, mode_key, uses_vqvae
 from .vqvae.checkpoint import token_accuracy

@@ -15,23 +15,20 @@ from __future__ import annotations
 import sys
 
 from .cli import hydra_main
-from .data.splits import load_split
+from .data.splits import load_split, split_file
 from .errors import ConfigError, StaleInputError, ToolkitError
-from .evaluation.checkpoint import load_checkpoint
-from .evaluation.generation import generate
-from .evaluation.harness import encode_prompts, evaluation_file, generation_budget
 from .evaluation.metrics import score_generation
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import BEGIN_LATENT, latent_token
 from .methods import prompting_for
 from .precision import device_for, generation_autocast
 from .tasks import get_task
-from .vqvae.codes import trained_precision
+from .vqvae.checkpoint import trained_precision
 
 
 def find_vqvae(cfg):
     """The task's trained VQ-VAE, or None (with a note) when there is none to load."""
-    from .vqvae import load_vqvae
+    from .vqvae.checkpoint import load_vqvae
 
     try:
         return load_vqvae(cfg)
@@ -90,12 +87,17 @@ def question_record(cfg) -> tuple[dict, str]:
     records = load_split(cfg, "test")
     if not 0 <= cfg.eval.example < len(records):
         raise ConfigError(
-            f"eval.example={cfg.eval.example} is out of range: {evaluation_file(cfg)} has {len(records)} records"
+            f"eval.example={cfg.eval.example} is out of range: {split_file(cfg, 'test')} has {len(records)} records"
         )
-    return records[cfg.eval.example], str(evaluation_file(cfg))
+    return records[cfg.eval.example], str(split_file(cfg, "test"))
 
 
 def run(cfg) -> dict:
+    # torch loads here, not with the module: --help answers without it
+    from .evaluation.checkpoint import load_checkpoint
+    from .evaluation.generation import generate
+    from .evaluation.harness import encode_prompts, generation_budget
+
     record, source = question_record(cfg)
     device = device_for(cfg.trainer.accelerator)
     checkpoint = load_checkpoint(cfg, device)

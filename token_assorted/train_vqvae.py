@@ -11,24 +11,19 @@ again after a crash resumes from checkpoints/last.ckpt (resume.py).
 
 from __future__ import annotations
 
-import lightning as L
-from lightning.pytorch.callbacks import Timer
+from typing import TYPE_CHECKING
 
 from .cli import hydra_main
 from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, settings
 from .data import get_tokenizer
-from .data.shards import check_divisible
-from .divergence import StopOnDivergence
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .precision import device_for
-from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
 from .trainer_settings import log_every, loggers, make_trainer
 from .vqvae.checkpoint import METRICS, build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
-from .vqvae.chunks import loader
-from .vqvae.codes import build_caches, split_rows
-from .vqvae.metrics import evaluate, informativeness_warning
-from .vqvae.module import VQVAEModule
+
+if TYPE_CHECKING:  # lightning loads when a run starts, not with this module: --help answers without it
+    from .vqvae.module import VQVAEModule
 
 
 def run_identity(cfg, tokenizer) -> dict:
@@ -39,6 +34,14 @@ def run_identity(cfg, tokenizer) -> dict:
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
     """Fit the model; returns the trained module and the seconds spent training."""
+    from lightning.pytorch.callbacks import Timer
+
+    from .data.shards import check_divisible
+    from .divergence import StopOnDivergence
+    from .resume import LAST, LastCheckpoint, ResumeState, checkpoint_to_resume
+    from .vqvae.chunks import loader
+    from .vqvae.module import VQVAEModule
+
     directory, optim = run_dir(cfg), cfg.vqvae.train
     model = build_vqvae(cfg, tokenizer)
     module = VQVAEModule(model, optim, continuous_steps=cfg.vqvae.continuous_steps)
@@ -71,6 +74,12 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
 
 @holding_lock(run_dir)
 def run(cfg, progress: bool = True) -> dict:
+    # torch and lightning load here, not with the module: --help answers without them
+    import lightning as L
+
+    from .vqvae.codes import build_caches, split_rows
+    from .vqvae.metrics import evaluate, informativeness_warning
+
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     directory = run_dir(cfg)
     tokenizer = get_tokenizer(cfg, progress=progress)

@@ -1,5 +1,6 @@
-"""The Lightning Trainer every training stage uses, quiet but for one progress bar, its loggers, and its complaints
-about the `trainer.*` settings as one-line ConfigErrors instead of tracebacks."""
+"""The Lightning Trainer every training stage uses, quiet but for one progress bar (or, without a terminal of its own,
+a line at each tenth of the run), its loggers, and its complaints about the `trainer.*` settings as one-line
+ConfigErrors instead of tracebacks."""
 
 from __future__ import annotations
 
@@ -94,6 +95,37 @@ def step_progress():
     return StepProgress()
 
 
+# where step_lines() reports: silent unless a handler is attached (the pipeline's workers attach one to the terminal)
+PROGRESS = logging.getLogger("token_assorted.progress")
+
+
+def step_lines(parts: int = 10):
+    """A line at each `parts`-th of the training run, in optimizer steps, with the time left at the pace so far:
+    the progress of a run whose output goes to a log file (a pipeline worker's), for the terminal."""
+    import time
+
+    import lightning as L
+
+    class StepLines(L.Callback):
+        start, first, next_step, total = 0.0, 0, 0, 0
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.start, self.first = time.perf_counter(), trainer.global_step  # a resumed run's pace is its own
+            self.total = int(trainer.estimated_stepping_batches)
+            self.next_step = self.first + max(1, (self.total - self.first) // parts)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            step = trainer.global_step
+            if not trainer.is_global_zero or step < self.next_step or step >= self.total:
+                return
+            self.next_step = step + max(1, (self.total - self.first) // parts)
+            left = (time.perf_counter() - self.start) * (self.total - step) / (step - self.first)
+            PROGRESS.info("step %s/%s (%d %%), about %d min left", f"{step:,}", f"{self.total:,}",
+                          100 * step // self.total, round(left / 60))
+
+    return StepLines()
+
+
 def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **extra):
     """The Lightning Trainer of a training stage: `trainer` (trainer.*) says where and how it runs, `optim` (the
     stage's OptimConfig) how long it trains and its gradient clipping; `logger`: loggers(). Batches are sharded by
@@ -114,7 +146,7 @@ def make_trainer(trainer, optim, *, callbacks: list, logger, progress: bool, **e
             log_every_n_steps=trainer.log_every_n_steps,
             limit_train_batches=trainer.limit_train_batches,
             limit_val_batches=trainer.limit_val_batches,
-            callbacks=[*callbacks, step_progress()] if progress else callbacks,
+            callbacks=[*callbacks, step_progress() if progress else step_lines()],
             logger=logger,
             use_distributed_sampler=False,
             enable_progress_bar=False,  # step_progress's bar instead

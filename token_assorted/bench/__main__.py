@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 
 from ..cli import hydra_main
@@ -20,9 +19,6 @@ from ..layout import Layout
 from ..pipeline import stage_config, train_task
 from ..precision import bf16_where_fast, cpu_bf16_units, cpu_name
 from . import report
-from .growth import growth
-from .inference import compare, latency_accuracy
-from .training import finetune_precisions, gpu_mfu, vqvae_speed
 
 
 def timed(label: str, step, *args):
@@ -35,6 +31,8 @@ def timed(label: str, step, *args):
 
 def machine(cfg) -> str:
     """Where the figures come from: bf16's speedup on a CPU hangs on whether it has bf16 arithmetic."""
+    import torch
+
     name = cpu_name()
     gpu = f"CUDA {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
     return (f"{name} ({torch.get_num_threads()} threads, CPU bf16 arithmetic: {', '.join(cpu_bf16_units()) or 'none'}),"
@@ -42,6 +40,11 @@ def machine(cfg) -> str:
 
 
 def run(cfg, overrides: list[str] | None = None) -> dict:
+    # torch loads here, not with the module: --help answers without it
+    from .growth import growth
+    from .inference import compare, latency_accuracy
+    from .training import finetune_precisions, gpu_mfu, vqvae_speed
+
     if overrides is None:
         overrides = list(HydraConfig.get().overrides.task)
     start = time.perf_counter()

@@ -11,8 +11,7 @@ from ..data.dataset import encode_batch
 from ..data.splits import task_params
 from ..precision import device_for
 from ..tasks import get_task
-from ..vqvae import load_vqvae
-from ..vqvae.codes import trained_precision
+from ..vqvae.checkpoint import load_vqvae, trained_precision
 from ..vqvae.metrics import encode_rows
 from .measure import fit_exponent, measured, spread
 from .training import lm_setup, train_steps

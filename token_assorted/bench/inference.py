@@ -64,7 +64,8 @@ def compare(stages: dict, repeats: int, problems: int | None) -> dict:
 
 def most_codes_in_training(cfg) -> int:
     """The most latent codes a training sample of the method held: a whole trace's codes, or the method's cap."""
-    from ..vqvae import load_codes, load_vqvae
+    from ..vqvae.checkpoint import load_vqvae
+    from ..vqvae.codes import load_codes
 
     codes = max(len(row) for row in load_codes(cfg, "train"))
     if (cap := method_for(cfg.mode).replaced_cap()) is not None:

@@ -18,14 +18,14 @@ from ..data.dataset import encode_batch
 from ..errors import ConfigError
 from ..finetune import epoch_lengths
 from ..latent import LatentLayout, extend_tokenizer
-from ..lm import MixingCollator, build_model, max_positions
-from ..lm.model import planned_config
+from ..lm.batches import MixingCollator
+from ..lm.model import build_model, max_positions, planned_config
 from ..methods import method_for
 from ..precision import device_for
 from ..resume import LengthGroupedBatches
-from ..vqvae import build_vqvae, codes_per_chunk, load_vqvae
+from ..vqvae.checkpoint import build_vqvae, load_vqvae, trained_precision
+from ..vqvae.model import codes_per_chunk
 from ..vqvae.chunks import loader
-from ..vqvae.codes import trained_precision
 from ..vqvae.metrics import encode_rows
 from .measure import measured, ratio, spread
 

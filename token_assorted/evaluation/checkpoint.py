@@ -12,9 +12,10 @@ from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError, remedy
 from ..io import META, check_input, checkpoint_checksum, sha256
-from ..lm.model import attention_choice, finetune_dir, own_positions, parameter_count
+from ..layout import finetune_dir
+from ..lm.model import attention_choice, own_positions, parameter_count
 from ..precision import weights_dtype
-from .harness import evaluation_file
+from .results import evaluation_file
 
 
 def checkpoint_dir(cfg) -> Path:

@@ -8,31 +8,22 @@ are those of the pass that decides the accuracy (the maze's samples), the greedy
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ..data.dataset import encode_batch
 from ..data.format import prompt_text
-from ..data.splits import split_file
 from ..data.tokenizer import check_known_words
 from ..errors import DataError
 from ..lm.model import own_positions
 from ..tasks import get_task
 from ..precision import generation_autocast
 from .generation import Decoding, generate
-from .metrics import one_feasible, score_generation, summarize
+from .metrics import SAMPLED_TASKS, one_feasible, score_generation, summarize
+from .results import evaluation_file
 from .tokens import latent_token_ids
 
 if TYPE_CHECKING:
     from ..thoughts.prompting import Prompting
-
-SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k samples
-
-
-def evaluation_file(cfg) -> Path:
-    """The file the test records come from: `data.test_file`, or the task's generated test split."""
-    return split_file(cfg, "test")
-
 
 def encode_prompts(tokenizer, records: Sequence[dict], *, file=None) -> list[list[int]]:
     """The prompt ids training used; a prompt with a word the tokenizer lacks is an error naming its record."""

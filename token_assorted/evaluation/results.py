@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..data.splits import split_file
 from ..io import atomic_dir, write_meta
 from ..layout import Layout
 
@@ -18,6 +19,11 @@ def eval_root(out_dir) -> Path:
 
 def eval_dir(out_dir, task: str, mode: str) -> Path:
     return Layout(Path(out_dir), task).evaluation(mode)
+
+
+def evaluation_file(cfg) -> Path:
+    """The file the test records come from: `data.test_file`, or the task's generated test split."""
+    return split_file(cfg, "test")
 
 
 def evaluation_dir(cfg) -> Path:

@@ -9,19 +9,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..attention import lm_attention_name
 from ..config import ARCHS, DTYPES, check_choice, check_model_path
-from ..layout import Layout
 from ..precision import weights_dtype
 from ..errors import ConfigError
-from .init import mimetic_init
-
-
-def finetune_dir(cfg) -> Path:
-    """Where `finetune` saves the model for cfg's task and mode, and where `evaluate` looks for it."""
-    return Layout.of(cfg).finetune(cfg.mode.name)
 
 
 def model_config(model_cfg, tokenizer):
@@ -78,6 +68,8 @@ def with_lifted_attention(model):
     """`model` on transformers' sdpa computed in float32 on a CPU under bf16 autocast (token_assorted/attention.py:
     faster there), where its class takes transformers' attention functions; other classes keep their own. Not
     saved: save_pretrained writes no attention choice."""
+    from ..attention import lm_attention_name  # torch: loaded with a model, not with the paths and sizes here
+
     if type(model)._supports_attention_backend:
         model.set_attn_implementation(lm_attention_name())
     return model
@@ -86,6 +78,8 @@ def with_lifted_attention(model):
 def build_model(model_cfg, tokenizer):
     """A fresh model sized for `tokenizer` (before its latent tokens are added), or the one at model.path."""
     from transformers import AutoModelForCausalLM
+
+    from .init import mimetic_init
 
     if model_cfg.path:
         check_choice("model.dtype", model_cfg.dtype, DTYPES)

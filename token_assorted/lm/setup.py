@@ -17,7 +17,8 @@ from ..data import get_tokenizer, load_dataset
 from ..data.splits import split_file
 from ..errors import StaleInputError
 from ..io import checkpoint_checksum
-from ..latent import LatentLayout, LatentVocab, add_latent_embeddings, code_tokens, extend_tokenizer
+from ..latent import LatentLayout, LatentVocab, extend_tokenizer
+from ..latent.embeddings import add_latent_embeddings, code_tokens
 from .adapters import prepare_for_training
 from .base import base_dir, starting_config
 from .model import build_model, max_positions, set_generation_ids
@@ -40,7 +41,8 @@ class LatentCodes:
 
 def load_latent_codes(cfg) -> LatentCodes:
     """The trained VQ-VAE's codes; the only place fine-tuning touches the VQ-VAE."""
-    from ..vqvae import load_codes, load_vqvae
+    from ..vqvae.checkpoint import load_vqvae
+    from ..vqvae.codes import load_codes
 
     vqvae = load_vqvae(cfg)
     return LatentCodes(
@@ -56,7 +58,7 @@ def load_latent_codes(cfg) -> LatentCodes:
 
 def latent_shape(cfg) -> LatentCodes:
     """Only the latent shape, from cfg.vqvae: for methods that never show a latent code."""
-    from ..vqvae import codes_per_chunk
+    from ..vqvae.model import codes_per_chunk
 
     v = cfg.vqvae
     return LatentCodes(v.chunk_size, v.compression, codes_per_chunk(v), v.codebook_size)

@@ -36,9 +36,11 @@ class SoftCoT(Method):
         from ..data import load_dataset
         from ..data.splits import load_split, split_file
         from ..latent.vocab import LATENT_PATTERN, latent_vocab
-        from ..lm import max_positions, set_generation_ids
+        from ..lm.model import max_positions, set_generation_ids
         from ..lm.setup import SPLITS, Setup, latent_shape
-        from ..thoughts import SoftCoTCollator, SoftCoTModule, softcot
+        from ..thoughts import softcot
+        from ..thoughts.module import SoftCoTModule
+        from ..thoughts.softcot import SoftCoTCollator
 
         main, tokenizer, assistant, assistant_tokenizer = softcot.load_models(cfg)
         limit = max_positions(main.config, cfg.model)

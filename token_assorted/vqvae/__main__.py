@@ -10,11 +10,12 @@ from __future__ import annotations
 from ..cli import hydra_main
 from ..lock import holding_lock
 from .checkpoint import run_dir
-from .codes import build_caches
 
 
 @holding_lock(run_dir)
 def run(cfg) -> dict[str, int]:
+    from .codes import build_caches  # torch loads here: --help answers without it
+
     counts = build_caches(cfg)
     listing = ", ".join(f"{split} {n}" for split, n in counts.items())
     print(f"code caches up to date in {run_dir(cfg) / 'codes'} ({listing} records)")

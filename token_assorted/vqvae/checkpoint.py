@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import OmegaConf
 
@@ -21,7 +22,9 @@ from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError, remedy
 from ..layout import Layout
 from ..io import META, read_meta, sha256
-from .model import VQVAE
+
+if TYPE_CHECKING:
+    from .model import VQVAE
 
 
 def run_dir(cfg) -> Path:
@@ -30,6 +33,11 @@ def run_dir(cfg) -> Path:
 
 def model_dir(cfg) -> Path:
     return run_dir(cfg) / "model"
+
+
+def trained_precision(cfg) -> str:
+    """The precision the VQ-VAE trained under (its meta.json), not this command's: the codes it would have made."""
+    return read_meta(run_dir(cfg)).get("precision", cfg.trainer.precision)
 
 
 def vqvae_config(cfg) -> dict:
@@ -42,6 +50,8 @@ def _what_it_is(settings: dict) -> dict:
 
 
 def build_vqvae(cfg, tokenizer) -> VQVAE:
+    from .model import VQVAE  # torch: loaded where a model is, not by the paths and checks here
+
     v = cfg.vqvae
     return VQVAE(
         vocab_size=len(tokenizer), pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id,
@@ -105,6 +115,7 @@ def checked_meta(cfg, tokenizer) -> dict:
 def load_vqvae(cfg, tokenizer=None) -> VQVAE:
     """The trained VQ-VAE for cfg's task, in eval mode; StaleInputError if made with other inputs or settings."""
     from ..data import get_tokenizer
+    from .model import VQVAE
 
     checked_meta(cfg, tokenizer if tokenizer is not None else get_tokenizer(cfg, progress=False))
     model = VQVAE.from_pretrained(model_dir(cfg))

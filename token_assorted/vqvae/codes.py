@@ -12,10 +12,10 @@ import json
 
 from ..data import get_tokenizer, load_dataset
 from ..data.splits import split_file
-from ..io import read_meta, sha256, write_json
+from ..io import sha256, write_json
 from ..precision import device_for
 from ..tasks.base import SPLIT_NAMES
-from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir
+from .checkpoint import checked_meta, load_vqvae, model_dir, run_dir, trained_precision
 from .metrics import encode_rows
 from .model import VQVAE
 
@@ -49,11 +49,6 @@ def load_codes(cfg, split: str, progress: bool = False) -> list[list[int]]:
     codes = encode_split(cfg, model, split, tokenizer, progress=progress)
     write_json(path, {"inputs": inputs, "codes_per_chunk": model.codes_per_chunk, "codes": codes}, indent=None)
     return codes
-
-
-def trained_precision(cfg) -> str:
-    """The precision the VQ-VAE trained under (its meta.json), not this command's: the codes it would have made."""
-    return read_meta(run_dir(cfg)).get("precision", cfg.trainer.precision)
 
 
 def encode_split(cfg, model: VQVAE, split: str, tokenizer, progress: bool = False) -> list[list[int]]:
