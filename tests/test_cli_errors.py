@@ -110,8 +110,14 @@ def test_evaluate_prompts_longer_than_the_models_context(checkpoint, records, tm
         (evaluate, ["task=nope"], "error: unknown task 'nope'; choose one of: gsm8k, gsm8k-aug, math, maze, metamathqa, prontoqa, prosqa"),
         (finetune, ["mode=randomreplace"], "error: unknown mode 'randomreplace'; did you mean random-replace? choose one "
                                             "of: all-replace, coconut, cot,"),
-        (finetune, ["--task", "prontoqa"], "error: settings are written key=value, without dashes: write task=prontoqa"),
-        (evaluate, ["--task=prontoqa"], "error: settings are written key=value, without dashes: write task=prontoqa"),
+        (finetune, ["--task", "prontoqa"], "error: settings are written key=value, without dashes or spaces: write "
+                                           "task=prontoqa"),
+        (evaluate, ["--task=prontoqa"], "error: settings are written key=value, without dashes or spaces: write "
+                                        "task=prontoqa"),
+        (generate_data, ["task", "prontoqa"], "error: settings are written key=value, without dashes or spaces: "
+                                              "write task=prontoqa"),
+        (generate_data, ["task=prontoqa", "task.params.nodes=3"], "error: unknown setting 'task.params.nodes' (did "
+                                                                   "you mean 'task.params.hops'?)"),  # its own keys
         (finetune, ["finetun.lr=1e-3"], "error: unknown setting 'finetun' (did you mean 'finetune'?)"),
         (pipeline, ["pipeline.tasks=prontoqa"], "error: pipeline.tasks is a list: write 'pipeline.tasks=[prontoqa]'"),
         (train_vqvae, ["model=gpt3"], "error: unknown model 'gpt3'; choose one of: gpt2-small, mini, tiny, tiny-assistant"),

@@ -347,6 +347,7 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     assert shown["latent_blocks"] == [[5 % K]] and shown["correct"]
     assert decoded_calls == [(encode_record(trained["tokenizer"], record)["prompt_ids"], [5 % K])]
     assert record["question"] in printed and shown["completion"] in printed and f"decoded [{5 % K}]" in printed
+    assert "correct: yes" in printed  # not "correct True", which reads as the answer on a True/False task
 
     # an (untrained) VQ-VAE of the real kind takes the same call, and shows what it makes of the expected trace:
     # each chunk of L tokens, its codes, and their decoding
@@ -378,6 +379,9 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     with pytest.raises(DataError, match=r"^eval.question, record 0, field 'question': words missing from the "
                                   r"tokenizer's vocabulary: \[' zebra'\]"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=Is a zebra a wumpus?"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))  # nothing to answer: no answer made up for it
+    with pytest.raises(ConfigError, match="^eval.question: the question from standard input is empty"):
+        show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=-"))
 
 
 def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with(
@@ -460,7 +464,7 @@ def test_write_report(tmp_path):
     headed, _ = write_report(results, tmp_path, about)
     assert headed.splitlines()[0] == ("preset default | maze 72,000 training records, 100 tested; prosqa 72,000 "
                                       "training records, 100 tested | commit abc1234, 2026-12-07, 2-core Test CPU | "
-                                      "1466 s")
+                                      "wall time 1466 s")
     assert headed.splitlines()[0] in paths["table"].read_text()
     made = provenance(12.3)
     assert made["wall_seconds"] == 12 and made["machine"].split("-core ")[0].isdigit() and made["commit"]

@@ -7,7 +7,7 @@ import torch
 
 from token_assorted.errors import DataError
 from token_assorted.evaluation.latent_probe import (
-    WHOLE, accuracy_by_latent_tokens, cached_codes, code_accuracy, reference_block,
+    WHOLE, accuracy_by_latent_tokens, cached_codes, code_accuracy, main, reference_block,
 )
 from token_assorted.io import sha256, write_json
 from token_assorted.latent import LatentLayout, LatentVocab
@@ -65,6 +65,14 @@ def test_codes_of_other_records_are_refused(tmp_path):
         cached_codes(vqvae, records)
     with pytest.raises(DataError, match="no cached codes"):
         cached_codes(vqvae, tmp_path / "valid.json")
+
+
+def test_a_folder_without_a_model_is_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path), str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (f"error: no fine-tuned model in {tmp_path} (RUN_DIR): give "
+                                       "<out_dir>/finetune/<task>/<mode>\n")
 
 
 def test_its_own_answers_are_counted_by_the_latent_tokens_it_wrote():

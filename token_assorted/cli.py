@@ -70,9 +70,11 @@ def override_problem(overrides: list[str], config_name: str = "config") -> str |
                 with setup():  # the mode the run chose, composed without the mode keys
                     chosen = compose(config_name=config_name, overrides=others)
                 return f"{key} is not read by mode={chosen.mode.name}; only by mode {', '.join(readers)}"
+            # the settings there are under the chosen groups (task=prontoqa has its own task.params keys)
+            choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"]
             with setup():
-                known = setting_names(compose(config_name=config_name))
-            guess = difflib.get_close_matches(key, known, n=1)
+                known = setting_names(compose(config_name=config_name, overrides=choices))
+            guess = difflib.get_close_matches(key, [name for name in known if name != key], n=1)
             hint = f"did you mean '{guess[0]}'?" if guess else "see `--cfg job` for the settings there are"
             return f"unknown setting '{key}' ({hint})"
         headline = str(err).splitlines()[0]
@@ -112,13 +114,21 @@ def setting_names(cfg, prefix: str = "") -> list[str]:
     return names
 
 
+# Hydra's flags that take the next argument as their value
+HYDRA_VALUED_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                      "--config-dir", "-cd", "--info", "-i", "--experimental-rerun", "--shell-completion", "-sc"}
+
+
 def dashed_setting(arguments: list[str]) -> str | None:
-    """`--task prosqa` or `--task=prosqa`, written the argparse way: the `task=prosqa` it stands for."""
+    """`--task prosqa`, `--task=prosqa` (the argparse way) or `task prosqa`: the `task=prosqa` it stands for."""
     for index, argument in enumerate(arguments):
         name, _, value = argument.partition("=")
+        following = arguments[index + 1] if index + 1 < len(arguments) else "VALUE"
         if argument.startswith("--") and name not in HYDRA_FLAGS:
-            value = value or (arguments[index + 1] if index + 1 < len(arguments) else "VALUE")
-            return f"{name.removeprefix('--')}={value}"
+            return f"{name.removeprefix('--')}={value or following}"
+        flag_value = index > 0 and arguments[index - 1] in HYDRA_VALUED_FLAGS
+        if "=" not in argument and not argument.startswith("-") and not flag_value:
+            return f"{argument}={following}"
     return None
 
 
@@ -231,7 +241,7 @@ def hydra_main(run, reads: tuple[str, ...], modes=lambda cfg: [cfg.mode.name], c
     def checked() -> None:
         arguments = sys.argv[1:]
         if setting := dashed_setting(arguments):
-            print(f"error: settings are written key=value, without dashes: write {setting}", file=sys.stderr)
+            print(f"error: settings are written key=value, without dashes or spaces: write {setting}", file=sys.stderr)
             sys.exit(2)
         # overrides only: Hydra's flags (--cfg job, --resolve, ...) and their values are Hydra's to check
         overrides = [arg for arg in arguments if "=" in arg and not arg.startswith("-")]

@@ -80,10 +80,13 @@ def reference_chunks(vqvae, tokenizer, record: dict, precision: str) -> list[tup
 
 def question_record(cfg) -> tuple[dict, str]:
     """(the record to answer, where it comes from): eval.question, or test record eval.example."""
-    if cfg.eval.question == "-":  # read from standard input: no quoting for the shell and Hydra
-        return {"question": sys.stdin.read().strip(), "steps": [], "answer": ""}, "standard input"
-    if cfg.eval.question:
-        return {"question": cfg.eval.question, "steps": [], "answer": ""}, "eval.question"
+    if cfg.eval.question is not None:
+        # "-": read from standard input, with no quoting for the shell and Hydra
+        source = "standard input" if cfg.eval.question == "-" else "eval.question"
+        question = (sys.stdin.read() if cfg.eval.question == "-" else cfg.eval.question).strip()
+        if not question:
+            raise ConfigError(f"eval.question: the question from {source} is empty")
+        return {"question": question, "steps": [], "answer": ""}, source
     records = load_split(cfg, "test")
     if not 0 <= cfg.eval.example < len(records):
         raise ConfigError(
@@ -125,7 +128,8 @@ def run(cfg) -> dict:
     if cfg.eval.question:  # nothing to score it against
         print(f"{cfg.task.name}, your question, model {checkpoint.path}\n\nquestion:\n{record['question']}")
     else:
-        verdict = ", ".join(f"{name} {value}" for name, value in scored.items() if isinstance(value, bool))
+        verdict = ", ".join(f"{name}: {'yes' if value else 'no'}" for name, value in scored.items()
+                            if isinstance(value, bool))
         counts += f"; {verdict}"
         expected = "\n".join([*record["steps"], f"### {record['answer']}"])
         print(f"{cfg.task.name} test record {cfg.eval.example} of {source}, model {checkpoint.path}")

@@ -100,7 +100,8 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, title: str = "") -> N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Plot the curve.csv of fine-tuned models against each other.")
+    parser = argparse.ArgumentParser(prog="python -m token_assorted.evaluation.curve",
+                                     description="Plot the curve.csv of fine-tuned models against each other.")
     parser.add_argument("runs", nargs="+", help="fine-tune output folders (or curve.csv files), as LABEL=PATH or PATH")
     parser.add_argument("--out", required=True, help="the PNG to write")
     parser.add_argument("--title", default="")

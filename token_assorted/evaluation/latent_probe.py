@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, reports_errors
 from ..latent.chunks import chunk_count
 from ..latent.sequence import LatentLayout, mix_reasoning
 
@@ -103,8 +103,20 @@ def cached_codes(vqvae_dir: Path, records_file: Path) -> tuple[list[list[int]], 
     return cached["codes"], read_meta(vqvae_dir)["config"]["chunk_size"], cached["codes_per_chunk"]
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> None:
-    import torch
+    parser = argparse.ArgumentParser(prog="python -m token_assorted.evaluation.latent_probe",
+                                     description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.add_argument("run_dir", help="a fine-tuned model with latent tokens (<out_dir>/finetune/<task>/<mode>)")
+    parser.add_argument("vqvae_dir", help="the VQ-VAE folder whose cached codes it trained on (<out_dir>/vqvae/<task>)")
+    parser.add_argument("--records", default="data/prontoqa/test.json", help="the split to probe it on")
+    parser.add_argument("--n", type=int, default=300, help="the first n records")
+    parser.add_argument("--predictions", help="evaluate's predictions.jsonl for this model (all its records)")
+    args = parser.parse_args(argv)
+    if not (Path(args.run_dir) / "config.json").is_file():
+        raise DataError(f"no fine-tuned model in {args.run_dir} (RUN_DIR): give <out_dir>/finetune/<task>/<mode>")
+
+    import torch  # after the arguments: --help and a wrong path answer without it
     from transformers import AutoModelForCausalLM
 
     from ..data.dataset import encode_batch
@@ -113,13 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     from ..latent.vocab import latent_vocab
     from ..records import load_records, parse_json_rows
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir")
-    parser.add_argument("vqvae_dir")
-    parser.add_argument("--records", default="data/prontoqa/test.json")
-    parser.add_argument("--n", type=int, default=300, help="the first n records")
-    parser.add_argument("--predictions", help="evaluate's predictions.jsonl for this model (all its records)")
-    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     records_file = Path(args.records)
     codes, chunk_size, per_chunk = cached_codes(Path(args.vqvae_dir), records_file)

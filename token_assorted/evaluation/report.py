@@ -205,9 +205,9 @@ def details_table(results: dict[str, dict[str, dict]]) -> str:
 
 
 def plot(results: dict[str, dict[str, dict]], path) -> None:
-    """One panel per task, one point per method (the same colour and marker in every panel, named in the legend
-    only: methods often tie, and labels beside the points overlapped). Hollow markers, each method's smaller than
-    the one before, so that tied methods show one inside the other."""
+    """One panel per task, one point per method with its 95 % interval (the same colour and marker in every panel,
+    named in the legend only: methods often tie, and labels beside the points overlapped). Hollow markers, each
+    method's smaller than the one before, so that tied methods show one inside the other."""
     from matplotlib.figure import Figure  # a bare Figure draws with Agg and leaves pyplot's state alone
 
     names = methods(results)
@@ -220,7 +220,10 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
             if run is None or run.get("accuracy") is None or run.get("generated_tokens") is None:
                 continue
             x, y = run["generated_tokens"], 100 * run["accuracy"]
-            size = 220 - 190 * i / max(len(names) - 1, 1)
+            if interval := run.get("accuracy_interval"):  # points whose bars overlap may not differ
+                ax.errorbar([x], [y], yerr=[[y - 100 * interval[0]], [100 * interval[1] - y]], color=f"C{i % 10}",
+                            linewidth=1, capsize=3)
+            size = 140 - 110 * i / max(len(names) - 1, 1)
             ax.scatter([x], [y], marker=markers[i % len(markers)], s=size, facecolors="none",
                        edgecolors=f"C{i % 10}", linewidths=1.8, label=method)
         if (rate := majority_rate(runs)) is not None:
@@ -234,7 +237,10 @@ def plot(results: dict[str, dict[str, dict]], path) -> None:
         ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
     handles = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(len(handles), 6) or 1)
+    # two entries a row per panel: wider rows ran off a one-task figure's edges
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncols=max(1, min(len(handles), 2 * len(results))), title_fontsize=8,
+               title="bars: 95 % intervals; the markers of tied methods nest")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
 
@@ -270,7 +276,7 @@ def header(results: dict[str, dict[str, dict]], about: dict) -> str:
         sizes.append(f"{task} {f'{train:,} training records, ' if train else ''}{run.get('n', '?')} tested")
     parts = [f"preset {', '.join(presets)}" if presets else None, "; ".join(sizes),
              f"commit {about['commit']}, {about['date']}, {about['machine']}",
-             f"{about['wall_seconds']} s" if "wall_seconds" in about else None]
+             f"wall time {about['wall_seconds']} s" if "wall_seconds" in about else None]
     return " | ".join(part for part in parts if part)
 
 
