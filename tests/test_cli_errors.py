@@ -287,6 +287,12 @@ def test_help_opens_with_what_the_command_does(module, monkeypatch, capsys):
         assert "finetune." not in settings and "vqvae." not in settings  # only what it reads
     if module is train_vqvae:
         assert "  vqvae.codebook_size=64" in settings and settings.split("vqvae.codebook_size=64")[1].split()[0] == "K"
+    if module is finetune:  # a setting the method's Settings inherit is described where its base class has it
+        described = {line.split()[0]: " ".join(line.split()[1:]) for line in settings.splitlines()
+                     if line.startswith("  ")}
+        assert described["mode.code_weight=1.0"].startswith("the training loss counts each latent-code token")
+        sizes = next(setting for setting in described if setting.startswith("task.sizes."))
+        assert described[sizes] == "split -> number of records"  # a free dict's first key
 
 
 @pytest.mark.parametrize("command", ["generate_data", "train_vqvae", "vqvae", "train_base", "finetune", "evaluate",

@@ -62,7 +62,7 @@ SAME_MODEL_UNDER = ("model.attention", "model.gradient_checkpointing")  # how it
 DATA_ORIGIN = ("task.params.source", "task.params.test_source")
 @dataclass
 class TaskConfig:
-    name: str = MISSING
+    name: str = MISSING  # the benchmark: conf/task/<name>.yaml, token_assorted/tasks/<name>.py
     sizes: Dict[str, int] = field(default_factory=dict)  # split -> number of records
     params: Dict[str, Any] = field(default_factory=dict)  # generator knobs, checked by the task's Params
     # knob -> the values each training record draws from, uniformly (a value twice weighs twice); the knobs not named
@@ -75,29 +75,29 @@ class TaskConfig:
 @dataclass
 class DataConfig:
     dir: str = "data"  # generated splits go to <dir>/<task>/
-    seed: int = 0
+    seed: int = 0  # the generator's: the same seed and settings give the same bytes
     test_file: Optional[str] = None  # evaluate this Coconut-format file instead of the generated test split
 
 
 @dataclass
 class LoraConfig:
     rank: int = 0  # 0 = full fine-tuning; > 0 trains LoRA adapters (peft) plus the embedding rows
-    alpha: int = 32
-    dropout: float = 0.05
+    alpha: int = 32  # LoRA's scale: the adapters' output is multiplied by alpha / rank
+    dropout: float = 0.05  # on the adapters' input, in training
     target_modules: List[str] = field(default_factory=lambda: ["all-linear"])  # peft's names; all-linear = every linear layer
 
 
 @dataclass
 class ModelConfig:
-    name: str = "tiny"
+    name: str = "tiny"  # the conf/model/ entry these settings came from
     path: Optional[str] = None  # a local pretrained causal LM (or hub name); None builds one from this config
     arch: str = "llama"  # llama | qwen3 (llama with QK-norm) | gpt2, for models built from this config
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 512
-    max_positions: int = 1024
-    dropout: float = 0.0
+    hidden_size: int = 128  # width of a model built from this config
+    num_layers: int = 4  # decoder layers
+    num_heads: int = 4  # attention heads per layer
+    intermediate_size: int = 512  # width of the MLP inside each layer
+    max_positions: int = 1024  # the longest sequence, prompt and generation together
+    dropout: float = 0.0  # on attention and residual paths, in training
     # > 0: a model built from this config starts its attention layers from the mimetic initialisation at this scale
     # (lm/init.py); 0: transformers' own random initialisation
     mimetic_init: float = 0.0
@@ -115,15 +115,15 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    epochs: int = 10
+    epochs: int = 10  # passes over the training split (max_steps may end training first)
     max_steps: Optional[int] = None  # stop after this many optimizer steps even if the epochs are not done
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
+    batch_size: int = 32  # records per optimizer step, over all processes together
+    lr: float = 1e-3  # AdamW's peak learning rate
+    weight_decay: float = 0.01  # AdamW's
+    warmup_ratio: float = 0.05  # the share of the steps over which the rate rises linearly to lr
     schedule: str = "cosine"  # cosine | linear: the learning-rate decay after warmup, down to final_lr_ratio x lr
     final_lr_ratio: float = 0.0  # the rate at the end as a share of the peak
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # the gradients' largest norm; larger ones are scaled down to it
     # training batches hold records of similar length: shuffled, sorted by length in windows of this many batches,
     # the batches shuffled again. Less padding to compute, at some cost in val_loss; 1 = plain shuffled batches
     length_window: int = 50
@@ -171,20 +171,21 @@ class MethodSettings:
     """The mode section every method's own settings extend: `mode=<name>` selects a method's Settings
     (token_assorted/methods/), so a key that method does not read is refused."""
 
-    name: str = MISSING
+    name: str = MISSING  # the method: conf/mode/<name>.yaml, token_assorted/methods/
 
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "auto"
-    devices: Any = 1
+    accelerator: str = "auto"  # auto | cpu | gpu (Lightning's): auto takes a GPU where there is one
+    devices: Any = 1  # how many of them (Lightning's devices)
     strategy: str = "auto"  # auto | ddp | fsdp (Lightning's own)
-    num_nodes: int = 1
-    precision: str = "${bf16_where_fast:${trainer.accelerator}}"  # or Lightning's own: 32-true, bf16-mixed, ...
-    log_every_n_steps: int = 20
-    num_workers: int = 0
+    num_nodes: int = 1  # machines, for multi-node training
+    # by default bf16-mixed where bf16 arithmetic is fast, else 32-true (precision.bf16_where_fast); or Lightning's own
+    precision: str = "${bf16_where_fast:${trainer.accelerator}}"
+    log_every_n_steps: int = 20  # training loss logged (train_log.csv) this often
+    num_workers: int = 0  # DataLoader worker processes; 0 = batches made in the training process
     limit_train_batches: Any = None  # Lightning's: an int (batches) or a float (share); None = all
-    limit_val_batches: Any = None
+    limit_val_batches: Any = None  # as limit_train_batches, for validation
     checkpoint_every_n_steps: int = 100  # last.ckpt this often (and once an epoch); a rerun resumes from it
     # csv | tensorboard | wandb: Lightning's logger to send the training curves to as well; the CSV logs in each run's
     # folder are always written (train_log.csv and resuming read them)
@@ -202,9 +203,9 @@ class CurveConfig:
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 64
+    batch_size: int = 64  # test prompts generated at once
     num_samples: int = 10  # maze 1-Feasible-10: samples per problem
-    top_k: int = 10
+    top_k: int = 10  # the maze's sampling: from the k likeliest tokens
     limit: Optional[int] = None  # evaluate only the first N test records
     checkpoint: Optional[str] = None  # a model directory to evaluate; None = <out_dir>/finetune/<task>/<mode>
     # where an evaluation of another test file (data.test_file) or checkpoint goes: <out_dir>/eval-files/<name>/, apart
@@ -267,12 +268,12 @@ class Config:
     curve: CurveConfig = field(default_factory=CurveConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
-    preset: str = "default"
+    preset: str = "default"  # conf/preset/<name>.yaml: sizes and budgets (default = a 2-core CPU; quick, gpu, paper)
     # CPU threads of this command's process; None = OMP_NUM_THREADS where set, else the cores not busy when it starts
     # (precision.free_cores). The pipeline's jobs take their share of the cores instead (pipeline.workers)
     threads: Optional[int] = None
-    out_dir: str = "outputs"
-    seed: int = 0
+    out_dir: str = "outputs"  # where every stage writes (layout.py)
+    seed: int = 0  # of training: initialisation, batch order, the latent chunks each sample replaces
 
 
 OmegaConf.register_new_resolver("bf16_where_fast", bf16_where_fast)

@@ -36,7 +36,9 @@ def field_comments(cls) -> dict[str, str]:
 def descriptions(schema, prefix: str = "") -> dict[str, str]:
     """Dotted key -> description for every field of a (nested) dataclass schema."""
     described: dict[str, str] = {}
-    comments = field_comments(schema)
+    comments: dict[str, str] = {}
+    for cls in reversed([cls for cls in schema.__mro__ if dataclasses.is_dataclass(cls)]):
+        comments.update(field_comments(cls))  # a field a subclass inherits is described in its base class
     hints = typing.get_type_hints(schema)
     for field in dataclasses.fields(schema):
         key = f"{prefix}{field.name}"
@@ -70,7 +72,9 @@ def settings_help(cfg, reads: tuple[str, ...], schemas: dict[str, type]) -> str:
 
     def add(key: str, node) -> None:
         if isinstance(node, DictConfig):
-            for name in node.keys():
+            for index, name in enumerate(node.keys()):
+                if index == 0 and key in described:  # a free dict's keys (task.sizes): its description, once
+                    described.setdefault(f"{key}.{name}", described[key])
                 add(f"{key}.{name}", node._get_node(name))
             return
         value = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node._value()
