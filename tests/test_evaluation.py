@@ -15,7 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from token_assorted import evaluate, show
 from token_assorted.data import encode_record, load_records, sequence_text, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
-from token_assorted.errors import ConfigError, DataError, StaleInputError, reports_errors
+from token_assorted.errors import ConfigError, DataError, StaleInputError, remedy, reports_errors
 from token_assorted.evaluation.generation import Decoding, generate
 from token_assorted.evaluation.harness import evaluate_records
 from token_assorted.evaluation.metrics import one_feasible, score_generation, summarize
@@ -382,6 +382,18 @@ def test_show_prints_the_generation_and_decoded_latents(trained, short_records, 
     monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))  # nothing to answer: no answer made up for it
     with pytest.raises(ConfigError, match="^eval.question: the question from standard input is empty"):
         show.run(make_config("task=prosqa", f"eval.checkpoint={trained['dir']}", "eval.question=-"))
+
+
+def test_show_without_a_vqvae_names_the_command_that_makes_it_for_this_run(tmp_path, monkeypatch, capsys):
+    # the run's own overrides (here its out_dir) complete the command, or it would train a VQ-VAE somewhere else
+    def missing(cfg):
+        raise StaleInputError("no trained VQ-VAE there: run `{command}` first", remedy("train_vqvae", cfg))
+
+    monkeypatch.setattr("token_assorted.vqvae.checkpoint.load_vqvae", missing)
+    monkeypatch.setattr("token_assorted.commands.run_overrides", lambda: [f"out_dir={tmp_path}"])
+    assert show.find_vqvae(make_config("task=prosqa", f"out_dir={tmp_path}")) is None
+    assert capsys.readouterr().out == ("(latent blocks stay undecoded: no trained VQ-VAE there: run `python -m "
+                                       f"token_assorted.train_vqvae task=prosqa out_dir={tmp_path}` first)\n")
 
 
 def test_show_refuses_a_vqvae_other_than_the_one_the_checkpoint_was_trained_with(

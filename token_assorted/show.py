@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 
 from .cli import hydra_main
+from .commands import with_run_overrides
 from .data.splits import load_split, split_file
 from .errors import ConfigError, StaleInputError, ToolkitError
 from .evaluation.metrics import score_generation
@@ -33,7 +34,7 @@ def find_vqvae(cfg):
     try:
         return load_vqvae(cfg)
     except ToolkitError as err:
-        print(f"(latent blocks stay undecoded: {err})")
+        print(f"(latent blocks stay undecoded: {with_run_overrides(err)})")  # the command as this run would need it
         return None
 
 
