@@ -81,7 +81,8 @@ def train_twenty_steps(cfg, progress):
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
-    trainer = make_trainer(cfg.trainer, cfg.finetune, callbacks=[], logger=False, progress=progress)
+    trainer = make_trainer(cfg.trainer, cfg.finetune, callbacks=[], logger=False, progress=progress,
+                           default_root_dir=cfg.out_dir, enable_checkpointing=False)  # nothing written elsewhere
     trainer.fit(Fit(), torch.utils.data.DataLoader(torch.ones(8, 1), batch_size=1))
 
 
@@ -89,7 +90,7 @@ def train_twenty_steps(cfg, progress):
 def test_a_worker_reports_each_tenth_of_its_training_on_the_terminal(tmp_path, capfd):
     # its output goes to its log, where a progress bar would be noise; a line at each tenth tells the terminal
     # how far it is and how long it has left
-    cfg = make_config("finetune.max_steps=20", "finetune.epochs=100", "trainer.accelerator=cpu")
+    cfg = make_config("finetune.max_steps=20", "finetune.epochs=100", "trainer.accelerator=cpu", f"out_dir={tmp_path}")
     run_jobs([Job("a/cot", [Stage("a/cot: fine-tune", train_twenty_steps, cfg)])], workers=2, log_dir=tmp_path)
     lines = [line for line in capfd.readouterr().out.splitlines() if line.startswith("    a/cot: step")]
     assert [line.split(" (")[0] for line in lines] == [f"    a/cot: step {step}/20" for step in range(2, 20, 2)]
