@@ -16,9 +16,10 @@ import sys
 
 from .cli import hydra_main
 from .commands import with_run_overrides
-from .data.splits import load_split, split_file
+from .data.splits import load_split
 from .errors import ConfigError, StaleInputError, ToolkitError
 from .evaluation.metrics import score_generation
+from .evaluation.results import evaluation_file
 from .evaluation.tokens import latent_blocks, latent_token_ids
 from .latent.vocab import BEGIN_LATENT, latent_token
 from .methods import prompting_for
@@ -88,12 +89,10 @@ def question_record(cfg) -> tuple[dict, str]:
         if not question:
             raise ConfigError(f"eval.question: the question from {source} is empty")
         return {"question": question, "steps": [], "answer": ""}, source
-    records = load_split(cfg, "test")
+    records, file = load_split(cfg, "test"), evaluation_file(cfg)
     if not 0 <= cfg.eval.example < len(records):
-        raise ConfigError(
-            f"eval.example={cfg.eval.example} is out of range: {split_file(cfg, 'test')} has {len(records)} records"
-        )
-    return records[cfg.eval.example], str(split_file(cfg, "test"))
+        raise ConfigError(f"eval.example={cfg.eval.example} is out of range: {file} has {len(records)} records")
+    return records[cfg.eval.example], str(file)
 
 
 def run(cfg) -> dict:
