@@ -5,7 +5,7 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from token_assorted import pipeline
+from token_assorted import evaluate, pipeline
 from token_assorted.errors import ConfigError
 from token_assorted.io import checkpoint_checksum
 
@@ -44,7 +44,7 @@ def planned(tmp_path, *more, methods=("cot", "random-replace")) -> dict:
 
 def evaluation_is_current(tmp_path, mode: str) -> bool:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
-        return pipeline.evaluation_is_current(pipeline.stage_config(overrides_for(tmp_path), task="prosqa", mode=mode))
+        return evaluate.is_current(pipeline.stage_config(overrides_for(tmp_path), task="prosqa", mode=mode))
 
 
 @pytest.mark.slow

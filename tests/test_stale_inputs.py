@@ -9,6 +9,7 @@ from conftest import make_config, write_reference_splits
 from token_assorted import finetune, train_vqvae
 from token_assorted.records import load_records, write_records
 from token_assorted.errors import ConfigError, StaleInputError
+from token_assorted.identity import to_resume
 from token_assorted.io import atomic_dir, atomic_path, sha256, write_json, write_meta
 from token_assorted.resume import LAST, RUN, checkpoint_to_resume
 from token_assorted.vqvae import __main__ as vqvae_main
@@ -69,7 +70,9 @@ def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path, capsys)
 
 def test_a_crashed_run_resumes_under_other_settings_of_how_it_runs_but_not_of_what_it_makes(monkeypatch):
     monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
-    identities = (lambda cfg: finetune.run_identity(cfg, {"train": "abc"}), lambda cfg: train_vqvae.run_identity(cfg, None))
+    # the stages' identities (what reuse compares) with the process layout (what resuming adds to them)
+    identities = (lambda cfg: to_resume(finetune.identity(cfg), cfg),
+                  lambda cfg: to_resume(train_vqvae.identity(cfg, tokenizer="given"), cfg))
     base = make_config(*VQVAE)
     how = make_config(*VQVAE, "pipeline.workers=1", "eval.batch_size=8", "trainer.checkpoint_every_n_steps=5",
                       "trainer.num_workers=1", "trainer.log_every_n_steps=1")
@@ -101,12 +104,18 @@ def test_a_fine_tune_reads_the_vqvae_vqvae_dir_names_instead_of_its_own(trained,
     shared = root / "out" / "vqvae" / "prosqa"
     elsewhere = [*overrides, f"out_dir={root / 'sweep'}", f"vqvae.dir={shared}"]
     monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
-    assert train_vqvae.run_identity(make_config(*elsewhere), None) == train_vqvae.run_identity(make_config(*overrides),
-                                                                                                None)
+    assert train_vqvae.identity(make_config(*elsewhere), "given") == train_vqvae.identity(make_config(*overrides),
+                                                                                           "given")
     monkeypatch.undo()
     directory = finetune.run(make_config(*elsewhere), progress=False)
     assert directory == root / "sweep" / "finetune" / "prosqa" / "random-replace"
-    assert json.loads((directory / "meta.json").read_text())["inputs"]["vqvae"] == sha256(shared / "model")
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["inputs"]["vqvae"] == sha256(shared / "model")
+    # the one identity: recorded for reuse, stamped on the checkpoints for resuming, and what is current now
+    cfg = make_config(*elsewhere)
+    assert meta["identity"] == finetune.identity(cfg) and finetune.is_current(cfg)
+    assert json.loads((directory / "checkpoints" / RUN).read_text()) == to_resume(meta["identity"], cfg)
+    assert not finetune.is_current(make_config(*elsewhere, "finetune.lr=1e-4"))
     assert not (root / "sweep" / "vqvae").exists()
     with pytest.raises(StaleInputError, match=rf"no trained VQ-VAE in {root / 'nowhere'}"):
         finetune.run(make_config(*elsewhere, f"vqvae.dir={root / 'nowhere'}"), progress=False)

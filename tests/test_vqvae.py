@@ -400,19 +400,19 @@ def test_codes_are_encoded_on_the_device_the_trainer_config_names(trained, monke
 def test_codes_are_encoded_under_the_precision_the_vqvae_trained_with(trained, tmp_path, monkeypatch):
     # encoding under another autocast than training's could give other codes than the fine-tune's were
     root, cfg = copy_run(trained, tmp_path)
-    from token_assorted import pipeline
+    from token_assorted import train_vqvae
     from token_assorted.data import get_tokenizer
 
     meta_file = root / "out" / "vqvae" / "prosqa" / "meta.json"
     meta = json.loads(meta_file.read_text())
     assert meta["precision"] == cfg.trainer.precision and meta["seed"] == cfg.seed
-    assert pipeline.vqvae_is_current(cfg)
-    assert not pipeline.vqvae_is_current(compose(root / "data", root / "out", "seed=1"))  # this run would make another
-    assert not pipeline.vqvae_is_current(compose(root / "data", root / "out", "trainer.limit_train_batches=2"))
-    meta_file.write_text(json.dumps({key: value for key, value in meta.items() if key != "limits"}))
-    assert pipeline.vqvae_is_current(cfg)  # recorded before the limits were: made without them
+    assert train_vqvae.is_current(cfg)
+    assert not train_vqvae.is_current(compose(root / "data", root / "out", "seed=1"))  # this run would make another
+    assert not train_vqvae.is_current(compose(root / "data", root / "out", "trainer.limit_train_batches=2"))
+    assert not train_vqvae.is_current(compose(root / "data", root / "out", "trainer.precision=bf16-true"))
+    meta_file.write_text(json.dumps({key: value for key, value in meta.items() if key != "identity"}))
+    assert not train_vqvae.is_current(cfg)  # recorded before stages recorded their identity: made again
     meta_file.write_text(json.dumps({**meta, "precision": "bf16-mixed"}))
-    assert not pipeline.vqvae_is_current(cfg)
     used = []
     monkeypatch.setattr(code_cache, "encode_rows", lambda *a, precision, **k: used.append(precision) or [])
     code_cache.encode_split(cfg, load_vqvae(cfg), "test", get_tokenizer(cfg, progress=False))

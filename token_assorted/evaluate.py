@@ -14,18 +14,36 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
+from .config import EVAL_SETTINGS, settings
 from .data.splits import load_split
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, evaluation_dir, evaluation_file, write_results
+from .identity import is_current as identity_is_current, made_from
 from .lock import holding_lock
 from .methods import prompting_for
 from .precision import device_for
 
 
+def identity(cfg) -> dict:
+    """What an evaluation is made from (identity.py): its settings, the checkpoint and the test file."""
+    from .evaluation.checkpoint import evaluation_inputs
+
+    return made_from(settings(cfg, EVAL_SETTINGS), evaluation_inputs(cfg))
+
+
+def is_current(cfg) -> bool:
+    """Results made under these settings, of the checkpoint and test file there now."""
+    from .evaluation.checkpoint import checkpoint_dir
+
+    directory = evaluation_dir(cfg)
+    made = (directory / RESULTS).is_file() and checkpoint_dir(cfg).is_dir() and evaluation_file(cfg).is_file()
+    return made and identity_is_current(directory, lambda: identity(cfg))
+
+
 @holding_lock(evaluation_dir)
 def run(cfg, progress: bool = True) -> dict:
     # torch loads here, not when the module does: --help answers without it
-    from .evaluation.checkpoint import evaluation_inputs, load_checkpoint
+    from .evaluation.checkpoint import load_checkpoint
     from .evaluation.harness import evaluate_checkpoint
 
     device = device_for(cfg.trainer.accelerator)
@@ -49,7 +67,7 @@ def run(cfg, progress: bool = True) -> dict:
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     directory = evaluation_dir(cfg)
-    write_results(directory, results, predictions, inputs=evaluation_inputs(cfg))
+    write_results(directory, results, predictions, identity=identity(cfg))
     print(describe(results))
     print(f"wrote {directory / RESULTS} and {PREDICTIONS}")
     return results

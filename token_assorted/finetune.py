@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Callable
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .config import FINETUNE_SETTINGS, PROCESS_LAYOUT, changed_settings, settings
+from .config import FINETUNE_SETTINGS, changed_settings, settings
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
 from .errors import ConfigError
+from .identity import is_current as identity_is_current, made_from, to_resume
 from .io import META, atomic_dir, read_meta, sha256, write_meta
 from .layout import finetune_dir
 from .lock import holding_lock
-from .methods import method_for
+from .methods import method_class, method_for
 from .trainer_settings import TENSORBOARD, log_every, loggers, make_trainer as trainer_for
 
 if TYPE_CHECKING:  # torch and lightning load when a run starts, not with this module: --help answers without them
@@ -107,9 +108,16 @@ def make_trainer(cfg, work: Path, callbacks: list, progress: bool) -> L.Trainer:
     )
 
 
-def run_identity(cfg, inputs: dict) -> dict:
-    """What a checkpoint must have been made with for a rerun to resume from it."""
-    return {"settings": settings(cfg, FINETUNE_SETTINGS + PROCESS_LAYOUT), "inputs": inputs}
+def identity(cfg) -> dict:
+    """What the fine-tuned model is made from (identity.py): the settings that shape it, and the checksums of the
+    train split and of the models the method reads (its base model, its VQ-VAE)."""
+    train = split_file(cfg, "train")
+    inputs = {"train": sha256(train) if train.is_file() else None, **method_class(cfg.mode.name).inputs(cfg)}
+    return made_from(settings(cfg, FINETUNE_SETTINGS), inputs)
+
+
+def is_current(cfg) -> bool:
+    return identity_is_current(finetune_dir(cfg), lambda: identity(cfg))
 
 
 def full_weights(trainer: L.Trainer) -> dict:
@@ -194,12 +202,12 @@ def run(cfg, progress: bool = True) -> Path:
 
     setup = method.setup(cfg, progress)
     module, tokenizer, model = setup.module, setup.tokenizer, setup.module.model
-    inputs = {"train": sha256(split_file(cfg, "train")), "tokenizer": tokenizer_checksum(tokenizer), **setup.inputs}
+    made = identity(cfg)  # after setup, which says what is missing in words
 
     final = finetune_dir(cfg)
     note_replacing(final, cfg)
     work = final.with_name(final.name + ".partial")
-    resume_from = checkpoint_to_resume(work / "checkpoints", run_identity(cfg, inputs))
+    resume_from = checkpoint_to_resume(work / "checkpoints", to_resume(made, cfg))
     if resume_from is None:  # a curve of an earlier run under other settings is not this one's
         (work / CURVE).unlink(missing_ok=True)
     draws = EpochDraws(method, cfg.finetune.epochs, setup.collators["train"], setup.collators["valid"])
@@ -238,7 +246,8 @@ def run(cfg, progress: bool = True) -> Path:
             tmp,
             config=OmegaConf.to_container(cfg, resolve=True),
             seed=cfg.seed,
-            inputs=inputs,
+            inputs={**made["inputs"], "tokenizer": tokenizer_checksum(tokenizer)},
+            identity=made,
             mode=method.name,
             **latent_meta(setup.latents, setup.vocab),
             parameters=parameter_count(model),

@@ -6,7 +6,7 @@
                                                                        pause, icot, coconut, softcot
     python -m token_assorted.pipeline 'pipeline.methods=[all,ablations]'   every mode
 
-A stage whose outputs are current (its meta.json records the same settings and inputs as now) is reused,
+A stage whose outputs are current (its meta.json records the identity the stage has now: identity.py) is reused,
 so an interrupted run picks up where it stopped and a finished one only prints the report again.
 Independent jobs (each task's VQ-VAE; each method's fine-tune and evaluation) run `pipeline.workers` at a
 time, each in its own process, its output in <out_dir>/logs/ (jobs.py).
@@ -23,18 +23,14 @@ from hydra.core.hydra_config import HydraConfig
 
 from . import evaluate, finetune, generate_data, train_vqvae
 from .cli import hydra_main
-from .data.splits import split_file, splits_are_current
-from .config import EVAL_SETTINGS, FINETUNE_SETTINGS, LIMITS, VQVAE_SETTINGS, settings
-from .errors import ConfigError, StaleInputError
-from .evaluation.checkpoint import checkpoint_dir, evaluation_inputs
-from .evaluation.metrics import SAMPLED_TASKS
+from .data.splits import splits_are_current
+from .errors import ConfigError
 from .evaluation.report import provenance, write_report
-from .evaluation.results import RESULTS, eval_root, evaluation_dir, evaluation_file
-from .io import checkpoint_checksum, read_meta, sha256
+from .evaluation.results import RESULTS, eval_root, evaluation_dir
 from .job_costs import job_cost, task_shape
 from .jobs import Job, Stage, run_jobs, run_stages
-from .layout import Layout, finetune_dir
-from .lm.base import base_config, base_dir
+from .layout import Layout
+from .lm.base import base_config
 from .methods import GROUPS, expand, for_mode, method_class, mode_key, uses_vqvae
 from .vqvae.checkpoint import token_accuracy
 
@@ -45,59 +41,6 @@ def stage_config(overrides: list[str], **groups: str):
     # a key of another method's, which this one ignores; a stage of no method (data, VQ-VAE) reads none
     chosen = for_mode(chosen, groups["mode"]) if "mode" in groups else [o for o in chosen if mode_key(o) is None]
     return compose(config_name="config", overrides=[*chosen, *(f"{g}={v}" for g, v in groups.items())])
-
-
-def recorded(directory) -> dict | None:
-    try:
-        return read_meta(directory)
-    except StaleInputError:
-        return None
-
-
-def vqvae_is_current(cfg) -> bool:
-    from .data import get_tokenizer
-    from .vqvae.checkpoint import checked_meta
-
-    try:
-        meta = checked_meta(cfg, get_tokenizer(cfg, progress=False))
-    except StaleInputError:
-        return False
-    # what checked_meta lets pass, since a fine-tune may use any VQ-VAE it records, but this run would not make
-    made = {"trainer.precision": meta.get("precision", cfg.trainer.precision),
-            **meta.get("limits", dict.fromkeys(LIMITS)), "seed": meta.get("seed")}
-    return made == settings(cfg, [key for key in VQVAE_SETTINGS if key != "vqvae"])  # vqvae.*: checked_meta
-
-
-def finetune_is_current(cfg) -> bool:
-    meta = recorded(finetune_dir(cfg))
-    if meta is None or settings(meta["config"], FINETUNE_SETTINGS) != settings(cfg, FINETUNE_SETTINGS):
-        return False
-    if meta["inputs"].get("train") != sha256(split_file(cfg, "train")):
-        return False
-    method = method_class(cfg.mode.name)
-    if not method.trains_lm:  # its models are given, not built here: their checksums are its inputs
-        return all(meta["inputs"].get(name) == checksum for name, checksum in method.inputs(cfg).items())
-    if cfg.base.use and meta["inputs"].get("base") != (checkpoint_checksum(base_dir(cfg)) if base_dir(cfg).is_dir()
-                                                        else None):
-        return False
-    if method.uses_vqvae(cfg):
-        from .vqvae.checkpoint import model_dir
-
-        return model_dir(cfg).is_dir() and meta["inputs"].get("vqvae") == sha256(model_dir(cfg))
-    return True
-
-
-def evaluation_is_current(cfg) -> bool:
-    """Results made under these settings, of the checkpoint and test file there now."""
-    directory = evaluation_dir(cfg)
-    meta = recorded(directory)
-    checkpoint, test = checkpoint_dir(cfg), evaluation_file(cfg)
-    if meta is None or not (directory / RESULTS).exists() or not (checkpoint.is_dir() and test.is_file()):
-        return False
-    if cfg.task.name in SAMPLED_TASKS and "greedy_seconds" not in json.loads((directory / RESULTS).read_text()):
-        return False  # made when the speed figures counted the greedy pass too
-    same_settings = settings(meta["config"], EVAL_SETTINGS) == settings(cfg, EVAL_SETTINGS)
-    return same_settings and meta["inputs"] == evaluation_inputs(cfg)
 
 
 def check_names(overrides: list[str], tasks: list[str], methods: list[str]) -> None:
@@ -130,7 +73,7 @@ def prerequisite_stages(overrides: list[str], task: str, stage, planned: list[Jo
     for needed in method_class(stage.mode.name).prerequisites(stage):
         if needed.job in {job.name for job in planned}:
             after += (needed.job,)
-        elif not finetune_is_current(made := stage_config(overrides, task=task, **needed.groups)):
+        elif not finetune.is_current(made := stage_config(overrides, task=task, **needed.groups)):
             stages.append(Stage(f"{task}/{made.mode.name} ({needed.label}): fine-tune", finetune.run, made, "finetune"))
     return stages, after
 
@@ -142,11 +85,11 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
     jobs = []
     vqvae_job, base_job = f"{task}/vqvae", f"{task}/base"
     stages_of = {method: stage_config(overrides, task=task, mode=method) for method in methods}
-    trains_vqvae = any(map(uses_vqvae, stages_of.values())) and not vqvae_is_current(cfg)
+    trains_vqvae = any(map(uses_vqvae, stages_of.values())) and not train_vqvae.is_current(cfg)
     if trains_vqvae:
         jobs.append(Job(vqvae_job, [Stage(f"{task}: train VQ-VAE", train_vqvae.run, cfg, "vqvae")]))
     base = base_config(cfg)
-    trains_base = any(stage.base.use for stage in stages_of.values()) and not finetune_is_current(base)
+    trains_base = any(stage.base.use for stage in stages_of.values()) and not finetune.is_current(base)
     if trains_base:
         jobs.append(Job(base_job, [Stage(f"{task}: train base model", finetune.run, base, "finetune")]))
     for method, stage in stages_of.items():
@@ -155,9 +98,9 @@ def plan_task(overrides: list[str], task: str, methods: list[str], evaluation: b
         after += waits
         if trains_base and stage.base.use:
             after += (base_job,)
-        if stages or after or not finetune_is_current(stage):
+        if stages or after or not finetune.is_current(stage):
             stages.append(Stage(f"{task}/{method}: fine-tune", finetune.run, stage, "finetune"))
-        if evaluation and (stages or not evaluation_is_current(stage)):
+        if evaluation and (stages or not evaluate.is_current(stage)):
             stages.append(Stage(f"{task}/{method}: evaluate", evaluate.run, stage, "evaluate"))
         if stages:
             jobs.append(Job(f"{task}/{method}", stages, after=after))
@@ -189,7 +132,7 @@ def with_other_current_evaluations(results: dict, overrides: list[str], out_dir)
             cfg = stage_config(overrides, task=task, mode=method)
         except MissingConfigException:
             continue  # a folder that names no task or mode
-        if evaluation_is_current(cfg):
+        if evaluate.is_current(cfg):
             merged.setdefault(task, {})[method] = json.loads(path.read_text(encoding="utf-8"))
     order = expand(["all", "ablations"])
 

@@ -4,9 +4,9 @@ Lightning's `ckpt_path` restores the model, optimizer, scheduler, loop counters 
 it cannot restore by itself: where the run stood inside an epoch's data order, and the global random
 generators. Batch samplers whose order depends only on (seed, epoch) and the `ResumeState` callback add
 those, so a run killed at any point and started again with the same command ends exactly as an uninterrupted
-one would. A checkpoint directory's `run.json` names the settings and inputs it belongs to (config.py's
-*_SETTINGS, PROCESS_LAYOUT): a run that would make something else starts afresh instead of resuming somebody
-else's, while one that changes only how it runs (pipeline.workers, logging, eval.*) resumes.
+one would. A checkpoint directory's `run.json` holds the stage's identity and process layout
+(identity.py): a run that would make something else starts afresh instead of resuming somebody else's, while one
+that changes only how it runs (pipeline.workers, logging, eval.*) resumes.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .cli import hydra_main
-from .config import LIMITS, PROCESS_LAYOUT, VQVAE_SETTINGS, settings
+from .config import LIMITS, VQVAE_SETTINGS, settings
 from .data import get_tokenizer
+from .identity import is_current as identity_is_current, made_from, to_resume
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .precision import device_for
@@ -26,10 +27,15 @@ if TYPE_CHECKING:  # lightning loads when a run starts, not with this module: --
     from .vqvae.module import VQVAEModule
 
 
-def run_identity(cfg, tokenizer) -> dict:
-    """What a checkpoint must have been made with for a rerun to resume from it."""
-    made = {**settings(cfg, VQVAE_SETTINGS + PROCESS_LAYOUT), "vqvae": vqvae_config(cfg)}  # not where it lives
-    return {"settings": made, "inputs": current_inputs(cfg, tokenizer)}
+def identity(cfg, tokenizer=None) -> dict:
+    """What the VQ-VAE is made from (identity.py): its settings (not vqvae.dir, where it lives), and the checksums
+    of the tokenizer and the train split."""
+    tokenizer = tokenizer if tokenizer is not None else get_tokenizer(cfg, progress=False)
+    return made_from({**settings(cfg, VQVAE_SETTINGS), "vqvae": vqvae_config(cfg)}, current_inputs(cfg, tokenizer))
+
+
+def is_current(cfg) -> bool:
+    return model_dir(cfg).is_dir() and identity_is_current(run_dir(cfg), lambda: identity(cfg))
 
 
 def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
@@ -46,7 +52,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     model = build_vqvae(cfg, tokenizer)
     module = VQVAEModule(model, optim, continuous_steps=cfg.vqvae.continuous_steps)
     checkpoints = directory / "checkpoints"
-    resume_from = checkpoint_to_resume(checkpoints, run_identity(cfg, tokenizer))
+    resume_from = checkpoint_to_resume(checkpoints, to_resume(identity(cfg, tokenizer), cfg))
     timer, resume_state = Timer(), ResumeState()
     trainer = make_trainer(
         cfg.trainer, optim, progress=progress, logger=loggers(cfg.trainer, directory, f"{cfg.task.name}/vqvae"),
@@ -103,7 +109,7 @@ def run(cfg, progress: bool = True) -> dict:
     write_json(directory / METRICS, metrics)
     write_meta(
         directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
-        limits=settings(cfg, LIMITS), inputs=current_inputs(cfg, tokenizer),
+        limits=settings(cfg, LIMITS), inputs=current_inputs(cfg, tokenizer), identity=identity(cfg, tokenizer),
         task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
         codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),
     )

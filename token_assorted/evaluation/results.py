@@ -37,13 +37,14 @@ def evaluation_dir(cfg) -> Path:
     return Layout.of(cfg).evaluation(cfg.mode.name, name)
 
 
-def write_results(directory, results: dict, predictions: list[dict], *, inputs: dict[str, str]) -> None:
+def write_results(directory, results: dict, predictions: list[dict], *, identity: dict) -> None:
     """Write all three files at once: the directory is replaced only when every file is complete."""
     with atomic_dir(directory) as tmp:
         (tmp / RESULTS).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in predictions)
         (tmp / PREDICTIONS).write_text("".join(lines), encoding="utf-8")
-        write_meta(tmp, config=results["config"], seed=results["eval_seed"], inputs=inputs)
+        write_meta(tmp, config=results["config"], seed=results["eval_seed"], inputs=identity["inputs"],
+                   identity=identity)
 
 
 def load_results(out_dir) -> dict[str, dict[str, dict]]:

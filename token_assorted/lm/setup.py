@@ -16,11 +16,10 @@ import torch
 from ..data import get_tokenizer, load_dataset
 from ..data.splits import split_file
 from ..errors import StaleInputError
-from ..io import checkpoint_checksum
 from ..latent import LatentLayout, LatentVocab, extend_tokenizer
 from ..latent.embeddings import add_latent_embeddings, code_tokens
 from .adapters import prepare_for_training
-from .base import base_dir, starting_config
+from .base import starting_config
 from .model import build_model, max_positions, set_generation_ids
 
 SPLITS = ("train", "valid")
@@ -36,7 +35,6 @@ class LatentCodes:
     codebook_size: int  # K
     codebook: torch.Tensor | None = None  # (K, dim)
     splits: dict[str, list[list[int]]] | None = None  # split -> codes per record, aligned with its records
-    checksum: str | None = None  # of the VQ-VAE checkpoint the codes came from
 
 
 def load_latent_codes(cfg) -> LatentCodes:
@@ -52,7 +50,6 @@ def load_latent_codes(cfg) -> LatentCodes:
         codebook_size=vqvae.codebook_size,
         codebook=vqvae.codebook().detach().cpu(),
         splits={split: load_codes(cfg, split) for split in SPLITS},
-        checksum=vqvae.checksum,
     )
 
 
@@ -94,7 +91,6 @@ class Setup:
     collators: dict[str, object]
     latents: LatentCodes
     vocab: LatentVocab | None  # None where the model's tokenizer has no latent tokens (a pretrained SoftCoT main LM)
-    inputs: dict[str, str]  # checksums of the inputs beyond the train split and the tokenizer
     save: Callable[[Path, int], dict]  # (output dir, final stage) -> writes the method's extra files, returns meta fields
 
 
@@ -118,13 +114,6 @@ class LMRun:
         return split_file(self.cfg, split)
 
 
-def lm_inputs(cfg, latents: LatentCodes) -> dict[str, str]:
-    inputs = {"vqvae": latents.checksum} if latents.checksum else {}
-    if cfg.base.use:
-        inputs["base"] = checkpoint_checksum(base_dir(cfg))
-    return inputs
-
-
 def lm_setup(cfg, method, progress: bool) -> Setup:
     """A method that trains the whole LM: the Token Assorted methods, the baselines, pause, icot and coconut."""
     start = starting_config(cfg)  # the base model, where base.use
@@ -144,5 +133,4 @@ def lm_setup(cfg, method, progress: bool) -> Setup:
     set_generation_ids(model, tokenizer, cfg.task.max_new_tokens)
     model = prepare_for_training(model, cfg.model)
     collators = {split: method.collator(run, split) for split in SPLITS}
-    return Setup(method.module(model, cfg.finetune), tokenizer, data, collators, latents, vocab,
-                 lm_inputs(cfg, latents), method.save)
+    return Setup(method.module(model, cfg.finetune), tokenizer, data, collators, latents, vocab, method.save)

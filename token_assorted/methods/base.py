@@ -125,10 +125,20 @@ class Method:
 
     # -- pipeline ---------------------------------------------------------------------------------------------
     @classmethod
-    def inputs(cls, cfg) -> dict[str, str]:
-        """For a method that trains no LM built here (trains_lm False): the checksums of the models it is given,
-        which its fine-tune records and the pipeline compares to reuse it."""
-        return {}
+    def inputs(cls, cfg) -> dict[str, str | None]:
+        """The checksums of the models the fine-tune reads besides the train split (None: not made yet), part of
+        its identity (finetune.identity): the base model where base.use, the VQ-VAE where it reads one. A method
+        that trains no LM built here names the models it is given instead."""
+        from ..io import checkpoint_checksum, sha256
+        from ..lm.base import base_dir
+        from ..vqvae.checkpoint import model_dir
+
+        found = {}
+        if cfg.base.use:
+            found["base"] = checkpoint_checksum(base_dir(cfg)) if base_dir(cfg).is_dir() else None
+        if cls.uses_vqvae(cfg):
+            found["vqvae"] = sha256(model_dir(cfg)) if model_dir(cfg).is_dir() else None
+        return found
 
     @classmethod
     def prerequisites(cls, cfg) -> list[Prerequisite]:
