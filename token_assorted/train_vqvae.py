@@ -49,7 +49,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     from .vqvae.module import VQVAEModule
 
     directory, optim = run_dir(cfg), cfg.vqvae.train
-    model = build_vqvae(cfg, tokenizer)
+    model = build_vqvae(cfg.vqvae, tokenizer)
     module = VQVAEModule(model, optim, continuous_steps=cfg.vqvae.continuous_steps)
     checkpoints = directory / "checkpoints"
     resume_from = checkpoint_to_resume(checkpoints, to_resume(identity(cfg, tokenizer), cfg))

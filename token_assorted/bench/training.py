@@ -171,7 +171,7 @@ def vqvae_speed(cfg, repeats: int, steps: int, encode_records: int, with_bf16: b
     for _ in range(repeats):
         for speeds, in_bf16 in ((fp32, False), (bf16, True)) if with_bf16 else ((fp32, False),):
             torch.manual_seed(cfg.seed)
-            speeds.append(vqvae_steps(build_vqvae(cfg, tokenizer), batches, device, in_bf16, cfg.vqvae.train.lr))
+            speeds.append(vqvae_steps(build_vqvae(cfg.vqvae, tokenizer), batches, device, in_bf16, cfg.vqvae.train.lr))
 
         trained = load_vqvae(cfg, tokenizer).to(device)
         subset = rows[:encode_records]

@@ -53,11 +53,10 @@ def load_latent_codes(cfg) -> LatentCodes:
     )
 
 
-def latent_shape(cfg) -> LatentCodes:
-    """Only the latent shape, from cfg.vqvae: for methods that never show a latent code."""
+def latent_shape(v) -> LatentCodes:
+    """Only the latent shape, from the vqvae config `v` (cfg.vqvae): for methods that never show a latent code."""
     from ..vqvae.model import codes_per_chunk
 
-    v = cfg.vqvae
     return LatentCodes(v.chunk_size, v.compression, codes_per_chunk(v), v.codebook_size)
 
 
@@ -119,7 +118,7 @@ def lm_setup(cfg, method, progress: bool) -> Setup:
     start = starting_config(cfg)  # the base model, where base.use
     tokenizer = get_tokenizer(start, progress=progress)
     model = build_model(start.model, tokenizer)
-    latents = load_latent_codes(cfg) if method.uses_vqvae(cfg) else latent_shape(cfg)
+    latents = load_latent_codes(cfg) if method.uses_vqvae(cfg) else latent_shape(cfg.vqvae)
     vocab = extend_tokenizer(tokenizer, latents.codebook_size)
     if cfg.base.use:  # the base model never saw its latent rows: they start here, as they would on a new model
         vocab = replace(vocab, new_ids=tuple(vocab.ids))

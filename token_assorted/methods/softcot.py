@@ -63,7 +63,7 @@ class SoftCoT(Method):
             return {"main": str(softcot.main_dir(cfg)), "assistant": str(softcot.assistant_dir(cfg))}
 
         module = SoftCoTModule(main, assistant, projection, cfg.finetune)
-        return Setup(module, tokenizer, data, collators, latent_shape(cfg), vocab, save)
+        return Setup(module, tokenizer, data, collators, latent_shape(cfg.vqvae), vocab, save)
 
     @classmethod
     def inputs(cls, cfg) -> dict:

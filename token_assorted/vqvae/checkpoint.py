@@ -49,10 +49,10 @@ def _what_it_is(settings: dict) -> dict:
     return {key: value for key, value in settings.items() if key != "dir"}
 
 
-def build_vqvae(cfg, tokenizer) -> VQVAE:
+def build_vqvae(v, tokenizer) -> VQVAE:
+    """A new VQ-VAE for `tokenizer`'s vocabulary, as the vqvae config `v` (cfg.vqvae) says."""
     from .model import VQVAE  # torch: loaded where a model is, not by the paths and checks here
 
-    v = cfg.vqvae
     return VQVAE(
         vocab_size=len(tokenizer), pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id,
         chunk_size=v.chunk_size, compression=v.compression, codebook_size=v.codebook_size, quantizer=v.quantizer,
