@@ -1,6 +1,7 @@
 """Attention in float32 under a CPU's bf16 autocast (token_assorted/attention.py): the same attention, computed
 exactly where it used to be rounded to bf16, and nothing changed elsewhere."""
 
+import copy
 import json
 
 import torch
@@ -50,11 +51,14 @@ def test_a_model_built_with_it_trains_like_sdpa_and_saves_without_it(tmp_path):
                          num_attention_heads=4, num_key_value_heads=4, pad_token_id=0)
     torch.manual_seed(0)
     ours = AutoModelForCausalLM.from_config(config, attn_implementation=lm_attention_name())
-    stock = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    stock = AutoModelForCausalLM.from_config(copy.deepcopy(config), attn_implementation="sdpa")  # not ours' config
+    assert ours.config._attn_implementation == LM_ATTENTION
     stock.load_state_dict(ours.state_dict())
     ids = torch.randint(1, 40, (3, 20), generator=torch.Generator().manual_seed(2))
     mask = torch.ones_like(ids)
-    mask[0, :5] = 0  # left padding
+    # left padding, as generation has it (the learning curves generate with this attention): transformers builds no
+    # mask for an attention name it has no mask function for, and the padded row attended to its padding
+    mask[0, :5] = 0
     batch = {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
     assert torch.equal(ours(**batch).logits, stock(**batch).logits)  # fp32: the very same computation
     with torch.autocast("cpu", dtype=torch.bfloat16):

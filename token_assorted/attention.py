@@ -51,6 +51,10 @@ def lm_attention(module, query: Tensor, key: Tensor, value: Tensor, attention_ma
 def lm_attention_name() -> str:
     """LM_ATTENTION, registered with transformers' AttentionInterface first (registering twice is harmless)."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
     AttentionInterface.register(LM_ATTENTION, lm_attention)
+    # without a mask function of its own transformers builds no mask for an attention it does not know (it takes it
+    # for a serving backend's): generation from left-padded prompts then attended to the padding
+    ALL_MASK_ATTENTION_FUNCTIONS.register(LM_ATTENTION, sdpa_mask)
     return LM_ATTENTION
