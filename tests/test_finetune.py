@@ -362,10 +362,10 @@ def test_gpu_preset_trains_the_mini_model_on_its_own_larger_splits(task):
     assert cfg.task.sizes.test == default.task.sizes.test
     # its splits and models live apart, so the default preset's are never regenerated or overwritten
     assert cfg.data.dir != default.data.dir and cfg.out_dir != default.out_dir
-    # several times the samples of the default preset's whole training: its base model (ProntoQA's and ProsQA's; the
-    # tests' make_config switches base.use off) and a fine-tune (ProsQA's 192,000 and 96,000: the gpu preset's 1.02 M
-    # are 3.6 times as many)
-    base = 0 if task == "maze" else default.base.train.max_steps * default.base.train.batch_size
+    # several times the samples of the default preset's whole training: its base model (the tests' make_config
+    # switches base.use off) and a fine-tune (ProsQA's 192,000 and 96,000: the gpu preset's 1.02 M are 3.6 times as
+    # many)
+    base = default.base.train.max_steps * default.base.train.batch_size
     default_samples = base + default.finetune.max_steps * default.finetune.batch_size
     assert cfg.finetune.max_steps * cfg.finetune.batch_size >= 3 * default_samples
 
