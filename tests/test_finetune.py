@@ -380,6 +380,15 @@ def test_presets_train_on_plain_shuffled_batches_but_the_cpu_maze_on_grouped_one
     assert make_config("task=maze").finetune.length_window == 50
 
 
+def test_a_preset_sets_a_methods_own_keys_for_one_task_and_method_alone():
+    # the default preset's draw of m for ProsQA's random-replace (conf/preset_mode/): no other task or method has it
+    assert list(make_config("task=prosqa", "mode=random-replace").mode.m_choices) == [0, 8, 16, 1000, 1000, 1000]
+    assert make_config("task=prontoqa", "mode=random-replace").mode.m_choices is None
+    assert make_config("preset=quick", "task=prosqa", "mode=random-replace").mode.m_choices is None
+    assert make_config("task=prosqa", "mode=cot").mode.name == "cot"  # a method without the key composes
+    assert list(make_config("task=prosqa", "mode=random-replace", "mode.m_choices=[0,8]").mode.m_choices) == [0, 8]
+
+
 def test_the_gpu_preset_trains_its_vqvae_on_the_step_budget_its_figures_were_measured_with():
     # a preset replaces the default one: without its own budget the VQ-VAE would run 4 epochs, 25,000 steps
     assert make_config("preset=gpu").vqvae.train.max_steps == make_config().vqvae.train.max_steps == 800

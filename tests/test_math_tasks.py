@@ -183,6 +183,9 @@ def test_math_preset_has_the_paper_settings():
     assert list(cfg.mode.m_choices) == [0, 72, 128, 160, 192, 224, 256]
     assert cfg.trainer.precision.startswith("bf16")
     assert make_config("preset=math-1b", "task=gsm8k").task.name == "gsm8k"  # the test sets are made the same way
+    # evaluated on a test set under the settings it trained under; the preset's other methods compose without them
+    assert list(make_config("preset=math-1b", "task=gsm8k").mode.m_choices) == list(cfg.mode.m_choices)
+    assert make_config("preset=math-1b", "mode=cot").mode.name == "cot"
 
 
 def test_splits_are_stale_when_the_source_file_changes(tmp_path, fixtures):
