@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import PROCESS_LAYOUT, settings
+from .config import PROCESS_LAYOUT, settings as values_of
 from .io import META
 
 IDENTITY = "identity"
@@ -45,4 +45,4 @@ def is_current(directory, identity) -> bool:
 def to_resume(identity: dict, cfg) -> dict:
     """What a checkpoint must have been made under for a rerun to resume from it: the identity, and the processes
     and devices that hold the training state's shards."""
-    return {**identity, "process": settings(cfg, PROCESS_LAYOUT)}
+    return {**identity, "process": values_of(cfg, PROCESS_LAYOUT)}
