@@ -336,7 +336,8 @@ def test_the_vqvae_learning_rate_follows_its_schedule_and_final_lr_ratio(
         tmp_path / "data", tmp_path / "out", "vqvae.train.max_steps=20", "vqvae.train.warmup_ratio=0.1", *overrides
     )
     assert (cfg.vqvae.train.schedule, cfg.vqvae.train.final_lr_ratio) == (schedule, floor)
-    module, _ = train_vqvae.train(cfg, tokenizer, {"train": rows, "valid": rows[:6]}, progress=False)
+    splits, made = {"train": rows, "valid": rows[:6]}, train_vqvae.identity(cfg, tokenizer)
+    module, _ = train_vqvae.train(cfg, tokenizer, splits, made, progress=False)
     scheduler = module.trainer.lr_scheduler_configs[0].scheduler
     assert scheduler.get_last_lr()[0] == pytest.approx(cfg.vqvae.train.lr * floor)  # after the last of 20 steps
     rates = [scheduler.lr_lambdas[0](step) for step in range(21)]

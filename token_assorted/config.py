@@ -38,9 +38,9 @@ RATES = ("finetune.lr", "vqvae.train.lr", "base.train.lr")  # above 0
 POOLED_LABEL = "latent codes chosen as one (eval.code_choice=pooled)"  # how reports say that codes were pooled
 
 # What each stage's outputs depend on besides its input files (sections, or dotted keys inside one): the settings of
-# its identity (identity.py). A change to any of them makes `make eval` run the stage again; a crashed training run resumes from its last checkpoint only under
-# the same ones and the same PROCESS_LAYOUT. The rest (pipeline.*, bench.*, logging, checkpointing, loader workers)
-# changes how a run goes, not what it makes.
+# its identity (identity.py). A change to any of them makes `make eval` run the stage again; a crashed training run
+# resumes from its last checkpoint only under the same ones and the same PROCESS_LAYOUT. The rest (pipeline.*,
+# bench.*, logging, checkpointing, loader workers) changes how a run goes, not what it makes.
 LIMITS = ("trainer.limit_train_batches", "trainer.limit_val_batches")
 VQVAE_SETTINGS = ("vqvae", "trainer.precision", *LIMITS, "seed")
 FINETUNE_SETTINGS = (

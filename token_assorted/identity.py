@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from .config import PROCESS_LAYOUT, settings as values_of
 from .io import META
@@ -35,11 +36,11 @@ def recorded(directory) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")).get(IDENTITY)
 
 
-def is_current(directory, identity) -> bool:
-    """`directory` holds a finished stage's output made with this identity. `identity` may be a function of no
-    arguments, called only where the folder has one to compare with (its inputs may not exist yet)."""
+def is_current(directory, identity_now: Callable[[], dict]) -> bool:
+    """`directory` holds a finished stage's output made with the identity `identity_now()` gives, called only where
+    the folder records one to compare with (the stage's inputs may not exist yet)."""
     made = recorded(directory)
-    return made is not None and made == (identity() if callable(identity) else identity)
+    return made is not None and made == identity_now()
 
 
 def to_resume(identity: dict, cfg) -> dict:

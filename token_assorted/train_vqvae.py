@@ -38,8 +38,9 @@ def is_current(cfg) -> bool:
     return model_dir(cfg).is_dir() and identity_is_current(run_dir(cfg), lambda: identity(cfg))
 
 
-def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
-    """Fit the model; returns the trained module and the seconds spent training."""
+def train(cfg, tokenizer, rows: dict, made: dict, progress: bool = True) -> tuple[VQVAEModule, float]:
+    """Fit the model, resuming from checkpoints stamped with the identity `made`; returns the trained module and the
+    seconds spent training."""
     from lightning.pytorch.callbacks import Timer
 
     from .data.shards import check_divisible
@@ -52,7 +53,7 @@ def train(cfg, tokenizer, rows: dict, progress: bool = True) -> tuple[VQVAEModul
     model = build_vqvae(cfg.vqvae, tokenizer)
     module = VQVAEModule(model, optim, continuous_steps=cfg.vqvae.continuous_steps)
     checkpoints = directory / "checkpoints"
-    resume_from = checkpoint_to_resume(checkpoints, to_resume(identity(cfg, tokenizer), cfg))
+    resume_from = checkpoint_to_resume(checkpoints, to_resume(made, cfg))
     timer, resume_state = Timer(), ResumeState()
     trainer = make_trainer(
         cfg.trainer, optim, progress=progress, logger=loggers(cfg.trainer, directory, f"{cfg.task.name}/vqvae"),
@@ -90,7 +91,8 @@ def run(cfg, progress: bool = True) -> dict:
     directory = run_dir(cfg)
     tokenizer = get_tokenizer(cfg, progress=progress)
     rows = {split: split_rows(cfg, split, tokenizer) for split in ("train", "valid")}
-    module, seconds = train(cfg, tokenizer, rows, progress)
+    made = identity(cfg, tokenizer)  # before training: the train split's checksum, of the file trained on
+    module, seconds = train(cfg, tokenizer, rows, made, progress)
     if module.global_rank != 0:
         return {}
     model = module.model.cpu().eval()
@@ -109,7 +111,7 @@ def run(cfg, progress: bool = True) -> dict:
     write_json(directory / METRICS, metrics)
     write_meta(
         directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
-        limits=settings(cfg, LIMITS), inputs=current_inputs(cfg, tokenizer), identity=identity(cfg, tokenizer),
+        limits=settings(cfg, LIMITS), inputs=made["inputs"], identity=made,
         task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
         codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),
     )
