@@ -316,6 +316,19 @@ def test_help_and_bad_settings_are_answered_before_torch_loads(command):
             assert "did you mean 'finetune'?" in done.stderr
 
 
+def test_the_curve_plotter_answers_before_torch_loads():
+    probe = ("import runpy, sys\n"
+             "try:\n"
+             "    runpy.run_module('token_assorted.evaluation.curve', run_name='__main__', alter_sys=True)\n"
+             "except SystemExit as exit_:\n"
+             "    print('exit', exit_.code)\n"
+             "print('loaded', sorted({'torch', 'lightning', 'transformers'} & set(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.stdout.strip().endswith("exit 0\nloaded []"), done.stdout[-500:] + done.stderr[-2000:]
+    assert "Plot the curve.csv of fine-tuned models" in done.stdout
+
+
 def test_each_run_of_a_multirun_sweep_writes_to_its_own_folder(tmp_path, monkeypatch, capsys, records):
     write_task(tmp_path / "prosqa", {"train": records[:4], "valid": records[4:], "test": records[4:]})
     tiny = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=32",

@@ -481,7 +481,10 @@ def test_write_report(tmp_path):
     made = provenance(12.3)
     assert made["wall_seconds"] == 12 and made["machine"].split("-core ")[0].isdigit() and made["commit"]
 
-    summary = json.loads(paths["summary"].read_text())
+    written = json.loads(paths["summary"].read_text())
+    assert written["made"] == {"preset": "default", "tasks": {"maze": {"train": 72000, "tested": 100},
+                                                               "prosqa": {"train": 72000, "tested": 100}}, **about}
+    summary = written["results"]
     assert summary.keys() == results.keys()
     assert {task: set(runs) for task, runs in summary.items()} == {task: set(runs) for task, runs in results.items()}
     for task, runs in summary.items():

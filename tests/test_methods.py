@@ -378,7 +378,7 @@ def test_pipeline_trains_softcots_frozen_models_first(tmp_path, capfd):
         assert f"=== {stage}\n" in printed
     assert (tmp_path / "outputs" / "assistant" / "finetune" / "prosqa" / "cot" / "config.json").is_file()
     assert results["prosqa"]["softcot"]["thought_tokens"] == 4
-    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())["results"]
     assert summary["prosqa"]["softcot"]["thought_tokens"] == 4
     assert run_pipeline(overrides) == results
     assert "===" not in capfd.readouterr().out  # everything reused

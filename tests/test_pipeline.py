@@ -54,8 +54,12 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     stages += [f"prosqa/{mode}: {step}" for mode in ("cot", "random-replace") for step in ("fine-tune", "evaluate")]
     for stage in stages:
         assert f"=== {stage}\n" in printed
-    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    written = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    summary, made = written["results"], written["made"]
     assert set(summary) == {"prosqa"} and set(summary["prosqa"]) == {"cot", "random-replace"}
+    # what the report was made under, as its header line says
+    assert made["tasks"] == {"prosqa": {"train": 48, "tested": 8}}
+    assert {"commit", "date", "machine", "wall_seconds"} <= made.keys()
     for run in summary["prosqa"].values():
         keys = ("accuracy", "generated_tokens", "latent_tokens", "text_tokens", "seconds_per_solved", "grounded_steps")
         for key in keys:
@@ -115,11 +119,11 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
     stray.parent.mkdir()
     stray.write_text("{}")
     run_pipeline(tmp_path, capfd, 1, "pipeline.methods=[random-replace]")
-    assert json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text()) == summary
+    assert json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())["results"] == summary
     # ... unless they are not current under this run's settings
     _, printed = run_pipeline(tmp_path, capfd, 1, "pipeline.methods=[random-replace]", "eval.limit=4")
     assert "=== prosqa/random-replace: evaluate\n" in printed and "prosqa/cot" not in printed
-    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "outputs" / "eval" / "summary.json").read_text())["results"]
     assert list(summary["prosqa"]) == ["random-replace"] and summary["prosqa"]["random-replace"]["n"] == 4
 
 

@@ -144,8 +144,9 @@ def latent_meta(latents: LatentCodes, vocab: LatentVocab | None) -> dict:
 
 
 def learning_curve(cfg, method, tokenizer, work: Path) -> list:
-    """The callback that writes curve.csv where curve.every is set (evaluation/curve.py); none otherwise."""
-    from .evaluation.curve import CURVE, AccuracyCurve
+    """The callback that writes curve.csv where curve.every is set (evaluation/accuracy_curve.py); none otherwise."""
+    from .evaluation.accuracy_curve import AccuracyCurve
+    from .evaluation.curve import CURVE
 
     if not cfg.curve.every:
         return []

@@ -3,7 +3,8 @@
 With curve.every = N, fine-tuning evaluates the model every N optimizer steps on the first curve.records valid
 records (greedy decoding; the maze's accuracy is then its greedy plan's feasibility) and appends a row to
 curve.csv in its output folder: step, samples seen, accuracy, grounded_steps, mean generated tokens. One run gives
-the whole curve (docs/learning.md), at the cost of its evaluations.
+the whole curve (docs/learning.md), at the cost of its evaluations. The callback that writes it is
+accuracy_curve.py's; this module reads and plots curves without torch, so its command answers at once.
 
     python -m token_assorted.evaluation.curve RUN_DIR [RUN_DIR ...] --out curves.png
 """
@@ -14,51 +15,8 @@ import argparse
 import csv
 from pathlib import Path
 
-import lightning as L
-import torch
-
-from .harness import evaluate_records
-
 CURVE = "curve.csv"
 FIELDS = ("step", "samples", "accuracy", "grounded_steps", "generated_tokens")
-
-
-class AccuracyCurve(L.Callback):
-    """Every `every` optimizer steps (and after the last), evaluate on `records` and append a row to `path`."""
-
-    def __init__(self, every: int, records: list[dict], tokenizer, task: str, *, max_new_tokens: int,
-                 batch_size: int, samples_per_step: int, path: Path):
-        self.every, self.records, self.tokenizer, self.task = every, records, tokenizer, task
-        self.max_new_tokens, self.batch_size, self.samples_per_step = max_new_tokens, batch_size, samples_per_step
-        self.path = path
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if step % self.every == 0 and step not in logged_steps(self.path):
-            self.evaluate(trainer, pl_module.model, step)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if trainer.global_step not in logged_steps(self.path):
-            self.evaluate(trainer, pl_module.model, trainer.global_step)
-
-    def evaluate(self, trainer, model, step: int) -> None:
-        if not trainer.is_global_zero:
-            return
-        model.eval()
-        with torch.random.fork_rng(), torch.inference_mode():  # training's random stream is left as it was
-            summary, _ = evaluate_records(
-                model, self.tokenizer, self.task, self.records, max_new_tokens=self.max_new_tokens,
-                batch_size=self.batch_size, progress=False, draw_samples=False,
-            )
-        model.train()
-        row = {"step": step, "samples": step * self.samples_per_step, "accuracy": summary["accuracy"],
-               "grounded_steps": summary.get("grounded_steps"), "generated_tokens": summary["generated_tokens"]}
-        new = not self.path.is_file()
-        with open(self.path, "a", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
 
 
 def read_curve(path: Path) -> list[dict]:

@@ -265,25 +265,36 @@ def provenance(wall_seconds: float | None = None) -> dict:
     return about
 
 
-def header(results: dict[str, dict[str, dict]], about: dict) -> str:
-    """One line: the preset, each task's training records and test items, and where and when the report was made."""
+def made_under(results: dict[str, dict[str, dict]], about: dict) -> dict:
+    """`about` (provenance()) with the preset and, per task, its training records and test items."""
     runs = [run for task_runs in results.values() for run in task_runs.values()]
     presets = sorted({run.get("config", {}).get("preset") for run in runs} - {None})
-    sizes = []
+    tasks = {}
     for task, task_runs in results.items():
         run = next(iter(task_runs.values()))
-        train = run.get("config", {}).get("task", {}).get("sizes", {}).get("train")
-        sizes.append(f"{task} {f'{train:,} training records, ' if train else ''}{run.get('n', '?')} tested")
-    parts = [f"preset {', '.join(presets)}" if presets else None, "; ".join(sizes),
-             f"commit {about['commit']}, {about['date']}, {about['machine']}",
-             f"wall time {about['wall_seconds']} s" if "wall_seconds" in about else None]
+        tasks[task] = {"train": run.get("config", {}).get("task", {}).get("sizes", {}).get("train"),
+                       "tested": run.get("n")}
+    return {"preset": ", ".join(presets) or None, "tasks": tasks, **about}
+
+
+def header(made: dict) -> str:
+    """One line: the preset, each task's training records and test items, and where and when the report was made
+    (made_under())."""
+    sizes = []
+    for task, n in made["tasks"].items():
+        trained = f"{n['train']:,} training records, " if n["train"] else ""
+        sizes.append(f"{task} {trained}{n['tested'] or '?'} tested")
+    parts = [f"preset {made['preset']}" if made["preset"] else None, "; ".join(sizes),
+             f"commit {made['commit']}, {made['date']}, {made['machine']}",
+             f"wall time {made['wall_seconds']} s" if "wall_seconds" in made else None]
     return " | ".join(part for part in parts if part)
 
 
 def write_report(results: dict[str, dict[str, dict]], out_dir, about: dict | None = None
                  ) -> tuple[str, dict[str, Path]]:
     """Write the suite's table, plot and summary.json under <out_dir>/eval; returns (the captioned table, paths).
-    `about` (provenance()) heads them with the preset, sizes, commit, date, machine and wall time."""
+    `about` (provenance()) heads them with the preset, sizes, commit, date, machine and wall time: summary.json holds
+    it under "made", the numbers under "results"."""
     root = eval_root(out_dir)
     paths = {"table": root / "summary.md", "summary": root / "summary.json", "plot": root / "accuracy_vs_tokens.png"}
     table = accuracy_table(results)
@@ -295,10 +306,11 @@ def write_report(results: dict[str, dict[str, dict]], out_dir, about: dict | Non
         table += (f"\nAgainst {BASELINE}: accuracy in points above {BASELINE}'s (generated tokens as % of "
                   f"{BASELINE}'s; both cut: both ran to max_new_tokens on half the items or more); p: McNemar's exact "
                   f"test on the same items, below 0.05 a difference unlikely by chance.\n\n{against}")
-    if about is not None:
-        caption = header(results, about) + "\n\n" + caption
+    made = made_under(results, about) if about is not None else None
+    if made is not None:
+        caption = header(made) + "\n\n" + caption
     write_text(paths["table"], "# Results\n\n" + caption + table + "\n## Details\n\n" + details_table(results))
-    write_json(paths["summary"], summary(results, paired))
+    write_json(paths["summary"], {"made": made, "results": summary(results, paired)})
     plot(results, paths["plot"])
     return caption + table, paths
 
