@@ -12,7 +12,7 @@ from conftest import make_config
 from omegaconf import OmegaConf
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from token_assorted import evaluate, show
+from token_assorted import evaluate, finetune, show
 from token_assorted.data import encode_record, load_records, sequence_text, write_records
 from token_assorted.data.tokenizer import build_word_tokenizer
 from token_assorted.errors import ConfigError, DataError, StaleInputError, remedy, reports_errors
@@ -297,7 +297,7 @@ def test_checkpoint_from_other_training_data_is_refused(trained, short_records, 
     cfg = make_config("task=prosqa", "mode=cot", f"out_dir={tmp_path / 'out'}", f"data.dir={tmp_path / 'data'}",
                       f"data.test_file={trained['test_file']}", "eval.limit=4")
     meta = {**trained["meta"], "config": OmegaConf.to_container(cfg, resolve=True),
-            "inputs": {"train": sha256(tmp_path / "data" / "prosqa" / "train.json")}}
+            "inputs": {"train": sha256(tmp_path / "data" / "prosqa" / "train.json")}, "identity": finetune.identity(cfg)}
     (checkpoint / "meta.json").write_text(json.dumps(meta))
     results = evaluate.run(cfg, progress=False)
     assert results["n"] == 4 and results["checkpoint"] == str(checkpoint)

@@ -335,7 +335,7 @@ def test_a_model_made_under_other_settings_is_replaced_with_a_note(tmp_path, cap
     from omegaconf import OmegaConf
 
     made = make_config("mode=fixed", "mode.m=8")
-    write_meta(tmp_path, config=OmegaConf.to_container(made, resolve=True), seed=0)
+    write_meta(tmp_path, config=OmegaConf.to_container(made, resolve=True), seed=0, identity=finetune.identity(made))
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "mode.m=8"))
     assert capsys.readouterr().out == ""
     finetune.note_replacing(tmp_path, make_config("mode=fixed", "finetune.lr=1e-3"))

@@ -12,7 +12,7 @@ from token_assorted.errors import ConfigError, StaleInputError
 from token_assorted.identity import to_resume
 from token_assorted.io import atomic_dir, atomic_path, sha256, write_json, write_meta
 from token_assorted.resume import LAST, RUN, checkpoint_to_resume
-from token_assorted.vqvae import __main__ as vqvae_main
+from token_assorted.vqvae import __main__ as vqvae_main, checkpoint as vqvae_checkpoint
 
 VQVAE = [
     "task=prosqa", "mode=random-replace", "vqvae.chunk_size=8", "vqvae.compression=4", "vqvae.codebook_size=16",
@@ -52,14 +52,14 @@ def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pat
 
 def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path, capsys):
     directory = tmp_path / "checkpoints"
-    identity = {"config": {"lr": 0.001, "seed": 0}, "inputs": {"train": "abc"}}
+    identity = {"settings": {"finetune.lr": 0.001, "seed": 0}, "inputs": {"train": "abc"}}
     assert checkpoint_to_resume(directory, identity) is None  # nothing yet: a fresh run, stamped
     (directory / LAST).write_bytes(b"a checkpoint")
     assert checkpoint_to_resume(directory, identity) == str(directory / LAST)
     capsys.readouterr()
     for changed, named in (
-        ({**identity, "config": {"lr": 0.002, "seed": 0}}, "config.lr=0.001 (now 0.002)"),
-        ({**identity, "inputs": {"train": "abd"}}, "config.lr=0.002 (now 0.001), inputs.train=abc (now abd)"),
+        ({**identity, "settings": {"finetune.lr": 0.002, "seed": 0}}, "finetune.lr=0.001 (now 0.002)"),
+        ({**identity, "inputs": {"train": "abd"}}, "finetune.lr=0.002 (now 0.001), train checksum abc (now abd)"),
     ):
         (directory / LAST).write_bytes(b"a checkpoint")
         assert checkpoint_to_resume(directory, changed) is None  # another command or other data: start afresh
@@ -69,7 +69,7 @@ def test_a_checkpoint_is_resumed_only_by_the_run_that_wrote_it(tmp_path, capsys)
 
 
 def test_a_crashed_run_resumes_under_other_settings_of_how_it_runs_but_not_of_what_it_makes(monkeypatch):
-    monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
+    monkeypatch.setattr(vqvae_checkpoint, "current_inputs", lambda cfg, tokenizer, vocab_size=None: {"train": "abc"})
     # the stages' identities (what reuse compares) with the process layout (what resuming adds to them)
     identities = (lambda cfg: to_resume(finetune.identity(cfg), cfg),
                   lambda cfg: to_resume(train_vqvae.identity(cfg, tokenizer="given"), cfg))
@@ -103,7 +103,7 @@ def test_a_fine_tune_reads_the_vqvae_vqvae_dir_names_instead_of_its_own(trained,
     root, overrides, _ = trained
     shared = root / "out" / "vqvae" / "prosqa"
     elsewhere = [*overrides, f"out_dir={root / 'sweep'}", f"vqvae.dir={shared}"]
-    monkeypatch.setattr(train_vqvae, "current_inputs", lambda cfg, tokenizer: {"train": "abc"})
+    monkeypatch.setattr(vqvae_checkpoint, "current_inputs", lambda cfg, tokenizer, vocab_size=None: {"train": "abc"})
     assert train_vqvae.identity(make_config(*elsewhere), "given") == train_vqvae.identity(make_config(*overrides),
                                                                                            "given")
     monkeypatch.undo()
@@ -140,16 +140,16 @@ def test_the_vqvae_takes_a_tokenizer_that_extends_its_own_but_no_other(trained):
     checked_meta(cfg, extended)
     worded = get_tokenizer(cfg, progress=False)
     worded.add_tokens(["zebra"])  # a word: text may encode to an id the VQ-VAE never had
-    with pytest.raises(StaleInputError, match="made with another tokenizer"):
+    with pytest.raises(StaleInputError, match="made with tokenizer checksum"):
         checked_meta(cfg, worded)
     other = build_word_tokenizer(sequence_text(record) for record in records[200:240])  # other words, other ids
-    with pytest.raises(StaleInputError, match="made with another tokenizer"):
+    with pytest.raises(StaleInputError, match="made with tokenizer checksum"):
         checked_meta(cfg, other)
 
 
 def test_finetune_refuses_a_vqvae_of_another_codebook_size(trained):
     root, overrides, _ = trained
-    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\).*train_vqvae"):
+    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(now 32\).*train_vqvae"):
         finetune.run(make_config(*overrides, "vqvae.codebook_size=32"), progress=False)
     assert not (root / "out" / "finetune" / "prosqa" / "random-replace").exists()
 
@@ -163,7 +163,7 @@ def test_regenerated_data_is_refused_by_every_stage_that_uses_the_vqvae(trained)
     write_meta(data, config={}, seed=1, inputs={s: sha256(data / f"{s}.json") for s in splits})
     cfg = make_config(*overrides)
     for stage in (finetune, vqvae_main):
-        with pytest.raises(StaleInputError, match=rf"from another {data / 'train.json'}.*train_vqvae task=prosqa"):
+        with pytest.raises(StaleInputError, match=r"; train checksum .*train_vqvae task=prosqa"):
             stage.run(cfg)
 
 

@@ -460,9 +460,9 @@ def test_a_checkpoint_made_with_another_tokenizer_is_refused(trained, tmp_path, 
     other = build_word_tokenizer(["an entirely different vocabulary\n"] + [sequence_text(r) for r in records[:30]])
     save_tokenizer(other, tmp_path / "other_tokenizer")
     cfg = compose(root / "data", root / "out", f"model.path={tmp_path / 'other_tokenizer'}")
-    with pytest.raises(StaleInputError, match="another tokenizer.*train_vqvae task=prosqa"):
+    with pytest.raises(StaleInputError, match="tokenizer checksum .*train_vqvae task=prosqa"):
         load_codes(cfg, "valid")
-    with pytest.raises(StaleInputError, match="another tokenizer"):
+    with pytest.raises(StaleInputError, match="tokenizer checksum"):
         load_vqvae(cfg)
 
 
@@ -473,13 +473,13 @@ def test_a_checkpoint_made_from_other_training_data_is_refused(trained, tmp_path
     with pytest.raises(StaleInputError) as err:
         load_codes(cfg, "valid")
     message = str(err.value)
-    assert "train.json" in message and "tokenizer" not in message and "train_vqvae" in message
+    assert "train checksum" in message and "tokenizer" not in message and "train_vqvae" in message
 
 
 def test_a_checkpoint_made_with_another_codebook_size_is_refused(trained):
     root, _, _ = trained
     cfg = compose(root / "data", root / "out", "vqvae.codebook_size=32")
-    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(the config now says 32\)"):
+    with pytest.raises(StaleInputError, match=r"vqvae.codebook_size=16 \(now 32\)"):
         load_codes(cfg, "valid")
 
 
@@ -488,10 +488,10 @@ def test_a_setting_added_since_the_checkpoint_was_made_reads_as_its_default(trai
     shutil.copytree(root / "out", tmp_path / "out")
     meta_file = tmp_path / "out" / "vqvae" / "prosqa" / "meta.json"
     meta = json.loads(meta_file.read_text())
-    del meta["config"]["encoder_context"]
+    del meta["identity"]["settings"]["vqvae"]["encoder_context"]
     meta_file.write_text(json.dumps(meta))
     assert load_codes(compose(root / "data", tmp_path / "out"), "valid")
-    with pytest.raises(StaleInputError, match=r"vqvae.encoder_context=prompt \(the config now says chunk\)"):
+    with pytest.raises(StaleInputError, match=r"vqvae.encoder_context=prompt \(now chunk\)"):
         load_codes(compose(root / "data", tmp_path / "out", "vqvae.encoder_context=chunk"), "valid")
 
 

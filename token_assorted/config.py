@@ -5,6 +5,7 @@ One config tree serves every entry point, so training and evaluation cannot sile
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -294,6 +295,17 @@ def with_defaults(recorded: dict) -> dict:
     return {**filled, "mode": recorded["mode"]} if "mode" in recorded else filled
 
 
+@functools.cache
+def _schema():
+    return OmegaConf.structured(Config)
+
+
+def schema_default(key: str):
+    """The schema's default for a dotted setting; None where it has none (a method's own keys are its schema's)."""
+    value = OmegaConf.select(_schema(), key, default=None, throw_on_missing=False)
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
 def settings(cfg, keys) -> dict:
     """The values of `keys` (sections, or dotted keys inside one) in a config or a recorded one."""
     config = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else with_defaults(cfg)
@@ -305,24 +317,6 @@ def settings(cfg, keys) -> dict:
         return node
 
     return {key: value(key) for key in keys}
-
-
-def changed_settings(recorded: dict, cfg, keys, ignore=()) -> list[str]:
-    """The settings among `keys` whose values differ between a recorded config and this one: differences()."""
-    return differences(settings(recorded, keys), settings(cfg, keys), ignore)
-
-
-def differences(before: dict, now: dict, ignore=()) -> list[str]:
-    """Where two nested dicts differ, leaf by leaf, as `dotted.key=before (now value)`; keys in `ignore` left out."""
-    def leaves(tree, prefix: str = "") -> dict:
-        if not isinstance(tree, dict):
-            return {prefix: tree}
-        named = {(f"{prefix}.{name}" if prefix else name): sub for name, sub in tree.items()}
-        return {key: value for name, sub in named.items() for key, value in leaves(sub, name).items()}
-
-    before, now = leaves(before), leaves(now)
-    return [f"{key}={before.get(key)} (now {now.get(key)})" for key in sorted(before.keys() | now.keys())
-            if before.get(key) != now.get(key) and key not in ignore]
 
 
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

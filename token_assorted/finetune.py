@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Callable
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .config import FINETUNE_SETTINGS, changed_settings, settings
+from .config import FINETUNE_SETTINGS, settings
 from .data.splits import load_split, split_file
 from .data.tokenizer import tokenizer_checksum
 from .errors import ConfigError
-from .identity import is_current as identity_is_current, made_from, to_resume
-from .io import META, atomic_dir, read_meta, sha256, write_meta
+from .identity import changes, is_current as identity_is_current, made_from, recorded, to_resume
+from .io import atomic_dir, sha256, write_meta
 from .layout import finetune_dir
 from .lock import holding_lock
 from .methods import method_class, method_for
@@ -177,8 +177,9 @@ def note_replacing(final: Path, cfg) -> None:
     """Say so where this run will replace a model made under other settings: one place per task and mode."""
     from lightning.pytorch.utilities import rank_zero_only
 
-    if (final / META).is_file() and rank_zero_only.rank == 0:
-        changed = changed_settings(read_meta(final)["config"], cfg, FINETUNE_SETTINGS)
+    made = recorded(final)
+    if made is not None and rank_zero_only.rank == 0:
+        changed = changes(made, made_from(settings(cfg, FINETUNE_SETTINGS), {}), within=("settings",))
         if changed:
             print(f"note: replacing {final}, fine-tuned under other settings ({', '.join(changed)}); "
                   "out_dir=DIR keeps runs apart", flush=True)

@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities import rank_zero_only
 
-from .config import differences
+from .identity import changes
 from .data.shards import process_rank, shard
 from .io import write_json
 
@@ -231,7 +231,7 @@ def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:
             print(f"resuming from {last}", flush=True)
             return str(last)
         if rank_zero_only.rank == 0:  # a crashed run's checkpoints, about to go: say why
-            changed = differences(made_under, identity)
+            changed = changes(made_under, identity, within=("settings", "inputs", "process"))
             print(f"note: not resuming from {last}, made under other settings ({', '.join(changed)})", flush=True)
     shutil.rmtree(directory, ignore_errors=True)
     write_json(stamp, identity)

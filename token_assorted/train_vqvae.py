@@ -14,24 +14,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .cli import hydra_main
-from .config import LIMITS, VQVAE_SETTINGS, settings
+from .config import LIMITS, settings
 from .data import get_tokenizer
-from .identity import is_current as identity_is_current, made_from, to_resume
+from .identity import is_current as identity_is_current, to_resume
 from .io import META, atomic_dir, sha256, write_json, write_meta
 from .lock import holding_lock
 from .precision import device_for
 from .trainer_settings import log_every, loggers, make_trainer
-from .vqvae.checkpoint import METRICS, build_vqvae, current_inputs, model_dir, run_dir, vqvae_config
+from .vqvae.checkpoint import METRICS, build_vqvae, identity as vqvae_identity, model_dir, run_dir, vqvae_config
 
 if TYPE_CHECKING:  # lightning loads when a run starts, not with this module: --help answers without it
     from .vqvae.module import VQVAEModule
 
 
 def identity(cfg, tokenizer=None) -> dict:
-    """What the VQ-VAE is made from (identity.py): its settings (not vqvae.dir, where it lives), and the checksums
-    of the tokenizer and the train split."""
-    tokenizer = tokenizer if tokenizer is not None else get_tokenizer(cfg, progress=False)
-    return made_from({**settings(cfg, VQVAE_SETTINGS), "vqvae": vqvae_config(cfg)}, current_inputs(cfg, tokenizer))
+    """What the VQ-VAE is made from (vqvae/checkpoint.py's identity), with the task's tokenizer unless given."""
+    return vqvae_identity(cfg, tokenizer if tokenizer is not None else get_tokenizer(cfg, progress=False))
 
 
 def is_current(cfg) -> bool:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..config import DATA_ORIGIN, differences
+from ..config import DATA_ORIGIN
 from ..errors import ConfigError, StaleInputError, remedy
+from ..identity import IDENTITY, changes, is_current, made_from
 from ..layout import Layout
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
@@ -83,24 +84,24 @@ def check_sizes(task, sizes: dict[str, int]) -> None:
             raise ConfigError(f"task.sizes.{split} is {size}; a split needs records: {allowed}")
 
 
-def generation_recipe(cfg, sources: bool = True) -> dict:
-    """Everything that decides the generated files: equal recipes give byte-identical files. `sources`: with the
-    checksums of a loaded task's source files (read in full)."""
-    sizes = {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES}
+def identity(cfg, sources: bool = True) -> dict:
+    """What the generated files are made from (identity.py): equal identities give byte-identical files. Its settings
+    are the task's sizes, knobs and training mix and the seed; its inputs, with `sources`, the checksums of a loaded
+    task's source files (read in full)."""
     params = task_params(cfg)
-    recipe = {"task": cfg.task.name, "sizes": sizes, "params": dataclasses.asdict(params), "seed": cfg.data.seed}
-    recipe |= {"train_mix": mix} if (mix := train_mix(cfg)) else {}  # absent where unmixed, as before it existed
+    made = {"task.name": cfg.task.name, "task.sizes": {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES},
+            "task.params": dataclasses.asdict(params), "task.train_mix": train_mix(cfg), "data.seed": cfg.data.seed}
     source_checksums = getattr(get_task(cfg.task.name), "source_checksums", None)  # loaded tasks: their files
-    return recipe | ({"sources": source_checksums(params)} if source_checksums and sources else {})
+    return made_from(made, source_checksums(params) if source_checksums and sources else {})
 
 
 def splits_are_current(cfg) -> bool:
     directory = task_dir(cfg)
     try:
         meta = read_meta(directory)
-    except Exception:
+    except StaleInputError:
         return False
-    return meta.get("config") == generation_recipe(cfg) and all(
+    return is_current(directory, lambda: identity(cfg)) and all(
         (directory / f"{split}.json").exists() and sha256(directory / f"{split}.json") == meta["inputs"].get(split)
         for split in SPLIT_NAMES
     )
@@ -108,14 +109,15 @@ def splits_are_current(cfg) -> bool:
 
 def generate(cfg, progress: bool = True) -> dict[str, int]:
     """Generate and write every split; meta.json is written last, so its presence marks a complete set."""
-    recipe = generation_recipe(cfg)
     task = get_task(cfg.task.name)
     missing = [s for s in SPLIT_NAMES if s not in cfg.task.sizes]
     if missing:
         raise ConfigError(f"task.sizes lacks {missing}")
-    check_sizes(task, recipe["sizes"])
-    mix = {"train_mix": recipe["train_mix"]} if "train_mix" in recipe else {}
-    splits = task.generate(task_params(cfg), recipe["sizes"], seed=cfg.data.seed, progress=progress, **mix)
+    made = identity(cfg)
+    sizes, mix = made["settings"]["task.sizes"], made["settings"]["task.train_mix"]
+    check_sizes(task, sizes)
+    splits = task.generate(task_params(cfg), sizes, seed=cfg.data.seed, progress=progress,
+                           **({"train_mix": mix} if mix else {}))
     directory = task_dir(cfg)
     (directory / "meta.json").unlink(missing_ok=True)
     checksums = {}
@@ -123,7 +125,7 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
         path = directory / f"{split}.json"
         write_records(path, records)
         checksums[split] = sha256(path)
-    write_meta(directory, config=recipe, seed=cfg.data.seed, inputs=checksums)
+    write_meta(directory, config=made["settings"], seed=cfg.data.seed, inputs=checksums, identity=made)
     return {split: len(records) for split, records in splits.items()}
 
 
@@ -154,24 +156,16 @@ def load_split(cfg, split: str) -> list[dict]:
     return load_records(path)
 
 
-def named(recipe: dict) -> dict:
-    """A generation recipe keyed by the settings it comes from."""
-    names = {
-        "task": "task.name", "sizes": "task.sizes", "params": "task.params", "train_mix": "task.train_mix",
-        "seed": "data.seed",
-    }
-    return {names.get(key, key): value for key, value in recipe.items()}
-
-
 def check_unchanged(cfg, path: Path, split: str) -> None:
     """A split generated under other settings than these (task.sizes, task.params, task.train_mix, data.seed), or
     edited since: the tokenizer and any VQ-VAE were made from what meta.json records."""
     if not (task_dir(cfg) / META).is_file():
         return  # splits put there by hand, with no record of how they were made
     meta = read_meta(task_dir(cfg))
-    recipe = {key: value for key, value in meta.get("config", {}).items() if key != "sources"}
-    if "sizes" in recipe:  # not in a meta.json written by hand, for its checksums alone
-        changed = differences(named(recipe), named(generation_recipe(cfg, sources=False)), ignore=DATA_ORIGIN)
+    if (made := meta.get(IDENTITY)) is not None:  # not in a meta.json written by hand, for its checksums alone
+        # the later stages need the settings it was made with, not where a loaded task's rows came from
+        changed = changes(made, identity(cfg, sources=False), within=("settings",),
+                          ignore=tuple(f"settings.{key}" for key in DATA_ORIGIN))
         if changed:  # regenerating it there would make every model and VQ-VAE made from it stale
             raise ConfigError(
                 f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): give the settings it was "

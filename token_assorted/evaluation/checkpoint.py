@@ -7,10 +7,11 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DATA_ORIGIN, SAME_MODEL_UNDER, TRAINED_UNDER, changed_settings
+from ..config import DATA_ORIGIN, FINETUNE_SETTINGS, SAME_MODEL_UNDER, TRAINED_UNDER, settings
 from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError, remedy
+from ..identity import IDENTITY, changes, made_from
 from ..io import META, check_input, checkpoint_checksum, sha256
 from ..layout import finetune_dir
 from ..lm.model import attention_choice, own_positions, parameter_count
@@ -68,9 +69,14 @@ def check_training_data(cfg, meta: dict, path: Path) -> None:
                     remedy=remedy("finetune", cfg, f"mode={cfg.mode.name}"))
 
 
-def check_trained_under(cfg, recorded: dict, path: Path) -> None:
-    """The model at a mode's own place must have been fine-tuned under these settings: results name them."""
-    changed = changed_settings(recorded, cfg, TRAINED_UNDER, ignore=(*SAME_MODEL_UNDER, *DATA_ORIGIN))
+def check_trained_under(cfg, made: dict, path: Path) -> None:
+    """The model at a mode's own place must have been fine-tuned under these settings (`made`, the identity it
+    records): results name them."""
+    def named(keys):
+        return tuple(f"settings.{key}" for key in keys)
+
+    now = made_from(settings(cfg, FINETUNE_SETTINGS), {})
+    changed = changes(made, now, within=named(TRAINED_UNDER), ignore=named((*SAME_MODEL_UNDER, *DATA_ORIGIN)))
     if changed:
         raise ConfigError(
             f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; give those to "
@@ -95,8 +101,8 @@ def load_checkpoint(cfg, device="cpu") -> Checkpoint:
     if trained_on not in (None, cfg.task.name):
         raise ConfigError(f"the checkpoint at {path} was trained on task '{trained_on}', not '{cfg.task.name}'")
     check_training_data(cfg, meta, path)
-    if not cfg.eval.checkpoint and "config" in meta:
-        check_trained_under(cfg, meta["config"], path)
+    if not cfg.eval.checkpoint and IDENTITY in meta:
+        check_trained_under(cfg, meta[IDENTITY], path)
     tokenizer = load_tokenizer(path)
     try:
         model = AutoModelForCausalLM.from_pretrained(

@@ -1,7 +1,7 @@
 """Where a trained VQ-VAE lives and the checks that keep it from being used with other inputs.
 
     <out_dir>/vqvae/<task>/model/         config.json + model.safetensors (VQVAE.save_pretrained)
-    <out_dir>/vqvae/<task>/meta.json      config, seed, L, r, K, tokenizer and train-data checksums
+    <out_dir>/vqvae/<task>/meta.json      its identity (settings, tokenizer and train-data checksums), config, seed
     <out_dir>/vqvae/<task>/metrics.json   figures on the valid split
     <out_dir>/vqvae/<task>/codes/         code sequences per split (codes.py)
     <out_dir>/vqvae/<task>/checkpoints/   Lightning checkpoints;  logs/  CSV logs
@@ -10,16 +10,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import OmegaConf
 
-from ..config import VQVAEConfig
+from ..config import VQVAE_SETTINGS, settings
 from ..data.splits import split_file
 from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError, remedy
+from ..identity import changes, made_from, recorded
 from ..layout import Layout
 from ..io import META, read_meta, sha256
 
@@ -42,11 +42,7 @@ def trained_precision(cfg) -> str:
 
 def vqvae_config(cfg) -> dict:
     """The settings that make the VQ-VAE what it is (not vqvae.dir, where it lives)."""
-    return _what_it_is(OmegaConf.to_container(cfg.vqvae, resolve=True))
-
-
-def _what_it_is(settings: dict) -> dict:
-    return {key: value for key, value in settings.items() if key != "dir"}
+    return {key: value for key, value in OmegaConf.to_container(cfg.vqvae, resolve=True).items() if key != "dir"}
 
 
 def build_vqvae(v, tokenizer) -> VQVAE:
@@ -81,35 +77,31 @@ def token_accuracy(cfg) -> float | None:
 RETRAIN = "run `{command}` to retrain it"
 
 
+def identity(cfg, tokenizer, vocab_size: int | None = None) -> dict:
+    """What the VQ-VAE is made from (identity.py): its settings (not vqvae.dir, where it lives) and the trainer's that
+    shape its weights, and the checksums of the tokenizer (`vocab_size`: of its first ids alone) and the train split."""
+    return made_from({**settings(cfg, VQVAE_SETTINGS), "vqvae": vqvae_config(cfg)},
+                     current_inputs(cfg, tokenizer, vocab_size))
+
+
 def checked_meta(cfg, tokenizer) -> dict:
-    """The checkpoint's meta.json, after checking it was made with this tokenizer, training data and vqvae config."""
+    """The checkpoint's meta.json, after checking the identity it records: made with this tokenizer, from this
+    train split and under these vqvae settings. How it trained (seed, precision) may differ from this command's: a
+    fine-tune's own identity holds the VQ-VAE's checksum."""
     directory = run_dir(cfg)
     if not (directory / META).exists() or not model_dir(cfg).exists():
         raise StaleInputError(f"no trained VQ-VAE in {directory}: run `{{command}}` first", remedy("train_vqvae", cfg))
-    meta = read_meta(directory)
+    made = recorded(directory)
+    if made is None:
+        raise StaleInputError(f"the VQ-VAE in {directory} records no identity (an earlier version made it); {RETRAIN}",
+                              remedy("train_vqvae", cfg))
     # a tokenizer that extends the VQ-VAE's (a base model's, with the latent tokens added) maps text as it does
     trained_vocab = json.loads((model_dir(cfg) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
-    now = current_inputs(cfg, tokenizer, trained_vocab)
-    made = meta.get("inputs", {})
-    differences = []
-    if made.get("tokenizer") != now["tokenizer"]:
-        differences.append(
-            f"with another tokenizer (vocabulary checksum {made.get('tokenizer')}, now {now['tokenizer']})"
-        )
-    if made.get("train") != now["train"]:
-        differences.append(
-            f"from another {split_file(cfg, 'train')} (checksum {str(made.get('train'))[:12]}, now {now['train'][:12]})"
-        )
-    # a setting added since the VQ-VAE was made reads as its default, the behaviour it was made with
-    recorded = {**_flatten(_what_it_is(asdict(VQVAEConfig()))), **_flatten(meta.get("config", {}))}
-    wanted = _flatten(vqvae_config(cfg))
-    for key in sorted(set(recorded) | set(wanted)):
-        if recorded.get(key) != wanted.get(key):
-            differences.append(f"with vqvae.{key}={recorded.get(key)} (the config now says {wanted.get(key)})")
-    if differences:
-        raise StaleInputError(f"the VQ-VAE in {directory} was made {'; '.join(differences)}; {RETRAIN}",
+    changed = changes(made, identity(cfg, tokenizer, trained_vocab), within=("settings.vqvae", "inputs"))
+    if changed:
+        raise StaleInputError(f"the VQ-VAE in {directory} was made with {'; '.join(changed)}; {RETRAIN}",
                               remedy("train_vqvae", cfg))
-    return meta
+    return read_meta(directory)
 
 
 def load_vqvae(cfg, tokenizer=None) -> VQVAE:
@@ -121,13 +113,3 @@ def load_vqvae(cfg, tokenizer=None) -> VQVAE:
     model = VQVAE.from_pretrained(model_dir(cfg))
     model.checksum = sha256(model_dir(cfg))  # identifies the checkpoint for the stages that use its codes
     return model
-
-
-def _flatten(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
