@@ -493,6 +493,11 @@ def test_a_setting_added_since_the_checkpoint_was_made_reads_as_its_default(trai
     assert load_codes(compose(root / "data", tmp_path / "out"), "valid")
     with pytest.raises(StaleInputError, match=r"vqvae.encoder_context=prompt \(now chunk\)"):
         load_codes(compose(root / "data", tmp_path / "out", "vqvae.encoder_context=chunk"), "valid")
+    # a VQ-VAE that records no identity (an earlier version's) says so rather than being taken as it is
+    del meta["identity"]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(StaleInputError, match=r"records no identity .*train_vqvae task=prosqa"):
+        load_codes(compose(root / "data", tmp_path / "out"), "valid")
 
 
 def test_a_retraining_that_fails_on_its_input_leaves_the_finished_vqvae_usable(trained, tmp_path):

@@ -2,7 +2,7 @@
 
 Each stage that writes a folder (train_vqvae, finetune, evaluate) says what its identity would be now, cheaply and
 without torch (its module's `identity(cfg)`), and records it in the folder's meta.json when it finishes. The one
-record then serves three things:
+record then serves four things:
 
     reuse    the pipeline skips a stage whose folder records the identity the stage has now (`is_current`)
     refusal  a stage reading another's output checks the part of its identity it depends on (`changes`): the
