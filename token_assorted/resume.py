@@ -227,11 +227,11 @@ def checkpoint_to_resume(directory: Path, identity: dict) -> str | None:
     stamp, last = directory / RUN, directory / LAST
     if stamp.is_file() and last.is_file():
         made_under = json.loads(stamp.read_text(encoding="utf-8"))
-        if made_under == identity:
+        changed = changes(made_under, identity, within=("settings", "inputs", "process"))
+        if not changed:
             print(f"resuming from {last}", flush=True)
             return str(last)
         if rank_zero_only.rank == 0:  # a crashed run's checkpoints, about to go: say why
-            changed = changes(made_under, identity, within=("settings", "inputs", "process"))
             print(f"note: not resuming from {last}, made under other settings ({', '.join(changed)})", flush=True)
     shutil.rmtree(directory, ignore_errors=True)
     write_json(stamp, identity)
