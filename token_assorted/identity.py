@@ -52,6 +52,11 @@ def changes(made: dict, now: dict, within: tuple[str, ...] = ("settings", "input
     return [_described(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]
 
 
+def setting_paths(keys) -> tuple[str, ...]:
+    """Config keys ("task.params.source") as the paths `changes` takes for them ("settings.task.params.source")."""
+    return tuple(f"settings.{key}" for key in keys)
+
+
 def is_current(directory, identity_now: Callable[[], dict]) -> bool:
     """`directory` holds a finished stage's output made with the identity `identity_now()` gives, called only where
     the folder records one to compare with (the stage's inputs may not exist yet)."""

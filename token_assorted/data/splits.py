@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from ..config import DATA_ORIGIN
 from ..errors import ConfigError, StaleInputError, remedy
-from ..identity import IDENTITY, changes, is_current, made_from
+from ..identity import IDENTITY, changes, is_current, made_from, setting_paths
 from ..layout import Layout
 from ..io import META, read_meta, sha256, write_meta
 from ..tasks import get_task
@@ -165,7 +165,7 @@ def check_unchanged(cfg, path: Path, split: str) -> None:
     if (made := meta.get(IDENTITY)) is not None:  # not in a meta.json written by hand, for its checksums alone
         # the later stages need the settings it was made with, not where a loaded task's rows came from
         changed = changes(made, identity(cfg, sources=False), within=("settings",),
-                          ignore=tuple(f"settings.{key}" for key in DATA_ORIGIN))
+                          ignore=setting_paths(DATA_ORIGIN))
         if changed:  # regenerating it there would make every model and VQ-VAE made from it stale
             raise ConfigError(
                 f"{task_dir(cfg)} was generated under other settings ({', '.join(changed)}): give the settings it was "

@@ -11,7 +11,7 @@ from ..config import DATA_ORIGIN, FINETUNE_SETTINGS, SAME_MODEL_UNDER, TRAINED_U
 from ..data.splits import split_file
 from ..data.tokenizer import load_tokenizer
 from ..errors import ConfigError, remedy
-from ..identity import IDENTITY, changes, made_from
+from ..identity import IDENTITY, changes, made_from, setting_paths
 from ..io import META, check_input, checkpoint_checksum, sha256
 from ..layout import finetune_dir
 from ..lm.model import attention_choice, own_positions, parameter_count
@@ -72,11 +72,9 @@ def check_training_data(cfg, meta: dict, path: Path) -> None:
 def check_trained_under(cfg, made: dict, path: Path) -> None:
     """The model at a mode's own place must have been fine-tuned under these settings (`made`, the identity it
     records): results name them."""
-    def named(keys):
-        return tuple(f"settings.{key}" for key in keys)
-
     now = made_from(settings(cfg, FINETUNE_SETTINGS), {})
-    changed = changes(made, now, within=named(TRAINED_UNDER), ignore=named((*SAME_MODEL_UNDER, *DATA_ORIGIN)))
+    changed = changes(made, now, within=setting_paths(TRAINED_UNDER),
+                      ignore=setting_paths((*SAME_MODEL_UNDER, *DATA_ORIGIN)))
     if changed:
         raise ConfigError(
             f"the model at {path} was fine-tuned under other settings: {', '.join(changed)}; give those to "

@@ -19,7 +19,7 @@ from ..config import VQVAE_SETTINGS, settings
 from ..data.splits import split_file
 from ..data.tokenizer import tokenizer_checksum
 from ..errors import StaleInputError, remedy
-from ..identity import changes, made_from, recorded
+from ..identity import IDENTITY, changes, made_from
 from ..layout import Layout
 from ..io import META, read_meta, sha256
 
@@ -91,7 +91,8 @@ def checked_meta(cfg, tokenizer) -> dict:
     directory = run_dir(cfg)
     if not (directory / META).exists() or not model_dir(cfg).exists():
         raise StaleInputError(f"no trained VQ-VAE in {directory}: run `{{command}}` first", remedy("train_vqvae", cfg))
-    made = recorded(directory)
+    meta = read_meta(directory)
+    made = meta.get(IDENTITY)
     if made is None:
         raise StaleInputError(f"the VQ-VAE in {directory} records no identity (an earlier version made it); {RETRAIN}",
                               remedy("train_vqvae", cfg))
@@ -101,7 +102,7 @@ def checked_meta(cfg, tokenizer) -> dict:
     if changed:
         raise StaleInputError(f"the VQ-VAE in {directory} was made with {'; '.join(changed)}; {RETRAIN}",
                               remedy("train_vqvae", cfg))
-    return read_meta(directory)
+    return meta
 
 
 def load_vqvae(cfg, tokenizer=None) -> VQVAE:
