@@ -108,7 +108,7 @@ def run(cfg, progress: bool = True) -> dict:
     )
     write_json(directory / METRICS, metrics)
     write_meta(
-        directory, config=vqvae_config(cfg), seed=cfg.seed, precision=cfg.trainer.precision,
+        directory, config=vqvae_config(cfg.vqvae), seed=cfg.seed, precision=cfg.trainer.precision,
         limits=settings(cfg, LIMITS), inputs=made["inputs"], identity=made,
         task=cfg.task.name, chunk_size=model.chunk_size, compression=model.compression,
         codebook_size=model.codebook_size, codes_per_chunk=model.codes_per_chunk, model=sha256(model_dir(cfg)),

@@ -21,7 +21,7 @@ STAGES = ("generate_data", "vqvae_encode", "finetune_epoch")
 
 def generate(cfg, records: int) -> list[dict]:
     return get_task(cfg.task.name).generate(
-        task_params(cfg), {"train": records, "valid": 0, "test": 0}, seed=cfg.data.seed, progress=False
+        task_params(cfg.task), {"train": records, "valid": 0, "test": 0}, seed=cfg.data.seed, progress=False
     )["train"]
 
 

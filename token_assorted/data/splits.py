@@ -22,10 +22,11 @@ def task_dir(cfg) -> Path:
     return Layout.of(cfg).data()
 
 
-def task_params(cfg):
-    """The task's generator knobs, checked against its Params dataclass (a misspelled knob is an error)."""
-    task = get_task(cfg.task.name)
-    given = OmegaConf.to_container(cfg.task.params, resolve=True)
+def task_params(t):
+    """The task's generator knobs (`t`: cfg.task), checked against its Params dataclass (a misspelled knob is an
+    error)."""
+    task = get_task(t.name)
+    given = OmegaConf.to_container(t.params, resolve=True)
     check_knobs(task, given, "task.params")
     return task.Params(**given)
 
@@ -43,11 +44,11 @@ def check_knobs(task, given: dict, setting: str) -> None:
             )
 
 
-def train_mix(cfg) -> dict[str, list]:
-    """task.train_mix, checked: known knobs of a generated task, each with a list of values that make sound Params
-    together with task.params."""
-    task, params = get_task(cfg.task.name), task_params(cfg)
-    mix = OmegaConf.to_container(cfg.task.train_mix, resolve=True)
+def train_mix(t) -> dict[str, list]:
+    """task.train_mix (`t`: cfg.task), checked: known knobs of a generated task, each with a list of values that make
+    sound Params together with task.params."""
+    task, params = get_task(t.name), task_params(t)
+    mix = OmegaConf.to_container(t.train_mix, resolve=True)
     if mix and hasattr(task, "source_checksums"):
         raise ConfigError(f"task.train_mix: '{task.NAME}' is read from a data set, it has no difficulty to mix")
     for knob, values in mix.items():
@@ -88,10 +89,11 @@ def identity(cfg, sources: bool = True) -> dict:
     """What the generated files are made from (identity.py): equal identities give byte-identical files. Its settings
     are the task's sizes, knobs and training mix and the seed; its inputs, with `sources`, the checksums of a loaded
     task's source files (read in full)."""
-    params = task_params(cfg)
-    made = {"task.name": cfg.task.name, "task.sizes": {split: int(cfg.task.sizes[split]) for split in SPLIT_NAMES},
-            "task.params": dataclasses.asdict(params), "task.train_mix": train_mix(cfg), "data.seed": cfg.data.seed}
-    source_checksums = getattr(get_task(cfg.task.name), "source_checksums", None)  # loaded tasks: their files
+    t = cfg.task
+    params = task_params(t)
+    made = {"task.name": t.name, "task.sizes": {split: int(t.sizes[split]) for split in SPLIT_NAMES},
+            "task.params": dataclasses.asdict(params), "task.train_mix": train_mix(t), "data.seed": cfg.data.seed}
+    source_checksums = getattr(get_task(t.name), "source_checksums", None)  # loaded tasks: their files
     return made_from(made, source_checksums(params) if source_checksums and sources else {})
 
 
@@ -116,7 +118,7 @@ def generate(cfg, progress: bool = True) -> dict[str, int]:
     made = identity(cfg)
     sizes, mix = made["settings"]["task.sizes"], made["settings"]["task.train_mix"]
     check_sizes(task, sizes)
-    splits = task.generate(task_params(cfg), sizes, seed=cfg.data.seed, progress=progress,
+    splits = task.generate(task_params(cfg.task), sizes, seed=cfg.data.seed, progress=progress,
                            **({"train_mix": mix} if mix else {}))
     directory = task_dir(cfg)
     (directory / "meta.json").unlink(missing_ok=True)

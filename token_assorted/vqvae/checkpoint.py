@@ -40,9 +40,9 @@ def trained_precision(cfg) -> str:
     return read_meta(run_dir(cfg)).get("precision", cfg.trainer.precision)
 
 
-def vqvae_config(cfg) -> dict:
-    """The settings that make the VQ-VAE what it is (not vqvae.dir, where it lives)."""
-    return {key: value for key, value in OmegaConf.to_container(cfg.vqvae, resolve=True).items() if key != "dir"}
+def vqvae_config(v) -> dict:
+    """The settings (`v`: cfg.vqvae) that make the VQ-VAE what it is (not vqvae.dir, where it lives)."""
+    return {key: value for key, value in OmegaConf.to_container(v, resolve=True).items() if key != "dir"}
 
 
 def build_vqvae(v, tokenizer) -> VQVAE:
@@ -80,7 +80,7 @@ RETRAIN = "run `{command}` to retrain it"
 def identity(cfg, tokenizer, vocab_size: int | None = None) -> dict:
     """What the VQ-VAE is made from (identity.py): its settings (not vqvae.dir, where it lives) and the trainer's that
     shape its weights, and the checksums of the tokenizer (`vocab_size`: of its first ids alone) and the train split."""
-    return made_from({**settings(cfg, VQVAE_SETTINGS), "vqvae": vqvae_config(cfg)},
+    return made_from({**settings(cfg, VQVAE_SETTINGS), "vqvae": vqvae_config(cfg.vqvae)},
                      current_inputs(cfg, tokenizer, vocab_size))
 
 
