@@ -83,10 +83,14 @@ def run_in_worker(job: Job, threads: int, errors) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
         os.dup2(log.fileno(), stream.fileno())
-    # the training stages' step lines (trainer_settings.step_lines), named by the job
+    # the training stages' step lines (trainer_settings.step_lines): on the terminal named by the job, in the log
+    # with the time, so that a log shows how a long run went while it runs
     reporter = logging.StreamHandler(terminal)
     reporter.setFormatter(logging.Formatter(f"    {job.name}: %(message)s"))
     PROGRESS.addHandler(reporter)
+    in_log = logging.StreamHandler(log)
+    in_log.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    PROGRESS.addHandler(in_log)
     PROGRESS.setLevel(logging.INFO)
     with log, terminal:
         try:

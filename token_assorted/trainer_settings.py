@@ -100,8 +100,8 @@ PROGRESS = logging.getLogger("token_assorted.progress")
 
 
 def step_lines(parts: int = 10):
-    """A line at each `parts`-th of the training run, in optimizer steps, with the time left at the pace so far:
-    the progress of a run whose output goes to a log file (a pipeline worker's), for the terminal."""
+    """A line at each `parts`-th of the training run, in optimizer steps, with the progress bar's figures and the time
+    left at the pace so far: the progress of a run whose output goes to a log file (a pipeline worker's)."""
     import time
 
     import lightning as L
@@ -120,8 +120,10 @@ def step_lines(parts: int = 10):
                 return
             self.next_step = step + max(1, (self.total - self.first) // parts)
             left = (time.perf_counter() - self.start) * (self.total - step) / (step - self.first)
-            PROGRESS.info("step %s/%s (%d %%), about %d min left", f"{step:,}", f"{self.total:,}",
-                          100 * step // self.total, round(left / 60))
+            # what the progress bar would show (the losses, the last validation's figures): is it learning?
+            shown = "".join(f", {name} {float(value):.4g}" for name, value in trainer.progress_bar_metrics.items())
+            PROGRESS.info("step %s/%s (%d %%)%s, about %d min left", f"{step:,}", f"{self.total:,}",
+                          100 * step // self.total, shown, round(left / 60))
 
     return StepLines()
 
