@@ -6,6 +6,7 @@ each fine-tunes, saves what evaluation needs, and is evaluated with its thoughts
 
 import json
 import random
+import shutil
 from functools import partial
 
 import pytest
@@ -29,7 +30,7 @@ from token_assorted.thoughts.batches import left_padded, positions, thought_batc
 from token_assorted.thoughts.coconut import (
     CoconutCollator, CoconutIds, coconut_embedder, coconut_example, coconut_logits, coconut_loss,
 )
-from token_assorted.thoughts.softcot import SoftCoTCollator, load_frozen, soft_thoughts, softcot_loss
+from token_assorted.thoughts.softcot import SoftCoTCollator, load_frozen, load_softcot, soft_thoughts, softcot_loss
 
 ROW = {"index": 0, "prompt_ids": [5, 6], "reasoning_ids": [10, 11, 12, 13, 14], "step_lengths": [2, 3],
        "solution_ids": [7, 2]}
@@ -351,10 +352,14 @@ def test_softcot_end_to_end_trains_only_the_projection(data_dir, out):
     assert (directory / "assistant" / "config.json").is_file() and (directory / "projection.safetensors").is_file()
     check_counts(results, 3)
     # the frozen LMs attend in float32 under a CPU's bf16 autocast, as a model built here does; nothing saves that
-    main, _ = load_frozen(cot, "main", "unused")
+    main, _ = load_frozen(cot, "main", None)
     assert main.config._attn_implementation == LM_ATTENTION and main.dtype == torch.float32
-    assert load_frozen(cot, "main", "unused", torch.bfloat16)[0].dtype == torch.bfloat16
+    assert load_frozen(cot, "main", None, torch.bfloat16)[0].dtype == torch.bfloat16
     assert LM_ATTENTION not in (directory / "assistant" / "config.json").read_text()
+    # a SoftCoT checkpoint that lost its assistant: one line that says so, not a traceback
+    shutil.rmtree(directory / "assistant")
+    with pytest.raises(ConfigError, match=r"no assistant LM at .*assistant: the SoftCoT checkpoint is incomplete$"):
+        load_softcot(directory, main, "cpu")
 
 
 def run_pipeline(overrides):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import encode_batch
-from ..errors import ConfigError, remedy
+from ..errors import ConfigError, Remedy, remedy
 from ..io import checkpoint_checksum
 from ..layout import Layout
 from ..latent import IGNORE
@@ -55,21 +55,22 @@ def assistant_remedy(cfg):
     return remedy("finetune", cfg, "mode=cot", f"model={cfg.mode.assistant_model}", f"out_dir={assistant_out_dir(cfg)}")
 
 
-def softcot_inputs(cfg) -> dict[str, str]:
-    """Checksums of the two frozen models, recorded in the checkpoint's meta.json."""
-    return {role: checkpoint_checksum(path) if path.exists() else "missing"
+def softcot_inputs(cfg) -> dict[str, str | None]:
+    """Checksums of the two frozen models (None: not made yet), recorded in the checkpoint's meta.json."""
+    return {role: checkpoint_checksum(path) if path.exists() else None
             for role, path in (("main", main_dir(cfg)), ("assistant", assistant_dir(cfg)))}
 
 
-def load_frozen(directory: Path, role: str, made_by, dtype=torch.float32):
+def load_frozen(directory: Path, role: str, made_by: Remedy | None, dtype=torch.float32):
     """(model, tokenizer) from a save_pretrained directory, frozen and in eval mode, its weights in `dtype`;
-    `made_by`: the errors.Remedy that makes a missing one."""
+    `made_by`: the command that makes a missing one, None inside a SoftCoT checkpoint (which no command completes)."""
     from transformers import AutoModelForCausalLM
 
     from ..data.tokenizer import load_tokenizer
 
     if not (directory / "config.json").is_file():
-        raise ConfigError(f"no {role} LM at {directory}: run `{{command}}` first (or set mode.{role})", made_by)
+        fix = f"run `{{command}}` first (or set mode.{role})" if made_by else "the SoftCoT checkpoint is incomplete"
+        raise ConfigError(f"no {role} LM at {directory}: {fix}", made_by)
     model = with_lifted_attention(AutoModelForCausalLM.from_pretrained(str(directory), dtype=dtype).eval())
     model.requires_grad_(False)
     return model, load_tokenizer(directory)
@@ -161,7 +162,7 @@ def load_softcot(directory: Path, main, device):
     """(assistant, assistant tokenizer, projection) of a SoftCoT checkpoint, on `device`."""
     from safetensors.torch import load_file
 
-    assistant, tokenizer = load_frozen(directory / ASSISTANT_DIR, "assistant", "the SoftCoT checkpoint is incomplete")
+    assistant, tokenizer = load_frozen(directory / ASSISTANT_DIR, "assistant", None)
     projection = make_projection(assistant, main)
     projection.load_state_dict(load_file(directory / PROJECTION_FILE))
     return assistant.to(device), tokenizer, projection.to(device).eval()
