@@ -1,9 +1,9 @@
 """Scaled dot-product attention computed in float32 on a CPU under bf16 autocast, for the LM and the VQ-VAE alike.
 
-torch's fused CPU attention kernel runs its backward pass about twice as slowly in bf16 as in float32 (an AMX Xeon,
-the tiny model in batches of 10 × 300 tokens: 92 against 42 ms a step), which cost bf16 training most of what its
-matrix products gain (docs/measurements.md, "Hot paths"). Attention alone in float32 there is faster and at least as
-exact. On a GPU, or without autocast (evaluation on a CPU), attention runs as it comes.
+torch's fused CPU attention kernel runs its backward pass more slowly in bf16 than in float32, which cost bf16
+training most of what its matrix products gain (docs/measurements.md, "Hot paths"). Attention alone in float32
+there is faster and at least as exact. On a GPU, or without autocast (evaluation on a CPU), attention runs as it
+comes.
 """
 
 from __future__ import annotations

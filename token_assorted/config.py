@@ -172,7 +172,7 @@ class MethodSettings:
     """The mode section every method's own settings extend: `mode=<name>` selects a method's Settings
     (token_assorted/methods/), so a key that method does not read is refused."""
 
-    name: str = MISSING  # the method: conf/mode/<name>.yaml, token_assorted/methods/
+    name: str = MISSING  # the method: token_assorted/methods/<module>.py, its Settings registered under this name
 
 
 @dataclass
@@ -375,7 +375,7 @@ def check_model_path(path: str | None, file: str) -> None:
 
 def check_hub_name(name: str, file: str) -> None:
     """A hub name must be in the local cache or the hub reachable; otherwise stop at once with one line, rather
-    than after transformers' retries (about half a minute without a network)."""
+    than after transformers' retries."""
     import os
     import socket
     from urllib.parse import urlparse

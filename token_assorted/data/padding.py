@@ -12,8 +12,8 @@ def padded(
     rows: Sequence[Sequence[int]], fill: int, *, width: int | None = None, left: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, mask): the rows as one int64 tensor of `width` columns (the longest row's by default), `fill` beyond
-    each row, and the bool mask of the real tokens. Filled through numpy: a torch.tensor per row takes about four
-    times as long (256 ProntoQA rows: 6.5 ms against 1.8 ms on the 2-core CPU), a cost every training batch pays."""
+    each row, and the bool mask of the real tokens. Filled through numpy: a torch.tensor per row takes several
+    times as long (docs/measurements.md), a cost every training batch pays."""
     lengths = np.array([len(row) for row in rows], dtype=np.int64)
     width = int(lengths.max(initial=0)) if width is None else width
     array = np.full((len(rows), width), fill, dtype=np.int64)

@@ -1,6 +1,6 @@
 """The causal LM to fine-tune: a small Llama or a GPT-2 built from cfg.model, or a local pretrained one.
 
-    model=tiny          Llama-style decoder trained from scratch with the word-level tokenizer
+    model=tiny          Qwen3-style decoder (Llama with QK-norm) trained from scratch with the word-level tokenizer
     model=mini          a wider, deeper one for preset=gpu (6.4 M parameters)
     model=tiny-assistant  a smaller one, SoftCoT's assistant LM
     model=gpt2-small    GPT-2 small (12 layers, 768 wide, 12 heads), from scratch

@@ -28,7 +28,7 @@ from ..errors import ConfigError
 SPLIT_NAMES = ("train", "valid", "test")
 SENTENCE = re.compile(r"[^.?!\n]+[.?!]")
 # Repeats in a row after which a generator counts as spent: with most of its items drawn, new ones still come every
-# few hundred draws (the CPU-sized maze's ~71,600 layouts: one in 250 once 99.6 % are drawn)
+# few hundred draws (the CPU-sized maze's layouts: docs/measurements.md)
 MAX_MISSES_IN_A_ROW = 100_000
 
 

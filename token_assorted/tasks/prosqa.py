@@ -2,8 +2,8 @@
 
 A graph grows from two seed entities over 28 drawn nodes. Each new node draws Poisson(1.5) parents from
 one pool: seed 0's own region (nodes descending from seed 0 only, p .35), seed 1's own region (p .35) or
-all nodes (p .3), favouring deeper ones. A node that draws no parent (22 %) becomes an extra entity, or
-is dropped if nothing links to it; that gives the released 14-28 nodes (mean 22.8) and 2.6 entities.
+all nodes (p .3), favouring deeper ones. A node that draws no parent becomes an extra entity, or
+is dropped if nothing links to it; that gives the released records' 14-28 nodes and their extra entities.
 The question asks about the seed whose own leaves lie farther (the released records never ask about the
 other): the right option is one of its farthest own leaves, 3-6 hops away, the wrong one a leaf only the
 other seed reaches. The steps are one random shortest path, one fact sentence per hop.
