@@ -137,6 +137,28 @@ def test_a_learning_curve_is_written_every_n_steps(tmp_path):
     assert [row["step"] for row in read_curve(again / CURVE)] == [2, 4, 5]
 
 
+def test_the_curve_chooses_codes_as_evaluate_does(tmp_path, monkeypatch):
+    # eval.code_choice=pooled scores a model otherwise than the default; its curve must score it the same way
+    from types import SimpleNamespace
+
+    from token_assorted.evaluation import accuracy_curve
+    from token_assorted.evaluation.curve import read_curve
+
+    seen = {}
+
+    def scored(model, tokenizer, task, records, **options):
+        seen.update(options)
+        return {"accuracy": 0.5, "generated_tokens": 3.0}, []
+
+    monkeypatch.setattr(accuracy_curve, "evaluate_records", scored)
+    curve = accuracy_curve.AccuracyCurve(2, [{}], None, "prontoqa", max_new_tokens=8, batch_size=4,
+                                         code_choice="pooled", samples_per_step=16, path=tmp_path / "curve.csv")
+    curve.evaluate(SimpleNamespace(is_global_zero=True), torch.nn.Linear(1, 1), step=4)
+    assert seen["code_choice"] == "pooled" and seen["draw_samples"] is False
+    assert [(row["step"], row["samples"], row["accuracy"]) for row in read_curve(tmp_path / "curve.csv")] == [
+        (4, 64, 0.5)]
+
+
 def test_a_negative_mimetic_scale_is_refused():
     from token_assorted.config import check_settings
 

@@ -158,7 +158,8 @@ def learning_curve(cfg, method, tokenizer, work: Path) -> list:
     records = load_split(cfg, "valid")[: cfg.curve.records]
     return [AccuracyCurve(
         cfg.curve.every, records, tokenizer, cfg.task.name, max_new_tokens=cfg.task.max_new_tokens,
-        batch_size=cfg.eval.batch_size, samples_per_step=cfg.finetune.batch_size, path=work / CURVE,
+        batch_size=cfg.eval.batch_size, code_choice=cfg.eval.code_choice, samples_per_step=cfg.finetune.batch_size,
+        path=work / CURVE,
     )]
 
 

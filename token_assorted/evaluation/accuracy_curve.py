@@ -13,13 +13,14 @@ from .harness import evaluate_records
 
 
 class AccuracyCurve(L.Callback):
-    """Every `every` optimizer steps (and after the last), evaluate on `records` and append a row to `path`."""
+    """Every `every` optimizer steps (and after the last), evaluate on `records` and append a row to `path`:
+    greedy answers, the codes chosen as `evaluate` chooses them (`code_choice`: eval.code_choice)."""
 
     def __init__(self, every: int, records: list[dict], tokenizer, task: str, *, max_new_tokens: int,
-                 batch_size: int, samples_per_step: int, path: Path):
+                 batch_size: int, code_choice: str, samples_per_step: int, path: Path):
         self.every, self.records, self.tokenizer, self.task = every, records, tokenizer, task
-        self.max_new_tokens, self.batch_size, self.samples_per_step = max_new_tokens, batch_size, samples_per_step
-        self.path = path
+        self.max_new_tokens, self.batch_size, self.code_choice = max_new_tokens, batch_size, code_choice
+        self.samples_per_step, self.path = samples_per_step, path
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
@@ -37,7 +38,7 @@ class AccuracyCurve(L.Callback):
         with torch.random.fork_rng(), torch.inference_mode():  # training's random stream is left as it was
             summary, _ = evaluate_records(
                 model, self.tokenizer, self.task, self.records, max_new_tokens=self.max_new_tokens,
-                batch_size=self.batch_size, progress=False, draw_samples=False,
+                batch_size=self.batch_size, code_choice=self.code_choice, progress=False, draw_samples=False,
             )
         model.train()
         row = {"step": step, "samples": step * self.samples_per_step, "accuracy": summary["accuracy"],
