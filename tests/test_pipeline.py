@@ -42,9 +42,9 @@ def planned(tmp_path, *more, methods=("cot", "random-replace")) -> dict:
     return {job.name: ([stage.label.split(": ")[1] for stage in job.stages], job.after) for job in jobs}
 
 
-def evaluation_is_current(tmp_path, mode: str) -> bool:
+def evaluation_is_current(tmp_path, mode: str, *more) -> bool:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
-        return evaluate.is_current(pipeline.stage_config(overrides_for(tmp_path), task="prosqa", mode=mode))
+        return evaluate.is_current(pipeline.stage_config(overrides_for(tmp_path, *more), task="prosqa", mode=mode))
 
 
 @pytest.mark.slow
@@ -104,6 +104,9 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, capfd):
 
     # an evaluation of a test file that has changed since, or of a model that is gone, is not current
     assert evaluation_is_current(tmp_path, "cot")
+    # nor one under other eval settings; but what `show` alone reads leaves it current
+    assert not evaluation_is_current(tmp_path, "cot", "eval.top_k=3")
+    assert evaluation_is_current(tmp_path, "cot", "eval.example=5", "eval.question=hello")
     test = tmp_path / "data" / "prosqa" / "test.json"
     test.write_bytes(test.read_bytes() + b"\n")
     assert not evaluation_is_current(tmp_path, "cot")

@@ -50,6 +50,7 @@ FINETUNE_SETTINGS = (
     "model", "mode", "base.use", "finetune", "trainer.precision", *LIMITS, "seed",
 )
 EVAL_SETTINGS = ("task", "data", "model", "mode", "base.use", "finetune", "eval", "seed")
+SHOW_ONLY = ("eval.example", "eval.question")  # read by `show` alone: no evaluation depends on them
 PROCESS_LAYOUT = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes")
 # What a fine-tuned model's weights depend on: the model at a mode's own place (<out_dir>/finetune/<task>/<mode>) is
 # evaluated only under these same settings, so its results never name settings it was not trained under. The rest

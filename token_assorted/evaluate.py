@@ -14,11 +14,11 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from .cli import hydra_main
-from .config import EVAL_SETTINGS, settings
+from .config import EVAL_SETTINGS, SHOW_ONLY, settings
 from .data.splits import load_split
 from .evaluation.report import describe
 from .evaluation.results import PREDICTIONS, RESULTS, evaluation_dir, evaluation_file, write_results
-from .identity import is_current as identity_is_current, made_from
+from .identity import is_current as identity_is_current, made_from, setting_paths
 from .lock import holding_lock
 from .methods import prompting_for
 from .precision import device_for
@@ -37,7 +37,7 @@ def is_current(cfg) -> bool:
 
     directory = evaluation_dir(cfg)
     made = (directory / RESULTS).is_file() and checkpoint_dir(cfg).is_dir() and evaluation_file(cfg).is_file()
-    return made and identity_is_current(directory, lambda: identity(cfg))
+    return made and identity_is_current(directory, lambda: identity(cfg), ignore=setting_paths(SHOW_ONLY))
 
 
 @holding_lock(evaluation_dir)

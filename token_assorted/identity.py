@@ -57,11 +57,11 @@ def setting_paths(keys) -> tuple[str, ...]:
     return tuple(f"settings.{key}" for key in keys)
 
 
-def is_current(directory, identity_now: Callable[[], dict]) -> bool:
-    """`directory` holds a finished stage's output made with the identity `identity_now()` gives, called only where
-    the folder records one to compare with (the stage's inputs may not exist yet)."""
+def is_current(directory, identity_now: Callable[[], dict], ignore: tuple[str, ...] = ()) -> bool:
+    """`directory` holds a finished stage's output made with the identity `identity_now()` gives (but for the parts
+    in `ignore`), called only where the folder records one to compare with (the stage's inputs may not exist yet)."""
     made = recorded(directory)
-    return made is not None and not changes(made, identity_now())
+    return made is not None and not changes(made, identity_now(), ignore=ignore)
 
 
 def to_resume(identity: dict, cfg) -> dict:
