@@ -308,6 +308,8 @@ def test_training_writes_model_meta_metrics_and_code_caches(trained):
         assert (run / "codes" / f"{split}.json").exists(), split
     meta = json.loads((run / "meta.json").read_text())
     assert (meta["chunk_size"], meta["compression"], meta["codebook_size"]) == (8, 4, 16)
+    # a run too short for vqvae.continuous_steps switches the bottleneck on a quarter of the way, and says so
+    assert metrics["continuous_steps"] == min(cfg.vqvae.continuous_steps, metrics["steps"] // 4)
     assert set(meta["inputs"]) == {"tokenizer", "train"} and meta["config"]["codebook_size"] == 16
     written = json.loads((run / "metrics.json").read_text())
     for key in (

@@ -151,7 +151,9 @@ class VQVAEConfig:
     commitment_weight: float = 0.25
     ema_decay: float = 0.8  # codebook EMA
     dead_code_threshold: float = 0.1  # a code whose EMA usage per batch falls below this is re-seeded from the batch
-    continuous_steps: int = 200  # steps before the bottleneck switches on and k-means initialises the codebook
+    # steps before the bottleneck switches on and k-means initialises the codebook; at most a quarter of training
+    # (metrics.json records the steps it took)
+    continuous_steps: int = 200
     # unlike the LM's, the VQ-VAE's rate decays to a tenth of the peak, not to 0
     train: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=4, batch_size=32, lr=1e-3, final_lr_ratio=0.1))
     # where the task's VQ-VAE is (read, or trained into): another run's <out_dir>/vqvae/<task>, so that the runs of a

@@ -104,7 +104,7 @@ def run(cfg, progress: bool = True) -> dict:
     epochs = module.global_step / max(1, module.trainer.num_training_batches)
     metrics.update(
         train_seconds=round(seconds, 1), steps=module.global_step, epochs=round(epochs, 2),
-        seconds_per_epoch=round(seconds / max(epochs, 1e-9), 1),
+        seconds_per_epoch=round(seconds / max(epochs, 1e-9), 1), continuous_steps=module.continuous_steps,
     )
     write_json(directory / METRICS, metrics)
     write_meta(
