@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from .data.format import prompt_text, reasoning_text, solution_text
 from .data.splits import load_split
 from .data.tokenizer import split_words
-from .evaluation.metrics import SAMPLED_TASKS
 from .jobs import Stage
 from .methods import method_class
+from .tasks import get_task
+from .tasks.base import is_sampled
 
 # The cost of a token in VQ-VAE training and of a generated token, against one in LM fine-tuning, from the
 # throughputs of make eval on the 2-core CPU (docs/measurements.md).
@@ -66,7 +67,7 @@ def stage_cost(stage: Stage, shape: TaskShape) -> float:
         return optimizer_steps(cfg.finetune, shape.records) * cfg.finetune.batch_size * (shape.prompt + written)
     if stage.kind == "evaluate":
         problems = cfg.eval.limit or cfg.task.sizes.get("test", 0)
-        generations = 1 + (cfg.eval.num_samples if cfg.task.name in SAMPLED_TASKS else 0)
+        generations = 1 + (cfg.eval.num_samples if is_sampled(get_task(cfg.task.name)) else 0)
         return problems * generations * written * GENERATED_TOKEN
     return 0.0
 

@@ -16,9 +16,10 @@ from ..data.tokenizer import check_known_words
 from ..errors import DataError
 from ..lm.model import own_positions
 from ..tasks import get_task
+from ..tasks.base import is_sampled
 from ..precision import generation_autocast
 from .generation import Decoding, generate
-from .metrics import SAMPLED_TASKS, one_feasible, score_generation, summarize
+from .metrics import one_feasible, score_generation, summarize
 from .results import evaluation_file
 from .tokens import latent_token_ids
 
@@ -134,7 +135,7 @@ def evaluate_records(
         for index, (record, generations) in enumerate(zip(records, greedy))
     ]
     seconds, greedy_seconds = time.perf_counter() - started, None
-    if draw_samples and task_name in SAMPLED_TASKS:
+    if draw_samples and is_sampled(task):
         started = time.perf_counter()
         decoding, desc = Decoding(top_k=top_k, samples=num_samples), f"{task_name} top-{top_k} x{num_samples}"
         sampled = generate(model, tokenizer, prompts, decoding=decoding, desc=desc, **options)

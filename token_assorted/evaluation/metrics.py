@@ -14,7 +14,6 @@ from ..tasks.base import sentences
 from .stats import wilson_interval
 from .tokens import completion_text, count_tokens
 
-SAMPLED_TASKS = frozenset({"maze"})  # accuracy = 1-Feasible-k over top-k samples
 TOKEN_FIELDS = ("generated_tokens", "latent_tokens", "text_tokens", "thought_tokens")
 
 

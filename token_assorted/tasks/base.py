@@ -10,7 +10,8 @@ and, where a chain is a series of stated facts (ProntoQA, ProsQA), facts(record)
 chain may write, for the evaluation's grounded_steps; where score reads more than the answer off a record (the
 maze), check(record) raising ValueError for one it could not score, run before any generation; and where the
 answers come from a small set, majority_rate(records) -> the accuracy of an answer that ignores the question;
-where Params sets a difficulty, difficulty(params) -> a few words that name it ("3 hops").
+where Params sets a difficulty, difficulty(params) -> a few words that name it ("3 hops"); and where a problem
+counts as solved when one of k sampled answers is (the maze's 1-Feasible-k), SAMPLED = True.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ SENTENCE = re.compile(r"[^.?!\n]+[.?!]")
 # Repeats in a row after which a generator counts as spent: with most of its items drawn, new ones still come every
 # few hundred draws (the CPU-sized maze's layouts: docs/measurements.md)
 MAX_MISSES_IN_A_ROW = 100_000
+
+
+def is_sampled(task) -> bool:
+    """Whether the task's accuracy is 1-Feasible-k over top-k samples rather than the greedy answer's."""
+    return getattr(task, "SAMPLED", False)
 
 
 def generate_splits(

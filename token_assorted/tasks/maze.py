@@ -40,6 +40,7 @@ from ..errors import ConfigError
 from . import base
 
 NAME = "maze"
+SAMPLED = True  # scored 1-Feasible-k: solved when one of k sampled plans is feasible
 SPLITS = {"train": 8000, "valid": 200, "test": 100}  # test: 1-Feasible-10 samples 10 plans per problem
 COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "white", "black")
 MOVES = ((0, -1), (0, 1), (-1, 0), (1, 0))  # U, D, L, R
