@@ -381,10 +381,13 @@ def test_presets_train_on_plain_shuffled_batches_but_the_cpu_maze_on_grouped_one
 
 
 def test_a_preset_sets_a_methods_own_keys_for_one_task_and_method_alone():
-    # the default preset's draw of m for ProsQA's random-replace (conf/preset_mode/): no other task or method has it
+    # the default preset's draws of m for ProsQA's and the maze's random-replace (conf/preset_mode/): no other task
+    # or method has them
     assert list(make_config("task=prosqa", "mode=random-replace").mode.m_choices) == [0, 8, 16, 1000, 1000, 1000]
+    assert list(make_config("task=maze", "mode=random-replace").mode.m_choices) == [0, 1000, 1000, 1000]
     assert make_config("task=prontoqa", "mode=random-replace").mode.m_choices is None
     assert make_config("preset=quick", "task=prosqa", "mode=random-replace").mode.m_choices is None
+    assert make_config("preset=quick", "task=maze", "mode=random-replace").mode.m_choices is None
     assert make_config("task=prosqa", "mode=cot").mode.name == "cot"  # a method without the key composes
     assert list(make_config("task=prosqa", "mode=random-replace", "mode.m_choices=[0,8]").mode.m_choices) == [0, 8]
 
