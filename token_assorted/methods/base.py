@@ -7,8 +7,8 @@ instance holds those settings; the class attributes say what the method needs wi
     needs_codes     its training samples show latent codes, so the fine-tune needs a trained VQ-VAE
     trains_lm       it trains the LM built by the fine-tune (False: SoftCoT, whose LMs are frozen)
     prompted        evaluation feeds the model something after the prompt (prompting())
-    resamples       a sample's sequence is drawn afresh every epoch
-    staged          its samples change with a curriculum stage as training goes on
+    samples         when a record's training sample changes: never (FIXED), drawn afresh every epoch (DRAWN), or
+                    with a curriculum stage as training goes on (STAGED)
     trace_share     the share of the reasoning trace it reads and writes as text (the pipeline's cost estimates)
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,6 +25,14 @@ from ..errors import ConfigError
 from ..latent.chunks import curriculum_stage
 from ..latent.example import Example, with_prompt_masked
 from ..latent.sequence import LatentLayout
+
+
+class Samples(Enum):
+    """When a record's training sample changes as training goes on."""
+
+    FIXED = "fixed"
+    DRAWN = "drawn"  # afresh every epoch
+    STAGED = "staged"  # with the curriculum's stage
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,7 @@ class Method:
     needs_codes: ClassVar[bool] = False
     trains_lm: ClassVar[bool] = True
     prompted: ClassVar[bool] = False
-    resamples: ClassVar[bool] = False
-    staged: ClassVar[bool] = False
+    samples: ClassVar[Samples] = Samples.FIXED
     trace_share: ClassVar[float] = 0.5
 
     def __init__(self, settings):
@@ -89,7 +97,11 @@ class Method:
 
     @property
     def samples_change(self) -> bool:
-        return self.resamples or self.staged
+        return self.samples is not Samples.FIXED
+
+    @property
+    def staged(self) -> bool:
+        return self.samples is Samples.STAGED
 
     def prepare(self, run) -> None:
         """Adapt the model and the tokenizer before training (`run`: a lm.setup.LMRun); add what the method needs."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..thoughts.prompting import Prompting, write_thoughts
-from .base import Method, MethodSettings
+from .base import Method, MethodSettings, Samples
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Coconut(Method):
     name = "coconut"
     Settings = CoconutSettings
     prompted = True
-    staged = True
+    samples = Samples.STAGED
     ids = None  # thoughts.coconut.CoconutIds, once prepared
 
     def check(self):

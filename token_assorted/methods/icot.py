@@ -9,7 +9,7 @@ from typing import Optional
 
 from ..errors import ConfigError
 from ..latent.icot import icot_example, removal_per_epoch, removed_tokens
-from .base import Method, MethodSettings
+from .base import Method, MethodSettings, Samples
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ICoTSettings(MethodSettings):
 class ICoT(Method):
     name = "icot"
     Settings = ICoTSettings
-    staged = True
+    samples = Samples.STAGED
 
     def check(self):
         self.at_least("removed_per_epoch", 1, allow_none=True)

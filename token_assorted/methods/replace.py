@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..latent import chunks
 from ..latent.example import with_prompt_masked
 from ..latent.sequence import mix_reasoning
-from .base import Method, MethodSettings
+from .base import Method, MethodSettings, Samples
 
 
 @dataclass
@@ -72,7 +72,7 @@ class RandomReplaceSettings(ReplacementSettings):
 class RandomReplace(Replacement):
     name = "random-replace"
     Settings = RandomReplaceSettings
-    resamples = True
+    samples = Samples.DRAWN
 
     def check(self):
         super().check()
@@ -122,7 +122,7 @@ class CurriculumSettings(ReplacementSettings):
 class CurriculumReplace(Replacement):
     name = "curriculum-replace"
     Settings = CurriculumSettings
-    staged = True
+    samples = Samples.STAGED
 
     def check(self):
         super().check()
@@ -146,7 +146,7 @@ class PoissonSettings(ReplacementSettings):
 class PoissonReplace(Replacement):
     name = "poisson-replace"
     Settings = PoissonSettings
-    resamples = True
+    samples = Samples.DRAWN
 
     def check(self):
         super().check()
